@@ -1,0 +1,5 @@
+"""HugMood's API gateway."""
+
+from gateway.app import create_app
+
+__all__ = ["create_app"]

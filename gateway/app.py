@@ -1,0 +1,408 @@
+"""The API gateway: request id → token check → rate limit + denylist → proxy, streamed back."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import redis
+import requests
+
+from gateway import routes
+from gateway.auth import ClientAddress, TokenVerifier
+from gateway.proxy import Upstream, forward, make_upstream
+from gateway.ratelimit import Limiter, Verdict
+from shared.app import MAX_BODY_BYTES, check_json_body, request_id_from
+from shared.auth import JwksKeys
+from shared.config import SERVICES, Config, Setting, load_config, parse_positive
+from shared.errors import (
+    PROBLEM_JSON,
+    Forbidden,
+    NotFound,
+    ProblemError,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    problem_body,
+    to_problem,
+)
+from shared.logging import configure_logging
+from shared.metrics import LATENCY, REQUESTS, render
+
+VERSION = "0.1.0"
+access_log = logging.getLogger("hugmood.access")
+
+SETTINGS = [
+    Setting(
+        "GATEWAY_TRUSTED_PROXIES",
+        lambda v: tuple(c.strip() for c in v.split(",") if c.strip()),
+        (),
+        help="CIDRs of proxies whose X-Forwarded-For is believed (default: none)",
+    ),
+    Setting("GATEWAY_RATE_WINDOW_SECONDS", parse_positive(int), 60, help="rate-limit window"),
+    Setting("GATEWAY_RATE_LIMIT_PER_IP", parse_positive(int), 600, help="requests per window per client IP"),
+    Setting("GATEWAY_RATE_LIMIT_PER_USER", parse_positive(int), 300, help="requests per window per user"),
+    Setting(
+        "GATEWAY_AUTH_RATE_LIMIT",
+        parse_positive(int),
+        10,
+        help="login, register and reset requests per window per client IP",
+    ),
+    Setting("GATEWAY_CONNECT_TIMEOUT_SECONDS", parse_positive(float), 1.0, help="upstream connect timeout"),
+    Setting("GATEWAY_UPSTREAM_TIMEOUT_SECONDS", parse_positive(float), 10.0, help="upstream read timeout"),
+    Setting(
+        "GATEWAY_LONG_POLL_TIMEOUT_SECONDS",
+        parse_positive(float),
+        65.0,
+        help="upstream read timeout of long polls (above the 60 s poll maximum)",
+    ),
+    Setting("GATEWAY_BREAKER_FAIL_MAX", parse_positive(int), 5, help="failures that open a circuit"),
+    Setting("GATEWAY_BREAKER_RESET_SECONDS", parse_positive(float), 10.0, help="how long a circuit stays open"),
+]
+
+
+class Request:
+    """The few parts of a WSGI request the hot path needs."""
+
+    __slots__ = ("environ", "method", "path", "request_id", "started", "user_id", "route_name")
+
+    def __init__(self, environ: dict[str, Any]):
+        self.environ = environ
+        self.method = environ["REQUEST_METHOD"]
+        self.path = environ.get("PATH_INFO", "/")
+        self.request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+        self.started = time.perf_counter()
+        self.user_id: str | None = None
+        self.route_name = "<unmatched>"
+
+    def body(self) -> bytes:
+        length = self.environ.get("CONTENT_LENGTH")
+        stream = self.environ["wsgi.input"]
+        if length:
+            return stream.read(min(int(length), MAX_BODY_BYTES + 1))
+        return stream.read(MAX_BODY_BYTES + 1)
+
+    def content_length(self) -> int | None:
+        try:
+            return int(self.environ["CONTENT_LENGTH"]) if self.environ.get("CONTENT_LENGTH") else None
+        except ValueError:
+            return None
+
+
+class Gateway:
+    """The WSGI application; ops and fleet endpoints are served here, everything else proxied."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        configure_logging("gateway", config.LOG_LEVEL)
+        self.redis = redis.Redis.from_url(
+            config.REDIS_URL,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+            health_check_interval=30,
+            max_connections=1000,
+        )
+        self.limiter = Limiter(self.redis, window=config.GATEWAY_RATE_WINDOW_SECONDS)
+        self.keys = JwksKeys(config.AUTH_URL[0] + "/api/v1/auth/jwks", ttl=config.JWKS_CACHE_SECONDS)
+        self.verifier = TokenVerifier(self.keys, issuer=config.JWT_ISSUER, audience=config.JWT_AUDIENCE)
+        self.addresses = ClientAddress(config.GATEWAY_TRUSTED_PROXIES)
+        self.upstreams: dict[str, Upstream] = {
+            name: make_upstream(
+                name,
+                config[f"{name.upper()}_URL"],
+                connect_timeout=config.GATEWAY_CONNECT_TIMEOUT_SECONDS,
+                read_timeout=config.GATEWAY_UPSTREAM_TIMEOUT_SECONDS,
+                fail_max=config.GATEWAY_BREAKER_FAIL_MAX,
+                reset_timeout=config.GATEWAY_BREAKER_RESET_SECONDS,
+            )
+            for name in SERVICES
+        }
+        self.health_session = requests.Session()
+        self.health_session.trust_env = False
+        self._status_cache: tuple[float, dict[str, Any]] = (0.0, {})
+        self.local_endpoints: dict[tuple[str, str], Callable[[Request], tuple[int, Any]]] = {
+            ("GET", "/healthz"): lambda r: (200, {"status": "ok", "service": "gateway", "version": VERSION}),
+            ("GET", "/readyz"): self.readyz,
+            ("GET", "/api/v1/status"): self.status,
+            ("GET", "/api/v1/service-registry"): self.service_registry,
+        }
+
+    # ---- WSGI entry -----------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        req = Request(environ)
+        extra_headers: list[tuple[str, str]] = []
+        try:
+            if req.method == "GET" and req.path == "/metrics":
+                body, content_type = render()
+                return self._respond(req, start_response, 200, [("Content-Type", content_type)], [body])
+            local = self.local_endpoints.get((req.method, req.path))
+            if local is not None:
+                req.route_name = req.path
+                status, payload = local(req)
+                return self._json(req, start_response, status, payload)
+            return self._proxy(req, start_response, extra_headers)
+        except Exception as exc:  # every failure leaves as problem+json
+            problem = to_problem(exc)
+            return self._problem(req, start_response, problem, extra_headers)
+
+    def _proxy(self, req: Request, start_response: Callable, extra_headers: list[tuple[str, str]]) -> Iterable[bytes]:
+        route = routes.match(req.path)
+        if route is None:
+            raise NotFound("No such endpoint.")
+        req.route_name = route.prefix
+        key = (req.method, req.path)
+        environ = req.environ
+        client_ip, forwarded_for = self.addresses.resolve(
+            environ.get("REMOTE_ADDR", ""), environ.get("HTTP_X_FORWARDED_FOR")
+        )
+        body: bytes | None = None
+        if req.method in ("POST", "PUT", "PATCH", "DELETE"):
+            body = req.body()
+            check_json_body(
+                req.method,
+                environ.get("CONTENT_TYPE"),
+                req.content_length(),
+                lambda: body,
+                form_allowed=key in routes.FORM_BODIES,
+            )
+        claims = None if key in routes.PUBLIC else self.verifier.verify(environ.get("HTTP_AUTHORIZATION"))
+        verdict = self._limit(key, client_ip, claims)
+        extra_headers += [
+            ("RateLimit-Limit", str(verdict.limit)),
+            ("RateLimit-Remaining", str(verdict.remaining)),
+            ("RateLimit-Reset", str(verdict.reset)),
+        ]
+        if not verdict.allowed:
+            raise TooManyRequests("Too many requests; slow down.", headers={"Retry-After": str(max(verdict.reset, 1))})
+        if verdict.revoked:
+            raise Unauthorized("The access token has been revoked.", code="auth.token_revoked")
+        if claims is not None:
+            req.user_id = claims["sub"]
+        headers = {
+            name[5:].replace("_", "-").title(): value
+            for name, value in environ.items()
+            if name.startswith("HTTP_") and name not in _DROPPED_REQUEST_HEADERS
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        headers["X-Request-ID"] = req.request_id
+        headers["X-Forwarded-For"] = forwarded_for
+        headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
+        query = environ.get("QUERY_STRING")
+        path_qs = req.path + ("?" + query if query else "")
+        upstream = self.upstreams[route.service]
+        timeout = self.config.GATEWAY_LONG_POLL_TIMEOUT_SECONDS if route.long_poll else None
+        forwarded = forward(upstream, req.method, path_qs, headers, body, read_timeout=timeout)
+        response_headers = [h for h in forwarded.headers if h[0].lower() != "x-request-id"]
+        return self._respond(req, start_response, forwarded.status, response_headers + extra_headers, forwarded)
+
+    def _limit(self, key: tuple[str, str], client_ip: str, claims: dict[str, Any] | None) -> Verdict:
+        cfg = self.config
+        strict = routes.STRICT.get(key)
+        if strict:
+            buckets = [(f"ip:{client_ip}:{strict}", cfg.GATEWAY_AUTH_RATE_LIMIT)]
+        else:
+            buckets = [(f"ip:{client_ip}", cfg.GATEWAY_RATE_LIMIT_PER_IP)]
+        if claims is not None:
+            buckets.append((f"user:{claims['sub']}", cfg.GATEWAY_RATE_LIMIT_PER_USER))
+        try:
+            return self.limiter.check(buckets, claims)
+        except redis.RedisError as exc:
+            if strict:
+                return self.limiter.check_locally(buckets)
+            if claims is not None:
+                raise ServiceUnavailable(
+                    "Token revocation cannot be checked right now.", code="auth.revocation_unavailable"
+                ) from exc
+            return Verdict(True, buckets[0][1], buckets[0][1], cfg.GATEWAY_RATE_WINDOW_SECONDS)
+
+    # ---- responses ------------------------------------------------------------------------------
+
+    def _respond(
+        self, req: Request, start_response: Callable, status: int, headers: list[tuple[str, str]], body: Iterable[bytes]
+    ) -> Iterable[bytes]:
+        headers.append(("X-Request-ID", req.request_id))
+        start_response(_status_line(status), headers)
+        duration = time.perf_counter() - req.started
+        REQUESTS.labels("gateway", req.method, req.route_name, str(status)).inc()
+        LATENCY.labels("gateway", req.route_name).observe(duration)
+        if req.path not in ("/metrics", "/healthz", "/readyz"):
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": req.request_id,
+                    "user_id": req.user_id,
+                    "method": req.method,
+                    "route": req.route_name,
+                    "status": status,
+                    "duration_ms": round(duration * 1000, 2),
+                },
+            )
+        return body
+
+    def _json(self, req: Request, start_response: Callable, status: int, payload: Any) -> Iterable[bytes]:
+        data = json.dumps(payload).encode()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+            ("Cache-Control", "no-store"),
+        ]
+        return self._respond(req, start_response, status, headers, [data])
+
+    def _problem(
+        self, req: Request, start_response: Callable, problem: ProblemError, extra_headers: list[tuple[str, str]]
+    ) -> Iterable[bytes]:
+        data = problem_body(problem.status, problem.title, problem.detail, problem.code, problem.errors, req.request_id)
+        headers = [
+            ("Content-Type", PROBLEM_JSON),
+            ("Content-Length", str(len(data))),
+            *problem.headers.items(),
+            *extra_headers,
+        ]
+        return self._respond(req, start_response, problem.status, headers, [data])
+
+    # ---- fleet endpoints -----------------------------------------------------------------------
+
+    def readyz(self, req: Request) -> tuple[int, Any]:
+        try:
+            self.redis.ping()
+        except redis.RedisError as exc:
+            raise ServiceUnavailable("Redis is unreachable.", code="not_ready", retry_after=2) from exc
+        return 200, {"status": "ready", "checks": {"redis": "ok"}}
+
+    def _probe(self, url: str) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            response = self.health_session.get(url + "/readyz", timeout=(0.5, 1.0))
+            up = response.status_code == 200
+        except requests.RequestException:
+            up = False
+        version = None
+        if up:
+            try:
+                version = self.health_session.get(url + "/healthz", timeout=(0.5, 1.0)).json().get("version")
+            except (requests.RequestException, ValueError):
+                version = None
+        return {
+            "url": url,
+            "status": "up" if up else "down",
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            "version": version,
+        }
+
+    def fleet_health(self) -> dict[str, Any]:
+        """Probe every instance of every service at most once a second."""
+        cached_at, cached = self._status_cache
+        if time.monotonic() - cached_at < 1.0 and cached:
+            return cached
+        targets = [(name, inst.url) for name, up in self.upstreams.items() for inst in up.instances]
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+            probes = list(pool.map(lambda t: self._probe(t[1]), targets))
+        result: dict[str, Any] = {name: [] for name in self.upstreams}
+        for (name, _), probe in zip(targets, probes, strict=True):
+            result[name].append(probe)
+        self._status_cache = (time.monotonic(), result)
+        return result
+
+    def _caller_claims(self, req: Request) -> dict[str, Any] | None:
+        header = req.environ.get("HTTP_AUTHORIZATION")
+        if not header:
+            return None
+        claims = self.verifier.verify(header)
+        verdict = self._limit(("GET", req.path), req.environ.get("REMOTE_ADDR", ""), claims)
+        if verdict.revoked:
+            raise Unauthorized("The access token has been revoked.", code="auth.token_revoked")
+        req.user_id = claims["sub"]
+        return claims
+
+    def status(self, req: Request) -> tuple[int, Any]:
+        try:
+            claims = self._caller_claims(req)
+        except Unauthorized:
+            claims = None
+        is_admin = claims is not None and "admin" in claims.get("roles", ())
+        health = self.fleet_health()
+        services = {}
+        for name, instances in health.items():
+            up = any(i["status"] == "up" for i in instances)
+            entry: dict[str, Any] = {"status": "up" if up else "down"}
+            if is_admin:
+                live = [i["latency_ms"] for i in instances if i["status"] == "up"]
+                entry.update(
+                    latency_ms=min(live) if live else None,
+                    instances=[{"url": i["url"], "status": i["status"]} for i in instances],
+                    circuit=self.upstreams[name].breaker.current_state,
+                )
+            services[name] = entry
+        ups = sum(1 for s in services.values() if s["status"] == "up")
+        overall = "ok" if ups == len(services) else ("down" if ups == 0 else "degraded")
+        return 200, {"status": overall, "services": services}
+
+    def service_registry(self, req: Request) -> tuple[int, Any]:
+        claims = self._caller_claims(req)
+        if claims is None:
+            raise Unauthorized("A bearer access token is required.", code="auth.token_missing")
+        if "admin" not in claims.get("roles", ()):
+            raise Forbidden("The service registry is for administrators.")
+        health = self.fleet_health()
+        items = []
+        for name, upstream in self.upstreams.items():
+            instances = health[name]
+            items.append(
+                {
+                    "name": name,
+                    "instances": [
+                        {"url": i["url"], "status": i["status"], "latency_ms": i["latency_ms"]} for i in instances
+                    ],
+                    "routes": routes.prefixes_of(name),
+                    "health": "up" if any(i["status"] == "up" for i in instances) else "down",
+                    "circuit_breaker": {
+                        "state": upstream.breaker.current_state,
+                        "failures": upstream.breaker.fail_counter,
+                        "fail_max": upstream.breaker.fail_max,
+                        "reset_timeout_seconds": upstream.breaker.reset_timeout,
+                    },
+                    "version": next((i["version"] for i in instances if i["version"]), None),
+                }
+            )
+        return 200, {"services": items, "gateway": {"version": VERSION}}
+
+
+_DROPPED_REQUEST_HEADERS = frozenset(
+    {
+        "HTTP_HOST",
+        "HTTP_CONNECTION",
+        "HTTP_KEEP_ALIVE",
+        "HTTP_TE",
+        "HTTP_TRAILER",
+        "HTTP_TRANSFER_ENCODING",
+        "HTTP_UPGRADE",
+        "HTTP_PROXY_AUTHORIZATION",
+        "HTTP_PROXY_CONNECTION",
+        "HTTP_X_FORWARDED_FOR",
+        "HTTP_X_REQUEST_ID",
+        "HTTP_X_FORWARDED_PROTO",
+        "HTTP_CONTENT_LENGTH",
+        "HTTP_CONTENT_TYPE",
+    }
+)
+
+
+def _status_line(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Gateway:
+    """Build the gateway WSGI app."""
+    config = config if isinstance(config, Config) else load_config("gateway", settings=SETTINGS, overrides=config)
+    return Gateway(config)

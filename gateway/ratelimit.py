@@ -1,0 +1,99 @@
+"""Rate limits and the denylist check in one Redis round trip, with a local fallback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from shared.auth import Denylist
+
+# KEYS: n bucket keys, then (optionally) the token's 3 denylist keys.
+# ARGV: n, window seconds, n limits, token iat.
+# Fixed windows: INCR is atomic, so concurrent clients can never be over-admitted.
+LUA = """
+local n = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local allowed, limit, remaining, reset = 1, 0, -1, 0
+for i = 1, n do
+  local count = redis.call('INCR', KEYS[i])
+  local ttl = window
+  if count == 1 then
+    redis.call('EXPIRE', KEYS[i], window)
+  else
+    ttl = redis.call('TTL', KEYS[i])
+    if ttl < 0 then redis.call('EXPIRE', KEYS[i], window); ttl = window end
+  end
+  local cap = tonumber(ARGV[2 + i])
+  local left = cap - count
+  if left < 0 then allowed = 0; left = 0 end
+  if remaining < 0 or left < remaining then limit, remaining, reset = cap, left, ttl end
+end
+local revoked = 0
+if #KEYS > n then
+  local v = redis.call('MGET', KEYS[n + 1], KEYS[n + 2], KEYS[n + 3])
+  if v[1] or v[2] then
+    revoked = 1
+  elseif v[3] and tonumber(ARGV[3 + n]) < tonumber(v[3]) then
+    revoked = 1
+  end
+end
+return {allowed, limit, remaining, reset, revoked}
+"""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int
+    revoked: bool = False
+
+
+class LocalLimiter:
+    """Per-process fixed windows: keeps login, register and reset limited while Redis is down."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, limit: int, window: int) -> Verdict:
+        now = int(time.time())
+        start = now - now % window
+        with self._lock:
+            if len(self._counts) > 50_000:
+                self._counts = {k: v for k, v in self._counts.items() if v[0] == start}
+            seen_start, count = self._counts.get(key, (start, 0))
+            count = count + 1 if seen_start == start else 1
+            self._counts[key] = (start, count)
+        return Verdict(count <= limit, limit, max(limit - count, 0), start + window - now)
+
+
+class Limiter:
+    """Counts a request against its buckets and reads its token's revocation, atomically."""
+
+    def __init__(self, client: redis.Redis, window: int = 60):
+        self.redis = client
+        self.window = window
+        self.script = client.register_script(LUA)
+        self.local = LocalLimiter()
+
+    def check(self, buckets: list[tuple[str, int]], claims: dict[str, Any] | None) -> Verdict:
+        """Raises redis.RedisError when Redis cannot answer."""
+        keys = [f"hm:rl:{name}" for name, _ in buckets]
+        args: list[Any] = [len(buckets), self.window, *(limit for _, limit in buckets)]
+        if claims is not None:
+            keys += Denylist.keys_for(claims)
+            args.append(int(claims.get("iat", 0)))
+        allowed, limit, remaining, reset, revoked = self.script(keys=keys, args=args)
+        return Verdict(bool(allowed), int(limit), int(remaining), int(reset), bool(revoked))
+
+    def check_locally(self, buckets: list[tuple[str, int]]) -> Verdict:
+        """The fallback when Redis is down: the tightest of the local buckets."""
+        verdicts = [self.local.hit(name, limit, self.window) for name, limit in buckets]
+        denied = [v for v in verdicts if not v.allowed]
+        return (denied or sorted(verdicts, key=lambda v: v.remaining))[0]

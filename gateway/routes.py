@@ -1,0 +1,74 @@
+"""The service registry: which service owns which path prefix, and which routes are public."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+API = "/api/v1/"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A path prefix under /api/v1/ and the service that owns it."""
+
+    prefix: str
+    service: str
+    long_poll: bool = False
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/api/v1/auth/", "auth"),
+    Route("/api/v1/users/", "user"),
+    Route("/api/v1/moods", "mood"),
+    Route("/api/v1/hugs", "hug"),
+    Route("/api/v1/notifications/poll", "notification", long_poll=True),
+    Route("/api/v1/notifications", "notification"),
+    Route("/api/v1/devices", "notification"),
+    Route("/api/v1/social/", "social"),
+)
+
+# (method, path) pairs reachable without an access token.
+PUBLIC: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("POST", "/api/v1/auth/register"),
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/token"),
+        ("POST", "/api/v1/auth/refresh"),
+        ("POST", "/api/v1/auth/password/reset"),
+        ("POST", "/api/v1/auth/password/reset/confirm"),
+        ("GET", "/api/v1/auth/jwks"),
+    }
+)
+
+# Routes an attacker would hammer: a stricter per-IP limit that holds even when Redis is down.
+STRICT: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/auth/register"): "register",
+    ("POST", "/api/v1/auth/login"): "login",
+    ("POST", "/api/v1/auth/token"): "login",
+    ("POST", "/api/v1/auth/password/reset"): "reset",
+    ("POST", "/api/v1/auth/password/reset/confirm"): "reset",
+}
+
+# Bodies of these may be form-encoded (RFC 6749 token requests).
+FORM_BODIES: frozenset[tuple[str, str]] = frozenset({("POST", "/api/v1/auth/token")})
+
+_BY_SEGMENT: dict[str, tuple[Route, ...]] = {}
+for _route in ROUTES:
+    _segment = _route.prefix[len(API) :].split("/", 1)[0]
+    _BY_SEGMENT[_segment] = (*_BY_SEGMENT.get(_segment, ()), _route)
+
+
+def match(path: str) -> Route | None:
+    """The route owning `path`, by its first segment after /api/v1/, longest prefix first."""
+    if not path.startswith(API):
+        return None
+    segment = path[len(API) :].split("/", 1)[0]
+    for route in _BY_SEGMENT.get(segment, ()):
+        if path.startswith(route.prefix) or path == route.prefix.rstrip("/"):
+            return route
+    return None
+
+
+def prefixes_of(service: str) -> list[str]:
+    """The prefixes a service owns (for the registry)."""
+    return [route.prefix for route in ROUTES if route.service == service]

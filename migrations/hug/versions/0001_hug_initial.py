@@ -1,0 +1,21 @@
+"""hug: role, schema and event plumbing tables
+
+Revision ID: hug_0001
+Revises:
+Create Date: 2026-11-21
+"""
+
+from shared.migrate import outbox_tables
+
+revision = "hug_0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    outbox_tables.create()
+
+
+def downgrade() -> None:
+    outbox_tables.drop()

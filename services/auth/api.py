@@ -1,0 +1,220 @@
+"""HTTP resources of the auth service."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+from flask_jwt_extended import get_jwt
+from flask_restful import Resource
+from marshmallow import ValidationError
+
+from services.auth import errors, schemas, service
+from shared.api import Api
+from shared.auth import Denylist, current_identity, require_admin
+
+_user_out = schemas.UserOut()
+_public_user_out = schemas.PublicUserOut()
+
+
+def _ctx() -> Any:
+    return current_app.extensions["auth"]
+
+
+def _denylist() -> Denylist:
+    return Denylist(current_app.extensions["redis"])
+
+
+def client_ip() -> str:
+    """The client address as forwarded by the gateway (the last hop it appended)."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded:
+        return forwarded.split(",")[-1].strip()[:64]
+    return request.remote_addr or "unknown"
+
+
+def _body(schema: Any) -> dict[str, Any]:
+    return schema.load(request.get_json(silent=True) if request.get_data(cache=True) else {})
+
+
+def _session_body(user: Any, pair: service.TokenPair) -> dict[str, Any]:
+    return {"user": _user_out.dump(user), **pair.as_dict()}
+
+
+def _no_store(response: Response, status: int = 200) -> Response:
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+class RegisterResource(Resource):
+    def post(self) -> Response:
+        data = _body(schemas.RegisterIn())
+        user, pair = service.register(data=data, kid=_ctx().key.kid)
+        return _no_store(jsonify(_session_body(user, pair)), 201)
+
+
+class LoginResource(Resource):
+    def post(self) -> Response:
+        data = _body(schemas.LoginIn())
+        user, pair = service.login(
+            login=data.get("email") or data["username"],
+            password=data["password"],
+            ip=client_ip(),
+            throttle=_ctx().throttle,
+            kid=_ctx().key.kid,
+        )
+        return _no_store(jsonify(_session_body(user, pair)))
+
+
+class RefreshResource(Resource):
+    def post(self) -> Response:
+        data = _body(schemas.RefreshIn())
+        pair = service.rotate_refresh_token(
+            refresh_token=data["refresh_token"], denylist=_denylist(), kid=_ctx().key.kid
+        )
+        return _no_store(jsonify(pair.as_dict()))
+
+
+def _oauth_error(error: errors.OAuthError) -> Response:
+    response = jsonify({"error": error.error, "error_description": error.detail})
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="hugmood"'
+    return _no_store(response, error.status)
+
+
+def _client_credentials(params: dict[str, Any]) -> tuple[str, str]:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Basic "):
+        try:
+            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            return client_id, secret
+        except (binascii.Error, UnicodeDecodeError):
+            raise errors.OAuthError("invalid_client", "Malformed client credentials.", 401) from None
+    return str(params.get("client_id", "")), str(params.get("client_secret", ""))
+
+
+class TokenResource(Resource):
+    """OAuth 2.0 token endpoint (RFC 6749 §4.3, §4.4, §6), errors in RFC 6749 §5.2 form."""
+
+    def post(self) -> Response:
+        if request.mimetype == "application/x-www-form-urlencoded":
+            params: Any = request.form.to_dict()
+        else:
+            params = request.get_json(silent=True) or {}
+        if not isinstance(params, dict):
+            return _oauth_error(errors.OAuthError("invalid_request", "The body must be an object."))
+        try:
+            return _no_store(jsonify(self._grant(params).as_dict()))
+        except errors.OAuthError as exc:
+            return _oauth_error(exc)
+        except (errors.InvalidCredentials, errors.InvalidRefreshToken) as exc:
+            return _oauth_error(errors.OAuthError("invalid_grant", exc.detail))
+        except errors.LoginThrottled as exc:
+            response = _oauth_error(errors.OAuthError("slow_down", exc.detail, 429))
+            response.headers.update(exc.headers)
+            return response
+
+    def _grant(self, params: dict[str, Any]) -> service.TokenPair:
+        grant = params.get("grant_type")
+        if not isinstance(grant, str) or not grant:
+            raise errors.OAuthError("invalid_request", "grant_type is required.")
+        kid = _ctx().key.kid
+        if grant == "password":
+            try:
+                data = schemas.LoginIn().load({"username": params.get("username"), "password": params.get("password")})
+            except ValidationError:
+                raise errors.OAuthError("invalid_request", "username and password are required.") from None
+            return service.login(
+                login=data["username"], password=data["password"], ip=client_ip(), throttle=_ctx().throttle, kid=kid
+            )[1]
+        if grant == "refresh_token":
+            token = params.get("refresh_token")
+            if not isinstance(token, str) or not token:
+                raise errors.OAuthError("invalid_request", "refresh_token is required.")
+            return service.rotate_refresh_token(refresh_token=token, denylist=_denylist(), kid=kid)
+        if grant == "client_credentials":
+            client_id, secret = _client_credentials(params)
+            return service.service_token(
+                client_id=client_id, client_secret=secret, clients=_ctx().service_clients, kid=kid
+            )
+        raise errors.OAuthError("unsupported_grant_type", f"grant_type {grant!r} is not supported.")
+
+
+class LogoutResource(Resource):
+    def post(self) -> Response:
+        _body(schemas.LogoutIn())
+        service.logout(claims=get_jwt(), denylist=_denylist())
+        return Response(status=204)
+
+
+class PasswordResource(Resource):
+    def put(self) -> Response:
+        data = _body(schemas.PasswordChangeIn())
+        service.change_password(
+            user_id=current_identity().user_id,
+            family_id=get_jwt().get("fam"),
+            current=data["current_password"],
+            new=data["new_password"],
+            denylist=_denylist(),
+        )
+        return Response(status=204)
+
+
+class PasswordResetResource(Resource):
+    def post(self) -> Response:
+        data = _body(schemas.ResetRequestIn())
+        service.request_password_reset(email=data["email"])
+        return Response(status=202)
+
+
+class PasswordResetConfirmResource(Resource):
+    def post(self) -> Response:
+        data = _body(schemas.ResetConfirmIn())
+        service.confirm_password_reset(token=data["token"], password=data["password"], denylist=_denylist())
+        return Response(status=204)
+
+
+class MeResource(Resource):
+    def get(self) -> Response:
+        return jsonify(_user_out.dump(service.get_user(current_identity().user_id)))
+
+
+class JwksResource(Resource):
+    def get(self) -> Response:
+        response = jsonify({"keys": [_ctx().key.public_jwk]})
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+class RolesResource(Resource):
+    def put(self, user_id: str) -> Response:
+        require_admin()
+        data = _body(schemas.RolesIn())
+        user = service.set_roles(user_id=user_id, roles=data["roles"], denylist=_denylist())
+        return jsonify(_user_out.dump(user))
+
+
+PUBLIC_ENDPOINTS = ("register", "login", "token", "refresh", "password_reset", "password_reset_confirm", "jwks")
+FORM_ENDPOINTS = ("token",)
+
+
+def register_resources(api: Api) -> None:
+    """Mount every auth resource under /api/v1/auth."""
+    prefix = "/api/v1/auth"
+    api.add_resource(RegisterResource, f"{prefix}/register", endpoint="register")
+    api.add_resource(LoginResource, f"{prefix}/login", endpoint="login")
+    api.add_resource(TokenResource, f"{prefix}/token", endpoint="token")
+    api.add_resource(RefreshResource, f"{prefix}/refresh", endpoint="refresh")
+    api.add_resource(LogoutResource, f"{prefix}/logout", endpoint="logout")
+    api.add_resource(PasswordResource, f"{prefix}/password", endpoint="password")
+    api.add_resource(PasswordResetResource, f"{prefix}/password/reset", endpoint="password_reset")
+    api.add_resource(
+        PasswordResetConfirmResource, f"{prefix}/password/reset/confirm", endpoint="password_reset_confirm"
+    )
+    api.add_resource(MeResource, f"{prefix}/me", endpoint="me")
+    api.add_resource(JwksResource, f"{prefix}/jwks", endpoint="jwks")
+    api.add_resource(RolesResource, f"{prefix}/users/<user_id>/roles", endpoint="roles")

@@ -1,0 +1,86 @@
+"""Auth service wiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from services.auth import api
+from services.auth.models import db
+from services.auth.service import LoginThrottle, SigningKey, ensure_admin, parse_service_clients
+from shared.app import create_base_app
+from shared.auth import ACCESS_TOKEN_SECONDS, JwksKeys
+from shared.config import DATABASE_SETTINGS, SERVICES, Config, ConfigError, Setting, load_config
+
+DEV_CLIENTS = ",".join(f"{name}:dev-service-secret" for name in (*SERVICES, "gateway"))
+
+SETTINGS = [
+    *DATABASE_SETTINGS,
+    Setting("AUTH_JWT_PRIVATE_KEY", str, "", secret=True, help="PEM RSA key signing access tokens"),
+    Setting("AUTH_JWT_PRIVATE_KEY_FILE", str, "", help="file holding that PEM key instead"),
+    Setting(
+        "AUTH_SERVICE_CLIENTS",
+        parse_service_clients,
+        parse_service_clients(DEV_CLIENTS),
+        secret=True,
+        help="name:secret pairs of the services allowed the client_credentials grant",
+    ),
+    Setting("ADMIN_USERNAME", str, "", help="bootstrap admin's username"),
+    Setting("ADMIN_EMAIL", str, "", help="bootstrap admin's email"),
+    Setting("ADMIN_PASSWORD", str, "", secret=True, help="bootstrap admin's password"),
+]
+
+
+@dataclass
+class AuthContext:
+    key: SigningKey
+    throttle: LoginThrottle
+    service_clients: dict[str, str]
+
+
+def _signing_key(config: Config) -> SigningKey:
+    pem = config.AUTH_JWT_PRIVATE_KEY
+    problems = []
+    if not pem and config.AUTH_JWT_PRIVATE_KEY_FILE:
+        try:
+            pem = Path(config.AUTH_JWT_PRIVATE_KEY_FILE).read_text()
+        except OSError as exc:
+            problems.append(f"AUTH_JWT_PRIVATE_KEY_FILE cannot be read: {exc.strerror}")
+    elif not pem:
+        problems.append("AUTH_JWT_PRIVATE_KEY or AUTH_JWT_PRIVATE_KEY_FILE is required")
+    if pem:
+        try:
+            return SigningKey.from_pem(pem)
+        except (ValueError, TypeError) as exc:
+            problems.append(f"the access-token signing key is invalid: {exc}")
+    raise ConfigError("auth", problems)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the auth service."""
+    config = config if isinstance(config, Config) else load_config("auth", settings=SETTINGS, overrides=config)
+    admin = [config.ADMIN_USERNAME, config.ADMIN_EMAIL, config.ADMIN_PASSWORD]
+    if any(admin) and not all(admin):
+        raise ConfigError("auth", ["ADMIN_USERNAME, ADMIN_EMAIL and ADMIN_PASSWORD go together"])
+    key = _signing_key(config)
+    keys = JwksKeys(None)
+    keys.load({"keys": [key.public_jwk]})
+    base = create_base_app(
+        "auth", config, db=db, public_endpoints=api.PUBLIC_ENDPOINTS, form_endpoints=api.FORM_ENDPOINTS, jwks=keys
+    )
+    app = base.app
+    app.config.update(
+        JWT_PRIVATE_KEY=key.private_pem,
+        JWT_ENCODE_ISSUER=config.JWT_ISSUER,
+        JWT_ENCODE_AUDIENCE=config.JWT_AUDIENCE,
+        JWT_ACCESS_TOKEN_EXPIRES=config.get("AUTH_ACCESS_TOKEN_SECONDS", ACCESS_TOKEN_SECONDS),
+    )
+    app.extensions["auth"] = AuthContext(key, LoginThrottle(base.redis), config.AUTH_SERVICE_CLIENTS)
+    api.register_resources(base.api)
+    if all(admin):
+        with app.app_context():
+            ensure_admin(username=config.ADMIN_USERNAME, email=config.ADMIN_EMAIL, password=config.ADMIN_PASSWORD)
+    return app

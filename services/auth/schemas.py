@@ -1,0 +1,104 @@
+"""Request and response shapes of the auth service."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from shared.api import UtcDateTime
+
+USERNAME = validate.Regexp(r"^[A-Za-z0-9_]{3,30}$", error="3-30 letters, digits or underscores.")
+ROLES = ("user", "admin")
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """Passwords too common to allow (zxcvbn's list of 30,000), lower-cased."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(p.lower() for p in FREQUENCY_LISTS["passwords"])
+
+
+def check_password(value: str) -> None:
+    """NIST 800-63B: 8-128 characters, no composition rules, not a known-common password."""
+    if len(value) < 8:
+        raise ValidationError("Use at least 8 characters.")
+    if len(value) > 128:
+        raise ValidationError("Use at most 128 characters.")
+    if value.lower() in common_passwords():
+        raise ValidationError("This password is too common; choose another.")
+
+
+class Password(fields.String):
+    """A new password: validated, never echoed back."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=True, validate=check_password, load_only=True, **kwargs)
+
+
+class RegisterIn(Schema):
+    username = fields.String(required=True, validate=USERNAME)
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = Password()
+    display_name = fields.String(validate=validate.Length(min=1, max=100))
+
+    @validates_schema
+    def _not_personal(self, data: dict, **_: object) -> None:
+        password = data.get("password", "").lower()
+        if password and password in {data.get("username", "").lower(), data.get("email", "").lower()}:
+            raise ValidationError("The password must not be your username or email.", "password")
+
+
+class LoginIn(Schema):
+    email = fields.String(validate=validate.Length(min=1, max=254))
+    username = fields.String(validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+
+    @validates_schema
+    def _one_login(self, data: dict, **_: object) -> None:
+        if ("email" in data) == ("username" in data):
+            raise ValidationError("Give either email or username.", "_schema")
+
+
+class RefreshIn(Schema):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class LogoutIn(Schema):
+    refresh_token = fields.String(validate=validate.Length(min=1, max=256))
+
+
+class PasswordChangeIn(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    new_password = Password()
+
+
+class ResetRequestIn(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+class ResetConfirmIn(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    password = Password()
+
+
+class RolesIn(Schema):
+    roles = fields.List(
+        fields.String(validate=validate.OneOf(ROLES)), required=True, validate=validate.Length(max=len(ROLES))
+    )
+
+
+class UserOut(Schema):
+    id = fields.UUID()
+    username = fields.String()
+    email = fields.String()
+    roles = fields.List(fields.String())
+    created_at = UtcDateTime()
+    last_login = UtcDateTime(allow_none=True)
+
+
+class PublicUserOut(Schema):
+    id = fields.UUID()
+    username = fields.String()
+    roles = fields.List(fields.String())

@@ -1,0 +1,1 @@
+"""Celery tasks of the auth service: it consumes no events yet; it only publishes."""

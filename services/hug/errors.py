@@ -1,0 +1,1 @@
+"""Errors the hug service raises, each with a stable code."""

@@ -1,0 +1,1 @@
+"""Hug business logic."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the hug service: thin, idempotent shells over service.py."""

@@ -1,0 +1,1 @@
+"""Errors the mood service raises, each with a stable code."""

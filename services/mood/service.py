@@ -1,0 +1,1 @@
+"""Mood business logic."""

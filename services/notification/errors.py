@@ -1,0 +1,1 @@
+"""Errors the notification service raises, each with a stable code."""

@@ -1,0 +1,16 @@
+"""Notification service tables, in the `notifications` schema."""
+
+from __future__ import annotations
+
+from shared.db import make_db
+from shared.events import OutboxMixin, ProcessedEventMixin
+
+db = make_db("notification")
+
+
+class OutboxEvent(OutboxMixin, db.Model):
+    pass
+
+
+class ProcessedEvent(ProcessedEventMixin, db.Model):
+    pass

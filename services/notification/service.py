@@ -1,0 +1,1 @@
+"""Notification business logic."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the notification service: thin, idempotent shells over service.py."""

@@ -1,0 +1,1 @@
+"""Errors the social service raises, each with a stable code."""

@@ -1,0 +1,1 @@
+"""Errors the user service raises, each with a stable code."""

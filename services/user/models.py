@@ -1,0 +1,16 @@
+"""User service tables, in the `users` schema."""
+
+from __future__ import annotations
+
+from shared.db import make_db
+from shared.events import OutboxMixin, ProcessedEventMixin
+
+db = make_db("user")
+
+
+class OutboxEvent(OutboxMixin, db.Model):
+    pass
+
+
+class ProcessedEvent(ProcessedEventMixin, db.Model):
+    pass

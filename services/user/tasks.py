@@ -1,0 +1,1 @@
+"""Celery tasks of the user service: thin, idempotent shells over service.py."""

@@ -1,0 +1,37 @@
+"""The Flask-RESTful Api every service uses: all errors leave as problem+json."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import flask_restful
+from flask import Response
+from marshmallow import fields
+
+from shared.errors import handle_exception
+
+
+class Api(flask_restful.Api):
+    """Flask-RESTful's Api with one error path.
+
+    Flask-RESTful's own handle_error bypasses Flask's error handlers for its routes, which is how
+    flask-jwt-extended's token errors turn into 500s; render everything through shared.errors.
+    """
+
+    def handle_error(self, e: Exception) -> Response:
+        return handle_exception(e)
+
+    def error_router(self, original_handler: Any, e: Exception) -> Response:
+        return handle_exception(e)
+
+
+class UtcDateTime(fields.DateTime):
+    """RFC 3339 in UTC with a `Z`, as the API contract writes times."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

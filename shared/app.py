@@ -1,0 +1,197 @@
+"""The app-factory base every HugMood service builds on."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+
+import redis
+from flask import Flask, Response, g, request
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import text
+
+from shared.api import Api
+from shared.auth import Denylist, JwksKeys, init_token_verification
+from shared.config import SERVICES, Config
+from shared.db import engine_options, service_database_url
+from shared.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    handle_exception,
+)
+from shared.http import ServiceClient, ServiceTokens
+from shared.logging import configure_logging
+from shared.metrics import LATENCY, REQUESTS, render
+
+MAX_BODY_BYTES = 64 * 1024
+OPS_ENDPOINTS = frozenset({"healthz", "readyz", "metrics"})
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+access_log = logging.getLogger("hugmood.access")
+
+
+def request_id_from(header: str | None) -> str:
+    """The client's request id when it is sane, else a new one."""
+    if header and _REQUEST_ID.match(header):
+        return header
+    return uuid.uuid4().hex
+
+
+def check_json_body(
+    method: str,
+    content_type: str | None,
+    content_length: int | None,
+    read: Callable[[], bytes],
+    *,
+    form_allowed: bool = False,
+) -> None:
+    """413 for bodies over 64 KiB, 415 for non-JSON bodies, 400 for malformed JSON."""
+    if method not in {"POST", "PUT", "PATCH", "DELETE"}:
+        return
+    if content_length is not None and content_length > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body is over {MAX_BODY_BYTES} bytes.")
+    body = read()
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body is over {MAX_BODY_BYTES} bytes.")
+    if not body:
+        return
+    mimetype = (content_type or "").split(";", 1)[0].strip().lower()
+    if form_allowed and mimetype == "application/x-www-form-urlencoded":
+        return
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType("The body must be application/json.")
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("The body is not valid JSON.", code="malformed_json") from exc
+
+
+class ServiceApp:
+    """What create_base_app hands back to a service: its Flask app, Api, and collaborators."""
+
+    def __init__(self, app: Flask, api: Api, redis_client: redis.Redis, client: ServiceClient):
+        self.app = app
+        self.api = api
+        self.redis = redis_client
+        self.client = client
+
+
+def create_base_app(
+    service: str,
+    config: Config,
+    *,
+    db: SQLAlchemy | None = None,
+    public_endpoints: Iterable[str] = (),
+    form_endpoints: Iterable[str] = (),
+    jwks: JwksKeys | None = None,
+) -> ServiceApp:
+    """A Flask app with problem+json errors, request ids, JSON access logs, ops endpoints,
+    token verification on every non-public endpoint, and (optionally) the service's database."""
+    configure_logging(service, config.LOG_LEVEL)
+    app = Flask(f"hugmood.{service}")
+    app.config["HUGMOOD"] = config
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False
+    redis_client = redis.Redis.from_url(
+        config.REDIS_URL, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30
+    )
+    app.extensions["redis"] = redis_client
+    public = OPS_ENDPOINTS | frozenset(public_endpoints)
+    form_ok = frozenset(form_endpoints)
+
+    if db is not None:
+        app.config["SQLALCHEMY_DATABASE_URI"] = config.get("SQLALCHEMY_DATABASE_URI") or service_database_url(
+            service, config
+        )
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(service)
+        db.init_app(app)
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        g.request_id = request_id_from(request.headers.get("X-Request-ID"))
+        check_json_body(
+            request.method,
+            request.content_type,
+            request.content_length,
+            lambda: request.get_data(cache=True),
+            form_allowed=request.endpoint in form_ok,
+        )
+
+    keys = jwks or JwksKeys(config.AUTH_URL[0] + "/api/v1/auth/jwks", ttl=config.JWKS_CACHE_SECONDS)
+    app.extensions["jwks"] = keys
+    init_token_verification(
+        app,
+        keys=keys,
+        denylist=Denylist(redis_client),
+        issuer=config.JWT_ISSUER,
+        audience=config.JWT_AUDIENCE,
+        is_public=lambda endpoint: endpoint is None or endpoint in public,
+    )
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id") or request_id_from(None)
+        route = request.url_rule.rule if request.url_rule else "<unmatched>"
+        duration = time.perf_counter() - g.get("started", time.perf_counter())
+        REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
+        LATENCY.labels(service, route).observe(duration)
+        if request.endpoint not in OPS_ENDPOINTS:
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": g.get("request_id"),
+                    "user_id": g.get("user_id"),
+                    "method": request.method,
+                    "route": route,
+                    "status": response.status_code,
+                    "duration_ms": round(duration * 1000, 2),
+                },
+            )
+        return response
+
+    app.register_error_handler(Exception, handle_exception)
+
+    @app.get("/healthz", endpoint="healthz")
+    def healthz() -> Response:
+        return Response(json.dumps({"status": "ok", "service": service}), mimetype="application/json")
+
+    @app.get("/readyz", endpoint="readyz")
+    def readyz() -> Response:
+        checks: dict[str, str] = {}
+        try:
+            redis_client.ping()
+            checks["redis"] = "ok"
+        except redis.RedisError:
+            checks["redis"] = "down"
+        if db is not None:
+            try:
+                with db.engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                checks["database"] = "ok"
+            except Exception:
+                checks["database"] = "down"
+        ready = all(v == "ok" for v in checks.values())
+        if not ready:
+            raise ServiceUnavailable(f"Not ready: {json.dumps(checks)}", code="not_ready", retry_after=2)
+        return Response(json.dumps({"status": "ready", "checks": checks}), mimetype="application/json")
+
+    @app.get("/metrics", endpoint="metrics")
+    def metrics() -> Response:
+        body, content_type = render()
+        return Response(body, content_type=content_type)
+
+    api = Api(app, catch_all_404s=True)
+    client = ServiceClient(
+        service,
+        {name: config[f"{name.upper()}_URL"] for name in SERVICES},
+        timeout=config.HTTP_TIMEOUT_SECONDS,
+        token_provider=ServiceTokens(service, config.get("SERVICE_CLIENT_SECRET", ""), config.AUTH_URL),
+    )
+    app.extensions["service_client"] = client
+    return ServiceApp(app, api, redis_client, client)

@@ -1,0 +1,236 @@
+"""Access-token verification against the auth service's JWKS, and the Redis denylist."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import redis
+import requests
+from flask import Flask, g, request
+from flask_jwt_extended import JWTManager, get_jwt, verify_jwt_in_request
+
+from shared.errors import Forbidden, ServiceUnavailable, Unauthorized
+
+ALGORITHMS = ["RS256"]
+ACCESS_TOKEN_TYP = "at+jwt"
+ACCESS_TOKEN_SECONDS = 15 * 60
+
+
+class JwksKeys:
+    """The auth service's public keys by `kid`, fetched lazily and refreshed on unknown kids.
+
+    With url=None the keys are only those given to load() (the auth service verifies its own).
+    """
+
+    def __init__(self, url: str | None, ttl: float = 300, min_refetch: float = 5.0, timeout: float = 3.0):
+        self.url = url
+        self.ttl = ttl
+        self.min_refetch = min_refetch
+        self.timeout = timeout
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+        self._session.trust_env = False
+
+    def load(self, jwks: dict[str, Any]) -> None:
+        """Install a JWKS document (also used by the auth service, which holds its own keys)."""
+        keys = {}
+        for entry in jwks.get("keys", []):
+            if entry.get("use", "sig") == "sig" and "kid" in entry:
+                keys[entry["kid"]] = jwt.PyJWK(entry).key
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    def _refresh(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._fetched_at < self.min_refetch:
+                return
+            try:
+                response = self._session.get(self.url, timeout=self.timeout)
+                response.raise_for_status()
+                self.load(response.json())
+            except (requests.RequestException, ValueError, jwt.PyJWTError) as exc:
+                self._fetched_at = time.monotonic()
+                if not self._keys:
+                    raise ServiceUnavailable(
+                        "Token keys are unavailable; try again shortly.", code="auth.jwks_unavailable"
+                    ) from exc
+
+    def get(self, kid: str | None) -> Any:
+        """The public key for `kid`; 401 if the auth service does not know it."""
+        if self.url and (time.monotonic() - self._fetched_at > self.ttl or kid not in self._keys):
+            self._refresh()
+        key = self._keys.get(kid or "")
+        if key is None:
+            raise Unauthorized("The access token is signed by an unknown key.", code="auth.token_invalid")
+        return key
+
+
+def decode_access_token(token: str, keys: JwksKeys, *, issuer: str, audience: str) -> dict[str, Any]:
+    """Verify signature, expiry, issuer, audience and type of an access token; return its claims."""
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("typ") != ACCESS_TOKEN_TYP or header.get("alg") not in ALGORITHMS:
+            raise Unauthorized("The access token is invalid.", code="auth.token_invalid")
+        claims = jwt.decode(
+            token,
+            keys.get(header.get("kid")),
+            algorithms=ALGORITHMS,
+            audience=audience,
+            issuer=issuer,
+            options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("The access token has expired.", code="auth.token_expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("The access token is invalid.", code="auth.token_invalid") from exc
+    if claims.get("type") != "access":
+        raise Unauthorized("The access token is invalid.", code="auth.token_invalid")
+    return claims
+
+
+class Denylist:
+    """Revocations that take effect at once everywhere: by token, by login family, by user."""
+
+    PREFIX = "hm:deny:"
+
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+
+    @classmethod
+    def keys_for(cls, claims: dict[str, Any]) -> list[str]:
+        """The three keys that may revoke a token with these claims."""
+        return [
+            f"{cls.PREFIX}jti:{claims.get('jti')}",
+            f"{cls.PREFIX}fam:{claims.get('fam', '-')}",
+            f"{cls.PREFIX}usr:{claims.get('sub')}",
+        ]
+
+    @staticmethod
+    def revoked_by(claims: dict[str, Any], values: Iterable[Any]) -> bool:
+        """Decide from the values stored under keys_for(claims)."""
+        jti, fam, not_before = values
+        if jti is not None or fam is not None:
+            return True
+        return not_before is not None and int(claims.get("iat", 0)) < int(not_before)
+
+    def is_revoked(self, claims: dict[str, Any]) -> bool:
+        """True if the token was revoked; 503 when Redis cannot say (fail closed)."""
+        try:
+            values = self.redis.mget(self.keys_for(claims))
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(
+                "Token revocation cannot be checked right now.", code="auth.revocation_unavailable"
+            ) from exc
+        return self.revoked_by(claims, values)
+
+    def revoke_token(self, jti: str, ttl: int = ACCESS_TOKEN_SECONDS) -> None:
+        """Revoke one access token."""
+        self.redis.set(f"{self.PREFIX}jti:{jti}", 1, ex=max(ttl, 1))
+
+    def revoke_families(self, family_ids: Iterable[str], ttl: int = ACCESS_TOKEN_SECONDS) -> None:
+        """Revoke every access token of these login families."""
+        pipe = self.redis.pipeline(transaction=False)
+        for family_id in family_ids:
+            pipe.set(f"{self.PREFIX}fam:{family_id}", 1, ex=ttl)
+        pipe.execute()
+
+    def revoke_user_before(self, user_id: str, when: int, ttl: int = ACCESS_TOKEN_SECONDS) -> None:
+        """Revoke every access token of a user issued before `when` (epoch seconds)."""
+        self.redis.set(f"{self.PREFIX}usr:{user_id}", int(when), ex=ttl)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the verified token says is calling."""
+
+    subject: str
+    roles: tuple[str, ...]
+
+    @property
+    def is_service(self) -> bool:
+        return self.subject.startswith("service:")
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    @property
+    def user_id(self) -> str:
+        if self.is_service:
+            raise Forbidden("This endpoint is for users, not services.")
+        return self.subject
+
+
+def current_identity() -> Identity:
+    """The identity verified for this request."""
+    identity = g.get("identity")
+    if identity is None:
+        raise Unauthorized("A bearer access token is required.", code="auth.token_missing")
+    return identity
+
+
+def require_service(*names: str) -> Identity:
+    """Allow only service identities (optionally only the named services)."""
+    identity = current_identity()
+    if not identity.is_service or (names and identity.subject.split(":", 1)[1] not in names):
+        raise Forbidden("Only HugMood services may call this endpoint.")
+    return identity
+
+
+def require_admin() -> Identity:
+    """Allow only users with the admin role."""
+    identity = current_identity()
+    if not identity.is_admin:
+        raise Forbidden("This endpoint is for administrators.")
+    return identity
+
+
+def init_token_verification(
+    app: Flask,
+    *,
+    keys: JwksKeys,
+    denylist: Denylist,
+    issuer: str,
+    audience: str,
+    is_public: Callable[[str | None], bool],
+) -> JWTManager:
+    """Make every non-public endpoint of `app` demand a valid, unrevoked access token."""
+    app.config.update(
+        JWT_ALGORITHM="RS256",
+        JWT_DECODE_ALGORITHMS=ALGORITHMS,
+        JWT_DECODE_AUDIENCE=audience,
+        JWT_DECODE_ISSUER=issuer,
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_IDENTITY_CLAIM="sub",
+    )
+    manager = JWTManager(app)
+
+    @manager.decode_key_loader
+    def _key(header: dict[str, Any], _payload: dict[str, Any]) -> Any:
+        return keys.get(header.get("kid"))
+
+    @manager.token_verification_loader
+    def _typ(header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        return header.get("typ") == ACCESS_TOKEN_TYP and "exp" in payload and "jti" in payload
+
+    @manager.token_in_blocklist_loader
+    def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        return denylist.is_revoked(payload)
+
+    @app.before_request
+    def _authenticate() -> None:
+        if request.method == "OPTIONS" or is_public(request.endpoint):
+            return
+        verify_jwt_in_request()
+        claims = get_jwt()
+        g.identity = Identity(subject=str(claims["sub"]), roles=tuple(claims.get("roles", ())))
+        g.user_id = g.identity.subject
+
+    return manager

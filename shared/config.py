@@ -1,0 +1,210 @@
+"""Configuration from the environment, validated all at once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+SERVICES = ("auth", "user", "mood", "hug", "notification", "social")
+DEFAULT_PORTS = {
+    "gateway": 4000,
+    "auth": 5001,
+    "user": 5002,
+    "mood": 5003,
+    "hug": 5004,
+    "notification": 5005,
+    "social": 5006,
+}
+SCHEMAS = {
+    "auth": "auth",
+    "user": "users",
+    "mood": "moods",
+    "hug": "hugs",
+    "notification": "notifications",
+    "social": "social",
+}
+
+_REQUIRED = object()
+
+
+class ConfigError(Exception):
+    """Raised with every missing or malformed setting named at once."""
+
+    def __init__(self, process: str, problems: list[str]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{process}: invalid configuration:\n{lines}")
+
+
+def parse_bool(value: str) -> bool:
+    """Parse 1/0, true/false, yes/no, on/off."""
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def parse_url(*schemes: str) -> Callable[[str], str]:
+    """A parser accepting URLs with one of the given schemes and a host."""
+
+    def parse(value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in schemes:
+            raise ValueError(f"scheme must be one of {', '.join(schemes)}")
+        if not (parts.hostname or parts.path):
+            raise ValueError("missing host")
+        return value
+
+    return parse
+
+
+def parse_url_list(*schemes: str) -> Callable[[str], tuple[str, ...]]:
+    """A parser for a comma-separated list of URLs (service instances)."""
+    one = parse_url(*schemes)
+
+    def parse(value: str) -> tuple[str, ...]:
+        urls = tuple(one(v.strip()).rstrip("/") for v in value.split(",") if v.strip())
+        if not urls:
+            raise ValueError("expected at least one URL")
+        return urls
+
+    return parse
+
+
+def parse_positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A parser for a number greater than zero."""
+
+    def parse(value: str) -> Any:
+        number = kind(value)
+        if number <= 0:
+            raise ValueError("must be greater than 0")
+        return number
+
+    return parse
+
+
+def parse_log_level(value: str) -> str:
+    """Accept the standard logging level names."""
+    level = value.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return level
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its parser, default, and whether to hide its value."""
+
+    name: str
+    parse: Callable[[str], Any] = str
+    default: Any = _REQUIRED
+    secret: bool = False
+    help: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+
+class Config(dict):
+    """Parsed settings; attribute access for convenience."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+
+def service_url_settings() -> list[Setting]:
+    """The base URL(s) of every service, comma-separated when a service has several instances."""
+    return [
+        Setting(
+            f"{name.upper()}_URL",
+            parse_url_list("http", "https"),
+            (f"http://127.0.0.1:{DEFAULT_PORTS[name]}",),
+            help=f"base URL(s) of the {name} service",
+        )
+        for name in SERVICES
+    ]
+
+
+COMMON_SETTINGS = [
+    Setting(
+        "REDIS_URL",
+        parse_url("redis", "rediss", "unix"),
+        "redis://127.0.0.1:6379/0",
+        help="Redis for denylist, rate limits, caches and wake-ups",
+    ),
+    Setting("LOG_LEVEL", parse_log_level, "INFO", help="logging level"),
+    Setting("JWT_ISSUER", str, "hugmood-auth", help="iss of access tokens"),
+    Setting("JWT_AUDIENCE", str, "hugmood", help="aud of access tokens"),
+    Setting("JWKS_CACHE_SECONDS", parse_positive(int), 300, help="how long verifiers keep the auth service's JWKS"),
+    Setting("HTTP_TIMEOUT_SECONDS", parse_positive(float), 5.0, help="read timeout of service-to-service calls"),
+    *service_url_settings(),
+]
+
+DATABASE_SETTINGS = [
+    Setting(
+        "DATABASE_URL",
+        parse_url("postgresql", "postgresql+psycopg2", "postgres"),
+        secret=True,
+        help="PostgreSQL URL of a role that may create roles and schemas",
+    ),
+    Setting(
+        "DATABASE_ROLE_PASSWORD",
+        str,
+        "",
+        secret=True,
+        help="password of the per-service database roles (empty: none, for trust auth)",
+    ),
+    Setting(
+        "CELERY_BROKER_URL",
+        parse_url("redis", "rediss", "amqp", "pyamqp"),
+        "",
+        help="Celery broker (default: REDIS_URL)",
+    ),
+    Setting(
+        "SERVICE_CLIENT_SECRET",
+        str,
+        "dev-service-secret",
+        secret=True,
+        help="this service's client secret for service-to-service tokens",
+    ),
+]
+
+
+def load_config(
+    process: str,
+    environ: Mapping[str, str] | None = None,
+    settings: Iterable[Setting] = (),
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Parse every setting of `process`; raise ConfigError naming all problems at once."""
+    environ = os.environ if environ is None else environ
+    config = Config(PROCESS=process)
+    problems: list[str] = []
+    for setting in [*COMMON_SETTINGS, *settings]:
+        raw = environ.get(setting.name)
+        if raw is None or raw == "":
+            if setting.required:
+                problems.append(f"{setting.name} is required ({setting.help})")
+            else:
+                config[setting.name] = setting.default
+            continue
+        try:
+            config[setting.name] = setting.parse(raw)
+        except (ValueError, TypeError) as exc:
+            shown = "<hidden>" if setting.secret else repr(raw)
+            problems.append(f"{setting.name}={shown} is invalid: {exc}")
+    if problems:
+        raise ConfigError(process, problems)
+    if "CELERY_BROKER_URL" in config and not config["CELERY_BROKER_URL"]:
+        config["CELERY_BROKER_URL"] = config["REDIS_URL"]
+    config.update(overrides or {})
+    return config

@@ -1,0 +1,66 @@
+"""Database plumbing: one schema and one role per service."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+
+from shared.config import SCHEMAS, Config
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def role_name(service: str) -> str:
+    """The PostgreSQL role a service connects as."""
+    return f"hugmood_{service}"
+
+
+def schema_name(service: str) -> str:
+    """The PostgreSQL schema a service owns."""
+    return SCHEMAS[service]
+
+
+def make_db(service: str) -> SQLAlchemy:
+    """A Flask-SQLAlchemy instance whose tables live in the service's own schema."""
+    return SQLAlchemy(metadata=MetaData(schema=schema_name(service), naming_convention=NAMING))
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    """`url` with its user and password replaced."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    auth = quote(user, safe="")
+    if password:
+        auth += ":" + quote(password, safe="")
+    scheme = "postgresql+psycopg2" if parts.scheme in {"postgres", "postgresql"} else parts.scheme
+    return urlunsplit((scheme, f"{auth}@{host}", parts.path, parts.query, parts.fragment))
+
+
+def service_database_url(service: str, config: Config) -> str:
+    """The URL a service connects with: its own role, never the admin one."""
+    return with_credentials(config.DATABASE_URL, role_name(service), config.DATABASE_ROLE_PASSWORD)
+
+
+def engine_options(service: str, pool_size: int = 5) -> dict[str, Any]:
+    """Engine options shared by every service: pre-ping, bounded pool, search path."""
+    return {
+        "pool_pre_ping": True,
+        "pool_size": pool_size,
+        "max_overflow": 10,
+        "pool_recycle": 1800,
+        "connect_args": {
+            "options": f"-c search_path={schema_name(service)} -c statement_timeout=15000",
+            "application_name": f"hugmood-{service}",
+        },
+    }

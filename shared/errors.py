@@ -1,0 +1,191 @@
+"""Problem details (RFC 9457): the one error shape of every HugMood process."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Response, g, has_request_context
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("hugmood.errors")
+
+
+class ProblemError(Exception):
+    """Base of every error a HugMood process raises on purpose; `code` is stable for clients."""
+
+    status = 500
+    code = "internal_error"
+    title = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+    ):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers = headers or {}
+        if code:
+            self.code = code
+
+
+class BadRequest(ProblemError):
+    status, code, title = 400, "bad_request", "Bad Request"
+
+
+class Unauthorized(ProblemError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any):
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="hugmood"'})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(ProblemError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(ProblemError):
+    status, code, title = 404, "not_found", "Not Found"
+
+
+class MethodNotAllowed(ProblemError):
+    status, code, title = 405, "method_not_allowed", "Method Not Allowed"
+
+
+class Conflict(ProblemError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(ProblemError):
+    status, code, title = 413, "payload_too_large", "Payload Too Large"
+
+
+class UnsupportedMediaType(ProblemError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported Media Type"
+
+
+class ValidationFailed(ProblemError):
+    status, code, title = 422, "validation_failed", "Unprocessable Content"
+
+
+class TooManyRequests(ProblemError):
+    status, code, title = 429, "rate_limited", "Too Many Requests"
+
+
+class BadGateway(ProblemError):
+    status, code, title = 502, "bad_gateway", "Bad Gateway"
+
+
+class ServiceUnavailable(ProblemError):
+    status, code, title = 503, "service_unavailable", "Service Unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 5, **kwargs: Any):
+        kwargs.setdefault("headers", {"Retry-After": str(retry_after)})
+        super().__init__(detail, **kwargs)
+
+
+class GatewayTimeout(ProblemError):
+    status, code, title = 504, "gateway_timeout", "Gateway Timeout"
+
+
+def problem_body(
+    status: int,
+    title: str,
+    detail: str,
+    code: str,
+    errors: dict[str, Any] | None = None,
+    request_id: str | None = None,
+) -> bytes:
+    """Serialize one problem document."""
+    body: dict[str, Any] = {
+        "type": f"https://hugmood.app/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": request_id,
+    }
+    if errors:
+        body["errors"] = errors
+    return json.dumps(body).encode()
+
+
+def _request_id() -> str | None:
+    return getattr(g, "request_id", None) if has_request_context() else None
+
+
+def problem_response(error: ProblemError) -> Response:
+    """Render a ProblemError as an application/problem+json response."""
+    body = problem_body(error.status, error.title, error.detail, error.code, error.errors, _request_id())
+    response = Response(body, status=error.status, mimetype=PROBLEM_JSON)
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+_HTTP_CODES = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    405: MethodNotAllowed,
+    409: Conflict,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    422: ValidationFailed,
+    429: TooManyRequests,
+}
+
+
+def _jwt_problem(exc: Exception) -> ProblemError | None:
+    """Map flask-jwt-extended and PyJWT failures to 401 (they otherwise surface as 500)."""
+    from flask_jwt_extended.exceptions import JWTExtendedException
+    from jwt.exceptions import PyJWTError
+
+    if isinstance(exc, JWTExtendedException | PyJWTError):
+        name = type(exc).__name__
+        if name == "ExpiredSignatureError":
+            return Unauthorized("The access token has expired.", code="auth.token_expired")
+        if name == "RevokedTokenError":
+            return Unauthorized("The access token has been revoked.", code="auth.token_revoked")
+        if name == "NoAuthorizationError":
+            return Unauthorized("A bearer access token is required.", code="auth.token_missing")
+        return Unauthorized("The access token is invalid.", code="auth.token_invalid")
+    return None
+
+
+def to_problem(exc: BaseException) -> ProblemError:
+    """Turn any exception into the ProblemError a client should see."""
+    if isinstance(exc, ProblemError):
+        return exc
+    if isinstance(exc, ValidationError):
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return ValidationFailed("The request did not pass validation.", errors=messages)
+    jwt_problem = _jwt_problem(exc) if isinstance(exc, Exception) else None
+    if jwt_problem is not None:
+        return jwt_problem
+    if isinstance(exc, HTTPException) and exc.code in _HTTP_CODES:
+        problem = _HTTP_CODES[exc.code](exc.description)
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            problem.headers["Allow"] = ", ".join(exc.valid_methods)
+        return problem
+    if isinstance(exc, HTTPException) and exc.code and 400 <= exc.code < 500:
+        problem = BadRequest(exc.description)
+        problem.status, problem.title = exc.code, exc.name
+        return problem
+    log.exception("unhandled error", exc_info=exc)
+    return ProblemError("An unexpected error occurred; it has been logged.")
+
+
+def handle_exception(exc: BaseException) -> Response:
+    """Flask error handler: every exception becomes a problem+json response."""
+    return problem_response(to_problem(exc))

@@ -1,0 +1,244 @@
+"""Calls between services: pooled, always with timeouts, a circuit per target, safe retries."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pybreaker
+import requests
+from flask import g, has_request_context
+from requests.adapters import HTTPAdapter
+
+from shared.errors import BadGateway, GatewayTimeout, ServiceUnavailable
+from shared.metrics import BREAKER_STATE
+
+T = TypeVar("T")
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+class Breaker(pybreaker.CircuitBreaker):
+    """A pybreaker circuit whose lock covers state changes only, never the guarded call.
+
+    pybreaker's own call() holds its lock for the whole call, serializing every request to one
+    upstream (pybreaker issue #55). Here the lock is taken to decide and to record, and released
+    while the call runs. In half-open state one trial call is let through at a time.
+    """
+
+    def __init__(self, *args: Any, process: str = "", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._trial_running = False
+        self._process = process
+        self._publish_state()
+
+    def _publish_state(self) -> None:
+        value = {"closed": 0.0, "half-open": 0.5, "open": 1.0}.get(self.current_state, 0.0)
+        BREAKER_STATE.labels(self._process, self.name or "").set(value)
+
+    def before_call(self) -> None:
+        """Raise CircuitBreakerError at once if the circuit refuses calls now."""
+        with self._lock:
+            state = self.current_state
+            if state == pybreaker.STATE_CLOSED:
+                return
+            if state == pybreaker.STATE_OPEN:
+                opened_at = self._state_storage.opened_at
+                if opened_at and datetime.now(UTC) < opened_at + timedelta(seconds=self.reset_timeout):
+                    raise pybreaker.CircuitBreakerError("circuit open")
+                self.half_open()
+                self._publish_state()
+            if self._trial_running:
+                raise pybreaker.CircuitBreakerError("circuit half-open, trial call running")
+            self._trial_running = True
+
+    def record_success(self) -> None:
+        """Count a successful call."""
+        with self._lock:
+            self._trial_running = False
+            self.state._handle_success()
+            self._publish_state()
+
+    def record_failure(self, exc: BaseException) -> None:
+        """Count a failed call (may open the circuit)."""
+        with self._lock:
+            self._trial_running = False
+            with contextlib.suppress(pybreaker.CircuitBreakerError):
+                self.state._handle_error(exc, reraise=False)
+            self._publish_state()
+
+    def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        self.before_call()
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            if self.is_system_error(exc):
+                self.record_failure(exc)
+            else:
+                self.record_success()
+            raise
+        self.record_success()
+        return result
+
+    def seconds_until_retry(self) -> int:
+        """How long until an open circuit lets a trial call through (for Retry-After)."""
+        opened_at = self._state_storage.opened_at
+        if self.current_state != pybreaker.STATE_OPEN or not opened_at:
+            return 1
+        remaining = (opened_at + timedelta(seconds=self.reset_timeout) - datetime.now(UTC)).total_seconds()
+        return max(1, int(remaining + 0.999))
+
+
+class UpstreamError(Exception):
+    """An upstream answered 5xx: counts against its circuit."""
+
+    def __init__(self, response: requests.Response):
+        super().__init__(f"upstream answered {response.status_code}")
+        self.response = response
+
+
+class Instances:
+    """Round-robin over a service's instances."""
+
+    def __init__(self, urls: Sequence[str]):
+        self.urls = tuple(urls)
+        self._cycle = itertools.cycle(self.urls)
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            return next(self._cycle)
+
+
+class ServiceClient:
+    """The one way a HugMood process calls another over HTTP."""
+
+    def __init__(
+        self,
+        caller: str,
+        urls: dict[str, Sequence[str]],
+        *,
+        timeout: float = 5.0,
+        connect_timeout: float = 1.0,
+        retries: int = 2,
+        backoff: float = 0.05,
+        fail_max: int = 5,
+        reset_timeout: float = 10.0,
+        token_provider: Callable[[], str] | None = None,
+    ):
+        self.caller = caller
+        self.instances = {name: Instances(u) for name, u in urls.items()}
+        self.timeout = (connect_timeout, timeout)
+        self.retries = retries
+        self.backoff = backoff
+        self.token_provider = token_provider
+        self.breakers = {
+            name: Breaker(fail_max=fail_max, reset_timeout=reset_timeout, name=name, process=caller) for name in urls
+        }
+        self.session = requests.Session()
+        self.session.trust_env = False
+        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=64, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def _headers(self, extra: dict[str, str] | None, authenticate: bool) -> dict[str, str]:
+        headers = {"User-Agent": f"hugmood-{self.caller}", "X-HugMood-Caller": self.caller}
+        if has_request_context() and g.get("request_id"):
+            headers["X-Request-ID"] = g.request_id
+        if authenticate and self.token_provider is not None:
+            headers["Authorization"] = f"Bearer {self.token_provider()}"
+        headers.update(extra or {})
+        return headers
+
+    def request(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        *,
+        authenticate: bool = True,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Call `service`; 503 when its circuit is open, 504 on timeout, 502 when unreachable.
+
+        Idempotent methods are retried with exponential backoff; others are tried once.
+        """
+        method = method.upper()
+        breaker = self.breakers[service]
+        attempts = 1 + (self.retries if method in IDEMPOTENT else 0)
+        kwargs.setdefault("timeout", self.timeout)
+        for attempt in range(attempts):
+            url = self.instances[service].next() + path
+            try:
+                response = breaker.call(self._send, method, url, self._headers(headers, authenticate), kwargs)
+                return response
+            except pybreaker.CircuitBreakerError as exc:
+                raise ServiceUnavailable(
+                    f"The {service} service is unavailable.",
+                    retry_after=breaker.seconds_until_retry(),
+                    code="upstream.circuit_open",
+                ) from exc
+            except (requests.ConnectionError, requests.Timeout, UpstreamError) as exc:
+                if attempt + 1 < attempts:
+                    time.sleep(self.backoff * (2**attempt))
+                    continue
+                if isinstance(exc, UpstreamError):
+                    return exc.response
+                if isinstance(exc, requests.Timeout):
+                    raise GatewayTimeout(f"The {service} service did not answer in time.") from exc
+                raise BadGateway(f"The {service} service could not be reached.") from exc
+        raise AssertionError("unreachable")
+
+    def _send(self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]) -> requests.Response:
+        response = self.session.request(method, url, headers=headers, **kwargs)
+        if response.status_code >= 500:
+            raise UpstreamError(response)
+        return response
+
+    def get(self, service: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", service, path, **kwargs)
+
+    def post(self, service: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", service, path, **kwargs)
+
+
+class ServiceTokens:
+    """This service's own access token from the auth service (client_credentials), renewed early."""
+
+    def __init__(self, service: str, secret: str, auth_urls: Sequence[str], timeout: float = 3.0):
+        self.service = service
+        self.secret = secret
+        self.instances = Instances(auth_urls)
+        self.timeout = timeout
+        self._token: str | None = None
+        self._renew_at = 0.0
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+        self._session.trust_env = False
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._token is None or time.monotonic() >= self._renew_at:
+                try:
+                    response = self._session.post(
+                        self.instances.next() + "/api/v1/auth/token",
+                        data={
+                            "grant_type": "client_credentials",
+                            "client_id": self.service,
+                            "client_secret": self.secret,
+                        },
+                        timeout=self.timeout,
+                    )
+                except requests.RequestException as exc:
+                    raise ServiceUnavailable("The auth service is unavailable.") from exc
+                if response.status_code != 200:
+                    raise ServiceUnavailable(f"Service credentials were refused ({response.status_code}).")
+                body = response.json()
+                self._token = body["access_token"]
+                self._renew_at = time.monotonic() + max(body["expires_in"] * 0.8, 1)
+            return self._token

@@ -1,0 +1,69 @@
+"""Opaque keyset cursors: stable while rows are inserted (no duplicates, no gaps)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from shared.errors import ValidationFailed
+
+
+class PageArgs(Schema):
+    """`?limit=&cursor=` of every list endpoint."""
+
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=512))
+
+
+def encode_cursor(*values: Any) -> str:
+    """Pack the sort key of the last row into an opaque string."""
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else str(v) for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[str]:
+    """Unpack a cursor; 422 if it was not made by encode_cursor."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != arity or not all(isinstance(v, str) for v in values):
+            raise ValueError("wrong shape")
+        return values
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("The cursor is invalid.", errors={"cursor": ["Invalid cursor."]}) from exc
+
+
+def keyset_query(
+    query: Any,
+    *,
+    time_column: InstrumentedAttribute,
+    id_column: InstrumentedAttribute,
+    limit: int,
+    cursor: str | None,
+    parse_id: Callable[[str], Any] = str,
+) -> Any:
+    """`query` narrowed to the rows after `cursor`, newest first, with one extra row to probe."""
+    if cursor:
+        when_raw, id_raw = decode_cursor(cursor, 2)
+        try:
+            when, last_id = datetime.fromisoformat(when_raw), parse_id(id_raw)
+        except ValueError as exc:
+            raise ValidationFailed("The cursor is invalid.", errors={"cursor": ["Invalid cursor."]}) from exc
+        query = query.where(or_(time_column < when, and_(time_column == when, id_column < last_id)))
+    return query.order_by(time_column.desc(), id_column.desc()).limit(limit + 1)
+
+
+def page_result(rows: Sequence[Any], limit: int, key: Callable[[Any], tuple[Any, Any]]) -> tuple[list[Any], str | None]:
+    """Cut the extra row fetched by keyset_page and make the next cursor."""
+    items = list(rows)
+    if len(items) <= limit:
+        return items, None
+    items = items[:limit]
+    return items, encode_cursor(*key(items[-1]))
