@@ -209,6 +209,8 @@ def init_token_verification(
         JWT_DECODE_ISSUER=issuer,
         JWT_TOKEN_LOCATION=["headers"],
         JWT_IDENTITY_CLAIM="sub",
+        JWT_COOKIE_CSRF_PROTECT=False,
+        JWT_CSRF_IN_COOKIES=False,
     )
     manager = JWTManager(app)
 

@@ -34,3 +34,6 @@ def child_exit(server, worker) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+# Several gunicorn masters run side by side on one machine; they must not fight over one control socket.
+control_socket_disable = True

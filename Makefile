@@ -1,0 +1,41 @@
+# HugMood developer commands. Everything runs from .venv, which the first target that needs it creates.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test lint fmt migrate bench chaos install clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+run: $(STAMP) ## the whole fleet on embedded PostgreSQL and Redis (unless DATABASE_URL/REDIS_URL are set)
+	$(PY) scripts/run.py
+
+test: $(STAMP) ## the whole suite (TEST_DATABASE_URL/TEST_REDIS_URL, else embedded servers)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: $(STAMP) ## apply every service's migrations to DATABASE_URL
+	$(PY) -m shared.migrate upgrade
+
+bench: $(STAMP) ## gateway benchmark against direct and nginx baselines (see docs/benchmarks.md)
+	$(PY) bench/gateway.py
+
+chaos: $(STAMP) ## the reliability tests at full size
+	HUGMOOD_CHAOS=1 $(PY) -m pytest tests/e2e -m e2e -k chaos
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache
