@@ -18,7 +18,7 @@ from gateway.proxy import Upstream, forward, make_upstream
 from gateway.ratelimit import Limiter, Verdict
 from shared.app import MAX_BODY_BYTES, check_json_body, request_id_from
 from shared.auth import JwksKeys
-from shared.config import SERVICES, Config, Setting, load_config, parse_positive
+from shared.config import SERVICES, Config, Setting, parse_positive, resolve_config
 from shared.errors import (
     PROBLEM_JSON,
     Forbidden,
@@ -404,5 +404,5 @@ def _status_line(status: int) -> str:
 
 def create_app(config: dict[str, Any] | None = None) -> Gateway:
     """Build the gateway WSGI app."""
-    config = config if isinstance(config, Config) else load_config("gateway", settings=SETTINGS, overrides=config)
+    config = resolve_config("gateway", config, SETTINGS)
     return Gateway(config)

@@ -208,3 +208,11 @@ def load_config(
         config["CELERY_BROKER_URL"] = config["REDIS_URL"]
     config.update(overrides or {})
     return config
+
+
+def resolve_config(process: str, config: Mapping[str, Any] | None, settings: Iterable[Setting] = ()) -> Config:
+    """What create_app(config) accepts: a parsed Config, or env-style overrides on top of os.environ."""
+    if isinstance(config, Config):
+        return config
+    environ = {**os.environ, **{k: str(v) for k, v in (config or {}).items()}}
+    return load_config(process, environ, settings)

@@ -35,5 +35,6 @@ def child_exit(server, worker) -> None:
 
         multiprocess.mark_process_dead(worker.pid)
 
+
 # Several gunicorn masters run side by side on one machine; they must not fight over one control socket.
 control_socket_disable = True

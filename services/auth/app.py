@@ -13,7 +13,7 @@ from services.auth.models import db
 from services.auth.service import LoginThrottle, SigningKey, ensure_admin, parse_service_clients
 from shared.app import create_base_app
 from shared.auth import ACCESS_TOKEN_SECONDS, JwksKeys
-from shared.config import DATABASE_SETTINGS, SERVICES, Config, ConfigError, Setting, load_config
+from shared.config import DATABASE_SETTINGS, SERVICES, Config, ConfigError, Setting, resolve_config
 
 DEV_CLIENTS = ",".join(f"{name}:dev-service-secret" for name in (*SERVICES, "gateway"))
 
@@ -61,7 +61,7 @@ def _signing_key(config: Config) -> SigningKey:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the auth service."""
-    config = config if isinstance(config, Config) else load_config("auth", settings=SETTINGS, overrides=config)
+    config = resolve_config("auth", config, SETTINGS)
     admin = [config.ADMIN_USERNAME, config.ADMIN_EMAIL, config.ADMIN_PASSWORD]
     if any(admin) and not all(admin):
         raise ConfigError("auth", ["ADMIN_USERNAME, ADMIN_EMAIL and ADMIN_PASSWORD go together"])

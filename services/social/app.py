@@ -9,14 +9,14 @@ from flask import Flask
 from services.social import api
 from services.social.models import db
 from shared.app import create_base_app
-from shared.config import DATABASE_SETTINGS, Config, load_config
+from shared.config import DATABASE_SETTINGS, resolve_config
 
 SETTINGS = [*DATABASE_SETTINGS]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the social service."""
-    config = config if isinstance(config, Config) else load_config("social", settings=SETTINGS, overrides=config)
+    config = resolve_config("social", config, SETTINGS)
     base = create_base_app("social", config, db=db, public_endpoints=api.PUBLIC_ENDPOINTS)
     api.register_resources(base.api)
     return base.app

@@ -1,0 +1,284 @@
+"""Refresh rotation, reuse detection, logout, password change and reset, roles, the token endpoint."""
+
+from __future__ import annotations
+
+import base64
+import time
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from sqlalchemy import select, update
+
+from services.auth.models import OutboxEvent, PasswordResetToken, db
+from tests.integration.auth.conftest import ADMIN, PASSWORD, bearer, register
+
+
+def login(client, name="alice", password=PASSWORD):
+    response = client.post("/api/v1/auth/login", json={"username": name, "password": password})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def refresh(client, token):
+    return client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+
+
+def test_refresh_rotates_and_old_token_stops_working(client):
+    first = register(client)
+    second = refresh(client, first["refresh_token"])
+    assert second.status_code == 200
+    assert second.json["refresh_token"] != first["refresh_token"]
+    assert client.get("/api/v1/auth/me", headers=bearer(second.json["access_token"])).status_code == 200
+    third = refresh(client, second.json["refresh_token"])
+    assert third.status_code == 200
+
+
+def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(client):
+    first = register(client)
+    second = refresh(client, first["refresh_token"]).json
+    reuse = refresh(client, first["refresh_token"])
+    assert reuse.status_code == 401 and reuse.json["code"] == "auth.invalid_refresh_token"
+    # Every token of that login is dead: the newest refresh token and the live access tokens.
+    assert refresh(client, second["refresh_token"]).status_code == 401
+    for access in (first["access_token"], second["access_token"]):
+        response = client.get("/api/v1/auth/me", headers=bearer(access))
+        assert response.status_code == 401 and response.json["code"] == "auth.token_revoked"
+
+
+def test_reuse_in_one_family_leaves_other_logins_alone(client):
+    first = register(client)
+    other = login(client)
+    refresh(client, first["refresh_token"])
+    refresh(client, first["refresh_token"])
+    assert client.get("/api/v1/auth/me", headers=bearer(other["access_token"])).status_code == 200
+    assert refresh(client, other["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("body", [{}, {"refresh_token": ""}, {"refresh_token": 5}, {"refresh_token": "x", "more": 1}])
+def test_refresh_bad_input_gets_422(client, body):
+    assert client.post("/api/v1/auth/refresh", json=body).status_code == 422
+
+
+def test_unknown_refresh_token_gets_401(client):
+    assert refresh(client, "not-a-real-token").status_code == 401
+
+
+def test_logout_revokes_access_token_and_family(client):
+    session = register(client)
+    other = login(client)
+    assert client.post("/api/v1/auth/logout", headers=bearer(session["access_token"])).status_code == 204
+    assert client.get("/api/v1/auth/me", headers=bearer(session["access_token"])).status_code == 401
+    assert refresh(client, session["refresh_token"]).status_code == 401
+    assert client.get("/api/v1/auth/me", headers=bearer(other["access_token"])).status_code == 200
+
+
+def test_logout_without_token_gets_401(client):
+    assert client.post("/api/v1/auth/logout").status_code == 401
+
+
+def test_password_change_revokes_other_sessions_but_not_this_one(client):
+    mine = register(client)
+    other = login(client)
+    response = client.put(
+        "/api/v1/auth/password",
+        headers=bearer(mine["access_token"]),
+        json={"current_password": PASSWORD, "new_password": "a new gentle breeze"},
+    )
+    assert response.status_code == 204
+    assert client.get("/api/v1/auth/me", headers=bearer(mine["access_token"])).status_code == 200
+    assert client.get("/api/v1/auth/me", headers=bearer(other["access_token"])).status_code == 401
+    assert refresh(client, other["refresh_token"]).status_code == 401
+    assert refresh(client, mine["refresh_token"]).status_code == 200
+    assert client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}).status_code == 401
+    login(client, password="a new gentle breeze")
+
+
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ({"current_password": "wrong one!", "new_password": "a new gentle breeze"}, 403),
+        ({"current_password": PASSWORD, "new_password": "short"}, 422),
+        ({"current_password": PASSWORD, "new_password": "qwertyuiop"}, 422),
+        ({"current_password": PASSWORD}, 422),
+        ({"current_password": PASSWORD, "new_password": "a new gentle breeze", "x": 1}, 422),
+    ],
+)
+def test_password_change_bad_input(client, body, status):
+    token = register(client)["access_token"]
+    assert client.put("/api/v1/auth/password", headers=bearer(token), json=body).status_code == status
+
+
+def _reset_tokens(user_id):
+    events = (
+        db.session.execute(select(OutboxEvent).where(OutboxEvent.event_type == "PasswordResetRequested"))
+        .scalars()
+        .all()
+    )
+    return [e.payload["data"]["token"] for e in events if e.payload["data"]["user_id"] == user_id]
+
+
+def test_reset_request_answers_202_for_known_and_unknown_addresses(client):
+    user_id = register(client)["user"]["id"]
+    known = client.post("/api/v1/auth/password/reset", json={"email": "alice@example.com"})
+    unknown = client.post("/api/v1/auth/password/reset", json={"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 202
+    assert known.data == unknown.data == b""
+    assert len(_reset_tokens(user_id)) == 1
+
+
+def test_reset_confirm_sets_password_revokes_sessions_and_is_single_use(client):
+    session = register(client)
+    client.post("/api/v1/auth/password/reset", json={"email": "ALICE@example.com"})
+    (token,) = _reset_tokens(session["user"]["id"])
+    stored = db.session.execute(select(PasswordResetToken.token_hash)).scalars().all()
+    assert token not in stored
+    confirm = client.post("/api/v1/auth/password/reset/confirm", json={"token": token, "password": "river stones 42"})
+    assert confirm.status_code == 204
+    assert client.get("/api/v1/auth/me", headers=bearer(session["access_token"])).status_code == 401
+    assert refresh(client, session["refresh_token"]).status_code == 401
+    login(client, password="river stones 42")
+    again = client.post("/api/v1/auth/password/reset/confirm", json={"token": token, "password": "another river 43"})
+    assert again.status_code == 422 and "token" in again.json["errors"]
+
+
+def test_expired_reset_token_is_refused(client):
+    user_id = register(client)["user"]["id"]
+    client.post("/api/v1/auth/password/reset", json={"email": "alice@example.com"})
+    (token,) = _reset_tokens(user_id)
+    db.session.execute(update(PasswordResetToken).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    response = client.post("/api/v1/auth/password/reset/confirm", json={"token": token, "password": "river stones 42"})
+    assert response.status_code == 422
+
+
+def test_a_new_reset_request_invalidates_the_previous_token(client):
+    user_id = register(client)["user"]["id"]
+    client.post("/api/v1/auth/password/reset", json={"email": "alice@example.com"})
+    client.post("/api/v1/auth/password/reset", json={"email": "alice@example.com"})
+    old, new = _reset_tokens(user_id)
+    assert (
+        client.post(
+            "/api/v1/auth/password/reset/confirm", json={"token": old, "password": "river stones 42"}
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/api/v1/auth/password/reset/confirm", json={"token": new, "password": "river stones 42"}
+        ).status_code
+        == 204
+    )
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/api/v1/auth/password/reset", {}),
+        ("/api/v1/auth/password/reset", {"email": "nope"}),
+        ("/api/v1/auth/password/reset/confirm", {"token": "t"}),
+        ("/api/v1/auth/password/reset/confirm", {"token": "t", "password": "123456789"}),
+    ],
+)
+def test_reset_bad_input_gets_422(client, path, body):
+    assert client.post(path, json=body).status_code == 422
+
+
+def _admin_token(client):
+    return login(client, ADMIN["ADMIN_USERNAME"], ADMIN["ADMIN_PASSWORD"])["access_token"]
+
+
+def test_admin_assigns_roles_and_old_tokens_must_refresh(client):
+    session = register(client)
+    user_id = session["user"]["id"]
+    time.sleep(1.01)  # role changes revoke tokens issued in earlier seconds
+    response = client.put(
+        f"/api/v1/auth/users/{user_id}/roles", headers=bearer(_admin_token(client)), json={"roles": ["admin"]}
+    )
+    assert response.status_code == 200 and response.json["roles"] == ["admin", "user"]
+    assert client.get("/api/v1/auth/me", headers=bearer(session["access_token"])).status_code == 401
+    fresh = refresh(client, session["refresh_token"]).json
+    assert jwt.decode(fresh["access_token"], options={"verify_signature": False})["roles"] == ["admin", "user"]
+
+
+def test_non_admin_cannot_assign_roles(client):
+    session = register(client)
+    response = client.put(
+        f"/api/v1/auth/users/{session['user']['id']}/roles",
+        headers=bearer(session["access_token"]),
+        json={"roles": ["admin"]},
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("body", [{"roles": ["superuser"]}, {"roles": "admin"}, {}, {"roles": ["admin"], "x": 1}])
+def test_roles_bad_input_gets_422(client, body):
+    register(client)
+    user_id = login(client)["user"]["id"]
+    response = client.put(f"/api/v1/auth/users/{user_id}/roles", headers=bearer(_admin_token(client)), json=body)
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("user_id", ["00000000-0000-0000-0000-000000000000", "not-a-uuid"])
+def test_roles_for_unknown_user_gets_404(client, user_id):
+    response = client.put(
+        f"/api/v1/auth/users/{user_id}/roles", headers=bearer(_admin_token(client)), json={"roles": ["admin"]}
+    )
+    assert response.status_code == 404
+
+
+def test_jwks_publishes_the_public_key_only(client, signing_key):
+    keys = client.get("/api/v1/auth/jwks").json["keys"]
+    assert keys == [signing_key.public_jwk]
+    assert "d" not in keys[0] and keys[0]["kid"] == signing_key.kid
+
+
+# ---- the OAuth 2.0 token endpoint --------------------------------------------------------------
+
+
+def test_token_password_grant_form_encoded(client):
+    register(client)
+    response = client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": "alice@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    assert set(response.json) == {"access_token", "token_type", "expires_in", "refresh_token"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_token_refresh_grant_json(client):
+    first = register(client)
+    response = client.post(
+        "/api/v1/auth/token", json={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    )
+    assert response.status_code == 200 and response.json["token_type"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "body,error,status",
+    [
+        ({"grant_type": "password", "username": "alice", "password": "wrong password"}, "invalid_grant", 400),
+        ({"grant_type": "password", "username": "alice"}, "invalid_request", 400),
+        ({"grant_type": "refresh_token", "refresh_token": "bogus"}, "invalid_grant", 400),
+        ({"grant_type": "refresh_token"}, "invalid_request", 400),
+        ({"grant_type": "authorization_code", "code": "x"}, "unsupported_grant_type", 400),
+        ({}, "invalid_request", 400),
+        ({"grant_type": "client_credentials", "client_id": "mood", "client_secret": "wrong"}, "invalid_client", 401),
+    ],
+)
+def test_token_errors_are_rfc6749_shaped(client, body, error, status):
+    register(client)
+    response = client.post("/api/v1/auth/token", data=body)
+    assert response.status_code == status
+    assert response.json["error"] == error and "error_description" in response.json
+
+
+def test_client_credentials_give_a_service_identity(client, auth_app):
+    basic = base64.b64encode(b"mood:dev-service-secret").decode()
+    response = client.post(
+        "/api/v1/auth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+    )
+    assert response.status_code == 200 and "refresh_token" not in response.json
+    claims = jwt.decode(response.json["access_token"], options={"verify_signature": False})
+    assert claims["sub"] == "service:mood" and claims["roles"] == ["service"]
+    # A service identity is not a user: user-only endpoints refuse it.
+    assert client.get("/api/v1/auth/me", headers=bearer(response.json["access_token"])).status_code == 403
