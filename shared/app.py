@@ -131,7 +131,7 @@ def create_base_app(
         denylist=Denylist(redis_client),
         issuer=config.JWT_ISSUER,
         audience=config.JWT_AUDIENCE,
-        is_public=lambda endpoint: endpoint is None or endpoint in public,
+        is_public=lambda endpoint: endpoint in public,
     )
 
     @app.after_request

@@ -200,8 +200,10 @@ def load_config(
         try:
             config[setting.name] = setting.parse(raw)
         except (ValueError, TypeError) as exc:
-            shown = "<hidden>" if setting.secret else repr(raw)
-            problems.append(f"{setting.name}={shown} is invalid: {exc}")
+            if setting.secret:
+                problems.append(f"{setting.name}=<hidden> is invalid")
+            else:
+                problems.append(f"{setting.name}={raw!r} is invalid: {exc}")
     if problems:
         raise ConfigError(process, problems)
     if "CELERY_BROKER_URL" in config and not config["CELERY_BROKER_URL"]:

@@ -1,0 +1,43 @@
+import pytest
+
+from gateway.auth import ClientAddress
+from gateway.routes import match
+from gateway.ratelimit import LocalLimiter
+
+
+@pytest.mark.parametrize("path,service", [
+    ("/api/v1/auth/login", "auth"), ("/api/v1/users/me", "user"), ("/api/v1/users/search", "user"),
+    ("/api/v1/moods", "mood"), ("/api/v1/moods/abc", "mood"), ("/api/v1/hugs/types", "hug"),
+    ("/api/v1/notifications", "notification"), ("/api/v1/notifications/poll", "notification"),
+    ("/api/v1/devices", "notification"), ("/api/v1/social/feed", "social"),
+])
+def test_route_table(path, service):
+    assert match(path).service == service
+
+
+@pytest.mark.parametrize("path", ["/api/v1/moodsx", "/api/v2/moods", "/internal/users", "/api/v1/", "/"])
+def test_unknown_paths_do_not_match(path):
+    assert match(path) is None
+
+
+def test_long_poll_route_is_marked():
+    assert match("/api/v1/notifications/poll").long_poll and not match("/api/v1/notifications").long_poll
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored():
+    addresses = ClientAddress([])
+    assert addresses.resolve("203.0.113.5", "1.2.3.4") == ("203.0.113.5", "203.0.113.5")
+
+
+def test_forwarded_for_from_a_trusted_proxy_is_believed_up_to_the_first_untrusted_hop():
+    addresses = ClientAddress(["10.0.0.0/8"])
+    client, chain = addresses.resolve("10.0.0.2", "6.6.6.6, 198.51.100.7, 10.0.0.9")
+    assert client == "198.51.100.7"
+    assert chain == "6.6.6.6, 198.51.100.7, 10.0.0.9, 10.0.0.2"
+    assert addresses.resolve("10.0.0.2", "garbage")[0] == "10.0.0.2"
+
+
+def test_local_limiter_counts_per_key():
+    limiter = LocalLimiter()
+    assert [limiter.hit("a", 2, 60).allowed for _ in range(3)] == [True, True, False]
+    assert limiter.hit("b", 2, 60).allowed

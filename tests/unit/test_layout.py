@@ -1,0 +1,60 @@
+"""The architecture stays visible: same files per service, no cross-imports, no domain in shared/."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from shared.config import SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICE_FILES = {"__init__.py", "app.py", "api.py", "schemas.py", "models.py", "service.py", "tasks.py", "errors.py"}
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_top_level_layout():
+    for name in ("gateway", "services", "shared", "migrations", "tests", "docker-compose.yml", "k8s", "pyproject.toml",
+                 "README.md"):
+        assert (ROOT / name).exists(), name
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_the_same_files_and_a_migration_line(service):
+    files = {p.name for p in (ROOT / "services" / service).iterdir() if p.suffix == ".py" or p.is_dir()}
+    assert SERVICE_FILES <= files
+    assert list((ROOT / "migrations" / service / "versions").glob("*.py"))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_services_never_import_each_other(service):
+    for path in (ROOT / "services" / service).rglob("*.py"):
+        for module in imports_of(path):
+            parts = module.split(".")
+            if parts[0] == "services" and len(parts) > 1:
+                assert parts[1] == service, f"{path} imports {module}"
+            assert parts[0] != "gateway", f"{path} imports {module}"
+
+
+def test_shared_never_imports_gateway_or_services():
+    for path in (ROOT / "shared").rglob("*.py"):
+        for module in imports_of(path):
+            assert module.split(".")[0] not in {"gateway", "services"}, f"{path} imports {module}"
+
+
+def test_shared_names_no_domain_noun():
+    nouns = ("mood", "hug", "friend", "notification", "streak")
+    for path in (ROOT / "shared").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                assert not any(n in node.name.lower() for n in nouns), f"{path}: {node.name}"
