@@ -16,6 +16,7 @@ from gateway import routes
 from gateway.auth import ClientAddress, TokenVerifier
 from gateway.proxy import Upstream, forward, make_upstream
 from gateway.ratelimit import Limiter, Verdict
+from shared import VERSION
 from shared.app import MAX_BODY_BYTES, check_json_body, request_id_from
 from shared.auth import JwksKeys
 from shared.config import SERVICES, Config, Setting, parse_positive, resolve_config
@@ -33,7 +34,6 @@ from shared.errors import (
 from shared.logging import configure_logging
 from shared.metrics import LATENCY, REQUESTS, render
 
-VERSION = "0.1.0"
 access_log = logging.getLogger("hugmood.access")
 
 SETTINGS = [
@@ -192,6 +192,7 @@ class Gateway:
             headers["Content-Type"] = environ["CONTENT_TYPE"]
         headers["X-Request-ID"] = req.request_id
         headers["X-Forwarded-For"] = forwarded_for
+        headers["X-Real-IP"] = client_ip
         headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
         query = environ.get("QUERY_STRING")
         path_qs = req.path + ("?" + query if query else "")

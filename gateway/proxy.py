@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pybreaker
 import urllib3
-from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, ReadTimeoutError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from shared.errors import BadGateway, GatewayTimeout, ServiceUnavailable
@@ -148,6 +148,10 @@ def forward(
             release_conn=False,
             **kwargs,
         )
+    except NewConnectionError as exc:  # a subclass of urllib3's TimeoutError: catch it first
+        instance.down_until = time.monotonic() + 2.0
+        breaker.record_failure(exc)
+        raise BadGateway(f"The {upstream.name} service could not be reached.") from exc
     except (ReadTimeoutError, Urllib3Timeout) as exc:
         breaker.record_failure(exc)
         raise GatewayTimeout(f"The {upstream.name} service did not answer in time.") from exc

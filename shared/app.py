@@ -14,6 +14,7 @@ from flask import Flask, Response, g, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import text
 
+from shared import VERSION
 from shared.api import Api
 from shared.auth import Denylist, JwksKeys, init_token_verification
 from shared.config import SERVICES, Config
@@ -159,7 +160,8 @@ def create_base_app(
 
     @app.get("/healthz", endpoint="healthz")
     def healthz() -> Response:
-        return Response(json.dumps({"status": "ok", "service": service}), mimetype="application/json")
+        body = {"status": "ok", "service": service, "version": VERSION}
+        return Response(json.dumps(body), mimetype="application/json")
 
     @app.get("/readyz", endpoint="readyz")
     def readyz() -> Response:

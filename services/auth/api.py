@@ -28,11 +28,8 @@ def _denylist() -> Denylist:
 
 
 def client_ip() -> str:
-    """The client address as forwarded by the gateway (the last hop it appended)."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded:
-        return forwarded.split(",")[-1].strip()[:64]
-    return request.remote_addr or "unknown"
+    """The client address as the gateway resolved it (it overwrites any X-Real-IP a client sends)."""
+    return (request.headers.get("X-Real-IP") or request.remote_addr or "unknown").strip()[:64]
 
 
 def _body(schema: Any) -> dict[str, Any]:

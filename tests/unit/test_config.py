@@ -4,7 +4,11 @@ from shared.config import ConfigError, Setting, load_config, parse_positive
 
 
 def test_every_missing_or_bad_setting_is_named_at_once():
-    settings = [Setting("DATABASE_URL"), Setting("WORKERS", parse_positive(int), 2), Setting("SECRET", str, secret=True)]
+    settings = [
+        Setting("DATABASE_URL"),
+        Setting("WORKERS", parse_positive(int), 2),
+        Setting("SECRET", str, secret=True),
+    ]
     with pytest.raises(ConfigError) as caught:
         load_config("svc", {"WORKERS": "zero", "REDIS_URL": "http://nope", "LOG_LEVEL": "LOUD"}, settings)
     problems = "\n".join(caught.value.problems)

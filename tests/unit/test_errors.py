@@ -14,13 +14,16 @@ class Body(Schema):
     n = fields.Integer(required=True)
 
 
-@pytest.mark.parametrize("exc,status,code", [
-    (jwt.ExpiredSignatureError("x"), 401, "auth.token_expired"),
-    (jwt.InvalidSignatureError("x"), 401, "auth.token_invalid"),
-    (jwt.DecodeError("x"), 401, "auth.token_invalid"),
-    (NoAuthorizationError("x"), 401, "auth.token_missing"),
-    (RevokedTokenError({}, {}), 401, "auth.token_revoked"),
-])
+@pytest.mark.parametrize(
+    "exc,status,code",
+    [
+        (jwt.ExpiredSignatureError("x"), 401, "auth.token_expired"),
+        (jwt.InvalidSignatureError("x"), 401, "auth.token_invalid"),
+        (jwt.DecodeError("x"), 401, "auth.token_invalid"),
+        (NoAuthorizationError("x"), 401, "auth.token_missing"),
+        (RevokedTokenError({}, {}), 401, "auth.token_revoked"),
+    ],
+)
 def test_token_errors_become_401(exc, status, code):
     problem = to_problem(exc)
     assert (problem.status, problem.code) == (status, code)

@@ -1,16 +1,25 @@
 import pytest
 
 from gateway.auth import ClientAddress
-from gateway.routes import match
 from gateway.ratelimit import LocalLimiter
+from gateway.routes import match
 
 
-@pytest.mark.parametrize("path,service", [
-    ("/api/v1/auth/login", "auth"), ("/api/v1/users/me", "user"), ("/api/v1/users/search", "user"),
-    ("/api/v1/moods", "mood"), ("/api/v1/moods/abc", "mood"), ("/api/v1/hugs/types", "hug"),
-    ("/api/v1/notifications", "notification"), ("/api/v1/notifications/poll", "notification"),
-    ("/api/v1/devices", "notification"), ("/api/v1/social/feed", "social"),
-])
+@pytest.mark.parametrize(
+    "path,service",
+    [
+        ("/api/v1/auth/login", "auth"),
+        ("/api/v1/users/me", "user"),
+        ("/api/v1/users/search", "user"),
+        ("/api/v1/moods", "mood"),
+        ("/api/v1/moods/abc", "mood"),
+        ("/api/v1/hugs/types", "hug"),
+        ("/api/v1/notifications", "notification"),
+        ("/api/v1/notifications/poll", "notification"),
+        ("/api/v1/devices", "notification"),
+        ("/api/v1/social/feed", "social"),
+    ],
+)
 def test_route_table(path, service):
     assert match(path).service == service
 

@@ -23,15 +23,24 @@ def imports_of(path: Path) -> set[str]:
 
 
 def test_top_level_layout():
-    for name in ("gateway", "services", "shared", "migrations", "tests", "docker-compose.yml", "k8s", "pyproject.toml",
-                 "README.md"):
+    for name in (
+        "gateway",
+        "services",
+        "shared",
+        "migrations",
+        "tests",
+        "docker-compose.yml",
+        "k8s",
+        "pyproject.toml",
+        "README.md",
+    ):
         assert (ROOT / name).exists(), name
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_service_has_the_same_files_and_a_migration_line(service):
     files = {p.name for p in (ROOT / "services" / service).iterdir() if p.suffix == ".py" or p.is_dir()}
-    assert SERVICE_FILES <= files
+    assert files >= SERVICE_FILES
     assert list((ROOT / "migrations" / service / "versions").glob("*.py"))
 
 

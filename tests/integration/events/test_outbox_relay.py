@@ -16,8 +16,9 @@ from shared.events import claim_once, publish, relay_batch
 def engine(base_config):
     from shared.config import Config
 
-    engine = create_engine(service_database_url("auth", Config(DATABASE_URL=base_config["DATABASE_URL"],
-                                                               DATABASE_ROLE_PASSWORD="")))
+    engine = create_engine(
+        service_database_url("auth", Config(DATABASE_URL=base_config["DATABASE_URL"], DATABASE_ROLE_PASSWORD=""))
+    )
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM auth.outbox"))
         conn.execute(text("DELETE FROM auth.processed_events"))

@@ -35,8 +35,12 @@ def test_healthz_readyz_metrics(service_app, redis_client):
 
 def test_every_path_needs_a_valid_token_whatever_identity_headers_say(service_app, redis_client):
     client = service_app.test_client()
-    spoofed = {"X-User-ID": "00000000-0000-0000-0000-000000000001", "X-HugMood-Caller": "gateway",
-               "X-Forwarded-User": "admin", "X-Roles": "admin"}
+    spoofed = {
+        "X-User-ID": "00000000-0000-0000-0000-000000000001",
+        "X-HugMood-Caller": "gateway",
+        "X-Forwarded-User": "admin",
+        "X-Roles": "admin",
+    }
     for path in ("/api/v1/anything", f"/api/v1/{service_app.service_name}s", "/internal/x"):
         response = client.get(path, headers=spoofed)
         assert response.status_code == 401, path
@@ -44,7 +48,9 @@ def test_every_path_needs_a_valid_token_whatever_identity_headers_say(service_ap
 
 
 def test_a_valid_token_gets_past_verification(service_app, redis_client, token_for):
-    response = service_app.test_client().get("/api/v1/no-such-route", headers={"Authorization": f"Bearer {token_for()}"})
+    response = service_app.test_client().get(
+        "/api/v1/no-such-route", headers={"Authorization": f"Bearer {token_for()}"}
+    )
     assert response.status_code == 404
     assert response.content_type == "application/problem+json"
 
@@ -67,14 +73,18 @@ def test_request_id_is_echoed_or_made(service_app, redis_client):
     assert made != "bad id with spaces" and len(made) == 32
 
 
-@pytest.mark.parametrize("data,content_type,status", [
-    (b"{not json", "application/json", 400),
-    (b"<x/>", "application/xml", 415),
-    (b"x" * (64 * 1024 + 1), "application/json", 413),
-])
+@pytest.mark.parametrize(
+    "data,content_type,status",
+    [
+        (b"{not json", "application/json", 400),
+        (b"<x/>", "application/xml", 415),
+        (b"x" * (64 * 1024 + 1), "application/json", 413),
+    ],
+)
 def test_bad_bodies_get_problem_4xx(service_app, redis_client, token_for, data, content_type, status):
-    response = service_app.test_client().post("/api/v1/x", data=data, content_type=content_type,
-                                              headers={"Authorization": f"Bearer {token_for()}"})
+    response = service_app.test_client().post(
+        "/api/v1/x", data=data, content_type=content_type, headers={"Authorization": f"Bearer {token_for()}"}
+    )
     assert response.status_code == status
     assert response.content_type == "application/problem+json"
 

@@ -1,0 +1,110 @@
+"""The e2e tier: one real fleet per session, driven through the gateway like a client."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from services.auth.service import SigningKey, generate_private_key_pem
+from shared.migrate import upgrade
+from shared.testing import fresh_database
+from tests.e2e.fleet import Client, Fleet, python_env
+
+ADMIN = ("e2e_admin", "e2e_admin@hugmood.test", "e2e admin pass phrase")
+_addresses = itertools.count(10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def fleet_key() -> SigningKey:
+    return SigningKey.from_pem(generate_private_key_pem())
+
+
+@pytest.fixture(scope="session")
+def fleet(servers, fleet_key, tmp_path_factory) -> Iterator[Fleet]:
+    database_url = fresh_database(servers.database_url, "hugmood_e2e")
+    upgrade(database_url)
+    redis_url = servers.redis(12)
+    redis.Redis.from_url(redis_url).flushdb()
+    run_dir = tmp_path_factory.mktemp("fleet")
+    key_file = run_dir / "jwt.pem"
+    key_file.write_text(fleet_key.private_pem)
+    env = python_env()
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        AUTH_JWT_PRIVATE_KEY_FILE=str(key_file),
+        ADMIN_USERNAME=ADMIN[0],
+        ADMIN_EMAIL=ADMIN[1],
+        ADMIN_PASSWORD=ADMIN[2],
+        LOG_LEVEL="INFO",
+        GATEWAY_AUTH_RATE_LIMIT="5",
+        GATEWAY_BREAKER_FAIL_MAX="3",
+        GATEWAY_BREAKER_RESET_SECONDS="30",
+        GATEWAY_TRUSTED_PROXIES="127.0.0.2/32",
+        GATEWAY_WORKERS="1",
+        AUTH_WORKERS="1",
+        AUTH_THREADS="4",
+        WORKER_CONCURRENCY="1",
+    )
+    for name in ("gateway", "auth", "user", "mood", "hug", "notification", "social"):
+        port = str(free_port())
+        env[f"{name.upper()}_PORT"] = port
+        if name != "gateway":
+            env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+    fleet = Fleet(env, run_dir)
+    fleet.start()
+    try:
+        fleet.wait_healthy()
+        yield fleet
+    finally:
+        fleet.stop_all()
+
+
+@pytest.fixture
+def client(fleet) -> Client:
+    """A client from a loopback address of its own (its own rate-limit bucket)."""
+    return Client(fleet.gateway, f"127.0.1.{next(_addresses)}")
+
+
+@pytest.fixture
+def admin(fleet) -> Client:
+    admin = Client(fleet.gateway, f"127.0.2.{next(_addresses)}")
+    response = admin.post("/api/v1/auth/login", json={"username": ADMIN[0], "password": ADMIN[2]})
+    assert response.status_code == 200, response.text
+    admin.bearer(response.json()["access_token"])
+    return admin
+
+
+_names = itertools.count(1)
+
+
+@pytest.fixture
+def new_user(client):
+    """Register a fresh user; returns (client with its token, session body)."""
+
+    def make(c: Client = client) -> dict:
+        n = next(_names)
+        response = c.post(
+            "/api/v1/auth/register",
+            json={
+                "username": f"user_{n}_{id(c) % 10000}",
+                "email": f"user{n}_{id(c) % 10000}@example.com",
+                "password": "a soft warm blanket",
+            },
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        c.bearer(body["access_token"])
+        return body
+
+    return make
