@@ -1,0 +1,59 @@
+"""The gateway WSGI app in-process: Redis down, token checks before proxying, problem bodies."""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.test import Client
+
+from gateway import create_app
+
+
+@pytest.fixture
+def gateway_without_redis(signing_key):
+    app = create_app(
+        {
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "GATEWAY_AUTH_RATE_LIMIT": "4",
+            "AUTH_URL": "http://127.0.0.1:9",
+            "USER_URL": "http://127.0.0.1:9",
+        }
+    )
+    app.keys.url = None
+    app.keys.load({"keys": [signing_key.public_jwk]})
+    return Client(app)
+
+
+def test_redis_down_keeps_login_limited_by_the_local_fallback(gateway_without_redis):
+    statuses = [
+        gateway_without_redis.post("/api/v1/auth/login", json={"username": "a", "password": "bbbbbbbb"}).status_code
+        for _ in range(6)
+    ]
+    assert all(s in (502, 503) for s in statuses[:4]), statuses  # no auth service is running
+    assert statuses[4:] == [429, 429]
+
+
+def test_redis_down_refuses_tokens_it_cannot_check_for_revocation(gateway_without_redis, token_for):
+    response = gateway_without_redis.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token_for()}"})
+    assert response.status_code == 503
+    assert response.json["code"] == "auth.revocation_unavailable"
+    assert response.headers["Retry-After"]
+
+
+def test_redis_down_public_reads_fail_open(gateway_without_redis):
+    response = gateway_without_redis.get("/api/v1/auth/jwks")
+    assert response.status_code == 502  # proxied (no auth service here), not refused
+
+
+def test_bad_token_is_refused_before_any_upstream_call(gateway_without_redis):
+    response = gateway_without_redis.get("/api/v1/users/me", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401 and response.content_type == "application/problem+json"
+    assert response.headers["X-Request-ID"]
+
+
+def test_oversized_and_non_json_bodies_are_refused_at_the_edge(gateway_without_redis):
+    big = gateway_without_redis.post("/api/v1/auth/register", data=b"x" * 70000, content_type="application/json")
+    assert big.status_code == 413
+    form = gateway_without_redis.post(
+        "/api/v1/auth/register", data=b"a=b", content_type="application/x-www-form-urlencoded"
+    )
+    assert form.status_code == 415
