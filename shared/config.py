@@ -88,6 +88,14 @@ def parse_positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse
 
 
+def parse_non_negative_int(value: str) -> int:
+    """A whole number, 0 or more."""
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
 def parse_log_level(value: str) -> str:
     """Accept the standard logging level names."""
     level = value.strip().upper()

@@ -132,3 +132,33 @@ def test_request_id_reaches_the_service_logs(fleet, client, new_user):
     lines = [json.loads(line[line.index("{") :]) for line in fleet.log("auth").splitlines() if "e2e-trace-42" in line]
     assert lines and lines[0]["route"] == "/api/v1/auth/me" and lines[0]["status"] == 200
     assert any("e2e-trace-42" in line for line in fleet.log("gateway").splitlines())
+
+
+def test_outbox_rows_are_relayed_to_the_worker(fleet, new_user):
+    import psycopg2
+
+    user_id = new_user()["user"]["id"]
+    conn = psycopg2.connect(fleet.env["DATABASE_URL"])
+    conn.autocommit = True
+    try:
+        deadline = time.time() + 20
+        pending = None
+        while time.time() < deadline:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT published_at IS NOT NULL FROM auth.outbox WHERE payload->'data'->>'user_id' = %s",
+                    (user_id,),
+                )
+                pending = cur.fetchone()
+            if pending and pending[0]:
+                break
+            time.sleep(0.2)
+        assert pending == (True,)
+    finally:
+        conn.close()
+    event_seen = False
+    deadline = time.time() + 20
+    while time.time() < deadline and not event_seen:
+        event_seen = "hugmood.events.dispatch" in fleet.log("worker") and "UserRegistered" in fleet.log("worker")
+        time.sleep(0.2)
+    assert event_seen, fleet.log("worker")[-2000:]

@@ -1,0 +1,113 @@
+"""The service-to-service client against a real HTTP server: timeouts, retries, breaker, identity."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from flask import Flask, g
+
+from shared.errors import BadGateway, GatewayTimeout, ServiceUnavailable
+from shared.http import ServiceClient
+
+
+class Upstream:
+    """A tiny HTTP server whose behaviour the test scripts: status codes, delays; records requests."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.script: list[tuple[int, float]] = []
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                upstream.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers)})
+                status, delay = upstream.script.pop(0) if upstream.script else (200, 0)
+                time.sleep(delay)
+                body = json.dumps({"ok": status < 400}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def upstream():
+    server = Upstream()
+    yield server
+    server.close()
+
+
+def make_client(upstream, **kwargs) -> ServiceClient:
+    return ServiceClient("mood", {"user": [upstream.url]}, token_provider=lambda: "service-token",
+                         backoff=0.01, **kwargs)
+
+
+def test_identity_and_request_id_are_propagated(upstream):
+    client = make_client(upstream)
+    app = Flask("t")
+    with app.test_request_context():
+        g.request_id = "req-77"
+        assert client.get("user", "/internal/x").status_code == 200
+    headers = upstream.requests[0]["headers"]
+    assert headers["Authorization"] == "Bearer service-token"
+    assert headers["X-Request-ID"] == "req-77" and headers["X-HugMood-Caller"] == "mood"
+
+
+def test_idempotent_calls_are_retried_and_others_are_not(upstream):
+    client = make_client(upstream, retries=2)
+    upstream.script = [(503, 0), (503, 0), (200, 0)]
+    assert client.get("user", "/a").status_code == 200
+    assert len(upstream.requests) == 3
+    upstream.requests.clear()
+    upstream.script = [(503, 0), (200, 0)]
+    assert client.post("user", "/b", json={}).status_code == 503
+    assert len(upstream.requests) == 1
+
+
+def test_every_call_has_a_timeout(upstream):
+    client = make_client(upstream, timeout=0.2, retries=0)
+    upstream.script = [(200, 1.0)]
+    started = time.perf_counter()
+    with pytest.raises(GatewayTimeout):
+        client.get("user", "/slow")
+    assert time.perf_counter() - started < 0.9
+
+
+def test_unreachable_service_is_a_502_then_an_open_circuit_answers_503_at_once():
+    client = ServiceClient("mood", {"user": ["http://127.0.0.1:9"]}, retries=0, fail_max=2, reset_timeout=30)
+    for _ in range(2):
+        with pytest.raises(BadGateway):
+            client.get("user", "/x")
+    started = time.perf_counter()
+    with pytest.raises(ServiceUnavailable) as caught:
+        client.get("user", "/x")
+    assert time.perf_counter() - started < 0.05
+    assert int(caught.value.headers["Retry-After"]) >= 1
+
+
+def test_client_errors_do_not_open_the_circuit(upstream):
+    client = make_client(upstream, fail_max=2, retries=0)
+    upstream.script = [(404, 0)] * 5
+    for _ in range(5):
+        assert client.get("user", "/missing").status_code == 404
+    assert client.breakers["user"].current_state == "closed"
