@@ -13,7 +13,15 @@ from services.auth.models import db
 from services.auth.service import LoginThrottle, SigningKey, ensure_admin, parse_service_clients, passwords
 from shared.app import create_base_app
 from shared.auth import ACCESS_TOKEN_SECONDS, JwksKeys
-from shared.config import DATABASE_SETTINGS, SERVICES, Config, ConfigError, Setting, parse_non_negative_int, resolve_config
+from shared.config import (
+    DATABASE_SETTINGS,
+    SERVICES,
+    Config,
+    ConfigError,
+    Setting,
+    parse_non_negative_int,
+    resolve_config,
+)
 
 DEV_CLIENTS = ",".join(f"{name}:dev-service-secret" for name in (*SERVICES, "gateway"))
 
@@ -28,7 +36,7 @@ SETTINGS = [
         secret=True,
         help="name:secret pairs of the services allowed the client_credentials grant",
     ),
-    Setting("AUTH_HASH_WORKERS", parse_non_negative_int, 2, help="low-priority processes per worker that hash passwords (0: inline)"),
+    Setting("AUTH_HASH_WORKERS", parse_non_negative_int, 2, help="niced hashing processes per worker (0: inline)"),
     Setting("ADMIN_USERNAME", str, "", help="bootstrap admin's username"),
     Setting("ADMIN_EMAIL", str, "", help="bootstrap admin's email"),
     Setting("ADMIN_PASSWORD", str, "", secret=True, help="bootstrap admin's password"),
