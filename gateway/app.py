@@ -99,12 +99,16 @@ class Gateway:
     def __init__(self, config: Config):
         self.config = config
         configure_logging("gateway", config.LOG_LEVEL)
-        self.redis = redis.Redis.from_url(
-            config.REDIS_URL,
-            socket_timeout=0.5,
-            socket_connect_timeout=0.5,
-            health_check_interval=30,
-            max_connections=1000,
+        # Blocking pool: thousands of greenlets share a bounded set of connections and wait for one.
+        self.redis = redis.Redis(
+            connection_pool=redis.BlockingConnectionPool.from_url(
+                config.REDIS_URL,
+                max_connections=256,
+                timeout=1.0,
+                socket_timeout=0.5,
+                socket_connect_timeout=0.5,
+                health_check_interval=30,
+            )
         )
         self.limiter = Limiter(self.redis, window=config.GATEWAY_RATE_WINDOW_SECONDS)
         self.keys = JwksKeys(config.AUTH_URL[0] + "/api/v1/auth/jwks", ttl=config.JWKS_CACHE_SECONDS)
@@ -160,17 +164,25 @@ class Gateway:
         client_ip, forwarded_for = self.addresses.resolve(
             environ.get("REMOTE_ADDR", ""), environ.get("HTTP_X_FORWARDED_FOR")
         )
+        # Every request of a limited route counts, even one refused for its body or token, so
+        # garbage cannot be sent unmetered; the refusal still carries the RateLimit headers.
+        refusal: ProblemError | None = None
         body: bytes | None = None
-        if req.method in ("POST", "PUT", "PATCH", "DELETE"):
-            body = req.body()
-            check_json_body(
-                req.method,
-                environ.get("CONTENT_TYPE"),
-                req.content_length(),
-                lambda: body,
-                form_allowed=key in routes.FORM_BODIES,
-            )
-        claims = None if key in routes.PUBLIC else self.verifier.verify(environ.get("HTTP_AUTHORIZATION"))
+        claims = None
+        try:
+            if req.method in ("POST", "PUT", "PATCH", "DELETE"):
+                body = req.body()
+                check_json_body(
+                    req.method,
+                    environ.get("CONTENT_TYPE"),
+                    req.content_length(),
+                    lambda: body,
+                    form_allowed=key in routes.FORM_BODIES,
+                )
+            if key not in routes.PUBLIC:
+                claims = self.verifier.verify(environ.get("HTTP_AUTHORIZATION"))
+        except ProblemError as exc:
+            refusal = exc
         verdict = self._limit(key, client_ip, claims)
         extra_headers += [
             ("RateLimit-Limit", str(verdict.limit)),
@@ -179,6 +191,8 @@ class Gateway:
         ]
         if not verdict.allowed:
             raise TooManyRequests("Too many requests; slow down.", headers={"Retry-After": str(max(verdict.reset, 1))})
+        if refusal is not None:
+            raise refusal
         if verdict.revoked:
             raise Unauthorized("The access token has been revoked.", code="auth.token_revoked")
         if claims is not None:
@@ -324,7 +338,7 @@ class Gateway:
     def status(self, req: Request) -> tuple[int, Any]:
         try:
             claims = self._caller_claims(req)
-        except Unauthorized:
+        except ProblemError:  # a bad token, or Redis down: the public view still answers
             claims = None
         is_admin = claims is not None and "admin" in claims.get("roles", ())
         health = self.fleet_health()

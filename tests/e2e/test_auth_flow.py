@@ -74,6 +74,7 @@ def test_bad_tokens_refused_at_gateway_and_services(fleet, fleet_key, client, ne
     at_gateway = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert at_gateway.status_code == 401
     assert at_gateway.headers["Content-Type"] == "application/problem+json"
+    assert int(at_gateway.headers["RateLimit-Remaining"]) >= 0  # refusals are metered too
     for service in ("auth", "user", "social"):
         assert direct(fleet, service, token).status_code == 401, service
 

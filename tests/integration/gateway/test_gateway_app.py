@@ -47,7 +47,7 @@ def test_redis_down_public_reads_fail_open(gateway_without_redis):
 def test_bad_token_is_refused_before_any_upstream_call(gateway_without_redis):
     response = gateway_without_redis.get("/api/v1/users/me", headers={"Authorization": "Bearer nope"})
     assert response.status_code == 401 and response.content_type == "application/problem+json"
-    assert response.headers["X-Request-ID"]
+    assert response.headers["X-Request-ID"] and response.headers["RateLimit-Limit"]
 
 
 def test_oversized_and_non_json_bodies_are_refused_at_the_edge(gateway_without_redis):
