@@ -260,6 +260,24 @@ def logout(*, claims: dict[str, Any], denylist: Denylist) -> None:
 # ---- accounts ---------------------------------------------------------------------------------
 
 
+def _create_user(*, username: str, email: str, password: str, roles: list[str], display_name: str) -> User:
+    """Insert an account and announce it (UserRegistered) in the same transaction."""
+    user = User(id=uuid.uuid4(), username=username, email=email, roles=roles, password_hash=passwords.hash(password))
+    db.session.add(user)
+    db.session.flush()
+    publish(
+        db.session,
+        OutboxEvent,
+        "UserRegistered",
+        {
+            "user_id": str(user.id),
+            "username": username,
+            "display_name": display_name,
+        },
+    )
+    return user
+
+
 def register(*, data: dict[str, Any], kid: str) -> tuple[User, TokenPair]:
     """Create an account and its first session; UserRegistered goes out through the outbox."""
     username, email = data["username"], data["email"].strip()
@@ -272,20 +290,12 @@ def register(*, data: dict[str, Any], kid: str) -> tuple[User, TokenPair]:
         if taken.username.lower() == username.lower():
             raise errors.UsernameTaken("That username is taken.")
         raise errors.EmailTaken("An account with that email exists.")
-    user = User(
-        id=uuid.uuid4(), username=username, email=email, roles=["user"], password_hash=passwords.hash(data["password"])
-    )
-    db.session.add(user)
-    db.session.flush()
-    publish(
-        db.session,
-        OutboxEvent,
-        "UserRegistered",
-        {
-            "user_id": str(user.id),
-            "username": username,
-            "display_name": data.get("display_name") or username,
-        },
+    user = _create_user(
+        username=username,
+        email=email,
+        password=data["password"],
+        roles=["user"],
+        display_name=data.get("display_name") or username,
     )
     pair = start_session(user=user, kid=kid)
     try:
@@ -467,23 +477,8 @@ def ensure_admin(*, username: str, email: str, password: str) -> User:
     db.session.execute(select(func.pg_advisory_xact_lock(0x41444D4E)))
     user = find_by_login(username) or find_by_login(email)
     if user is None:
-        user = User(
-            id=uuid.uuid4(),
-            username=username,
-            email=email,
-            roles=["admin", "user"],
-            password_hash=passwords.hash(password),
-        )
-        db.session.add(user)
-        publish(
-            db.session,
-            OutboxEvent,
-            "UserRegistered",
-            {
-                "user_id": str(user.id),
-                "username": username,
-                "display_name": username,
-            },
+        user = _create_user(
+            username=username, email=email, password=password, roles=["admin", "user"], display_name=username
         )
     else:
         user.roles = sorted({"admin", "user", *user.roles})
