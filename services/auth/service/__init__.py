@@ -1,0 +1,55 @@
+"""Auth business logic: accounts, passwords, token families, resets, roles."""
+
+from services.auth.service.accounts import (
+    LoginThrottle,
+    authenticate,
+    change_password,
+    confirm_password_reset,
+    ensure_admin,
+    find_by_login,
+    get_user,
+    login,
+    register,
+    request_password_reset,
+    set_roles,
+)
+from services.auth.service.keys import SigningKey, generate_private_key_pem
+from services.auth.service.passwords import PasswordHashing, passwords
+from services.auth.service.tokens import (
+    TokenPair,
+    access_token_for,
+    logout,
+    parse_service_clients,
+    revoke_families,
+    rotate_refresh_token,
+    service_token,
+    start_session,
+    token_hash,
+)
+
+__all__ = [
+    "LoginThrottle",
+    "PasswordHashing",
+    "SigningKey",
+    "TokenPair",
+    "access_token_for",
+    "authenticate",
+    "change_password",
+    "confirm_password_reset",
+    "ensure_admin",
+    "find_by_login",
+    "generate_private_key_pem",
+    "get_user",
+    "login",
+    "logout",
+    "parse_service_clients",
+    "passwords",
+    "register",
+    "request_password_reset",
+    "revoke_families",
+    "rotate_refresh_token",
+    "service_token",
+    "set_roles",
+    "start_session",
+    "token_hash",
+]

@@ -1,0 +1,252 @@
+"""Accounts: registration, login and throttling, password change and reset, roles, the admin."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from services.auth import errors
+from services.auth.models import OutboxEvent, PasswordResetToken, User, db
+from services.auth.service.passwords import DUMMY_HASH, passwords
+from services.auth.service.tokens import TokenPair, live_families, now, revoke_families, start_session, token_hash
+from shared.auth import Denylist
+from shared.events import publish
+
+RESET_TOKEN_LIFETIME = timedelta(hours=1)
+
+
+def _create_user(*, username: str, email: str, password: str, roles: list[str], display_name: str) -> User:
+    """Insert an account and announce it (UserRegistered) in the same transaction."""
+    user = User(id=uuid.uuid4(), username=username, email=email, roles=roles, password_hash=passwords.hash(password))
+    db.session.add(user)
+    db.session.flush()
+    publish(
+        db.session,
+        OutboxEvent,
+        "UserRegistered",
+        {
+            "user_id": str(user.id),
+            "username": username,
+            "display_name": display_name,
+        },
+    )
+    return user
+
+
+def register(*, data: dict[str, Any], kid: str) -> tuple[User, TokenPair]:
+    """Create an account and its first session; UserRegistered goes out through the outbox."""
+    username, email = data["username"], data["email"].strip()
+    taken = db.session.execute(
+        select(User.username, User.email).where(
+            or_(func.lower(User.username) == username.lower(), func.lower(User.email) == email.lower())
+        )
+    ).first()
+    if taken is not None:
+        if taken.username.lower() == username.lower():
+            raise errors.UsernameTaken("That username is taken.")
+        raise errors.EmailTaken("An account with that email exists.")
+    user = _create_user(
+        username=username,
+        email=email,
+        password=data["password"],
+        roles=["user"],
+        display_name=data.get("display_name") or username,
+    )
+    pair = start_session(user=user, kid=kid)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        if getattr(exc.orig, "pgcode", None) != "23505":
+            raise
+        raise errors.UsernameTaken("That username or email is taken.") from exc
+    return user, pair
+
+
+def find_by_login(login: str) -> User | None:
+    """The live account whose username or email matches, case-insensitively."""
+    login = login.strip().lower()
+    return db.session.execute(
+        select(User).where(
+            or_(func.lower(User.username) == login, func.lower(User.email) == login), User.deleted_at.is_(None)
+        )
+    ).scalar_one_or_none()
+
+
+class LoginThrottle:
+    """Growing delays after failed logins, per account+IP and per account; capped, so an
+    attacker can slow but never lock out the real user for good."""
+
+    FREE_PER_IP, FREE_PER_ACCOUNT, CAP_SECONDS, WINDOW = 5, 20, 300, 900
+
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+
+    def _keys(self, login: str, ip: str) -> tuple[str, str]:
+        account = hashlib.sha256(login.strip().lower().encode()).hexdigest()[:32]
+        return f"hm:login:fail:{account}:{ip}", f"hm:login:fail:{account}"
+
+    def _delay(self, failures: int, free: int) -> int:
+        return 0 if failures < free else min(self.CAP_SECONDS, 2 ** (failures - free + 1))
+
+    def check(self, login: str, ip: str) -> None:
+        """Raise 429 while the account is cooling down after repeated failures."""
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for key in self._keys(login, ip):
+                pipe.hmget(key, "n", "last")
+            (n_ip, last_ip), (n_acct, last_acct) = pipe.execute()
+        except redis.RedisError:
+            return  # the gateway's per-process fallback limiter still bounds login attempts
+        for n, last, free in ((n_ip, last_ip, self.FREE_PER_IP), (n_acct, last_acct, self.FREE_PER_ACCOUNT)):
+            if n is None:
+                continue
+            wait = self._delay(int(n), free) - (time.time() - float(last))
+            if wait > 0:
+                raise errors.LoginThrottled(int(wait) + 1)
+
+    def failed(self, login: str, ip: str) -> None:
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for key in self._keys(login, ip):
+                pipe.hincrby(key, "n", 1)
+                pipe.hset(key, "last", time.time())
+                pipe.expire(key, self.WINDOW)
+            pipe.execute()
+        except redis.RedisError:
+            pass
+
+    def succeeded(self, login: str, ip: str) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self.redis.delete(self._keys(login, ip)[0])
+
+
+def authenticate(*, login: str, password: str) -> User:
+    """The account for this login and password, or one generic failure (same work either way)."""
+    user = find_by_login(login)
+    if user is None:
+        passwords.verify(password, DUMMY_HASH)
+        raise errors.InvalidCredentials()
+    valid, new_hash = passwords.verify_and_update(password, user.password_hash)
+    if not valid:
+        raise errors.InvalidCredentials()
+    if new_hash:
+        user.password_hash = new_hash
+    return user
+
+
+def login(*, login: str, password: str, ip: str, throttle: LoginThrottle, kid: str) -> tuple[User, TokenPair]:
+    """Authenticate and start a session, throttling repeated failures."""
+    throttle.check(login, ip)
+    try:
+        user = authenticate(login=login, password=password)
+    except errors.InvalidCredentials:
+        throttle.failed(login, ip)
+        raise
+    throttle.succeeded(login, ip)
+    user.last_login = now()
+    pair = start_session(user=user, kid=kid)
+    db.session.commit()
+    return user, pair
+
+
+def get_user(user_id: str) -> User:
+    """A live account by id; 404 for unknown or malformed ids."""
+    try:
+        uid = uuid.UUID(str(user_id))
+    except ValueError:
+        raise errors.UserNotFound("No such user.") from None
+    user = db.session.get(User, uid)
+    if user is None or user.deleted_at is not None:
+        raise errors.UserNotFound("No such user.")
+    return user
+
+
+def change_password(*, user_id: str, family_id: str | None, current: str, new: str, denylist: Denylist) -> None:
+    """Change the password; every other session of the user is revoked at once."""
+    user = get_user(user_id)
+    if not passwords.verify(current, user.password_hash):
+        raise errors.WrongPassword("The current password is incorrect.")
+    user.password_hash = passwords.hash(new)
+    user.password_changed_at = now()
+    keep = uuid.UUID(family_id) if family_id else None
+    revoke_families(family_ids=live_families(user.id, keep=keep), reason="password_change", denylist=denylist)
+    db.session.commit()
+
+
+def request_password_reset(*, email: str) -> None:
+    """Issue a single-use reset token for this address, if it has an account (the caller can't tell)."""
+    user = db.session.execute(
+        select(User).where(func.lower(User.email) == email.strip().lower(), User.deleted_at.is_(None))
+    ).scalar_one_or_none()
+    if user is None:
+        return
+    db.session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now())
+    )
+    token = secrets.token_urlsafe(32)
+    expires = now() + RESET_TOKEN_LIFETIME
+    db.session.add(PasswordResetToken(user_id=user.id, token_hash=token_hash(token), expires_at=expires))
+    publish(
+        db.session,
+        OutboxEvent,
+        "PasswordResetRequested",
+        {
+            "user_id": str(user.id),
+            "email": user.email,
+            "token": token,
+            "expires_at": expires.isoformat(),
+        },
+    )
+    db.session.commit()
+
+
+def confirm_password_reset(*, token: str, password: str, denylist: Denylist) -> None:
+    """Set a new password with a reset token; the token is spent and every session revoked."""
+    row = db.session.execute(
+        select(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash(token)).with_for_update()
+    ).scalar_one_or_none()
+    if row is None or row.used_at is not None or row.expires_at <= now():
+        raise errors.InvalidResetToken()
+    user = get_user(str(row.user_id))
+    row.used_at = now()
+    user.password_hash = passwords.hash(password)
+    user.password_changed_at = now()
+    revoke_families(family_ids=live_families(user.id), reason="password_reset", denylist=denylist)
+    db.session.commit()
+
+
+def set_roles(*, user_id: str, roles: list[str], denylist: Denylist) -> User:
+    """Replace a user's roles; their current access tokens must be refreshed to carry them."""
+    user = get_user(user_id)
+    user.roles = sorted({"user", *roles})
+    db.session.commit()
+    denylist.revoke_user_before(str(user.id), int(time.time()))
+    return user
+
+
+def ensure_admin(*, username: str, email: str, password: str) -> User:
+    """Make sure the bootstrap admin exists with the admin role and this password (idempotent)."""
+    db.session.execute(select(func.pg_advisory_xact_lock(0x41444D4E)))
+    user = find_by_login(username) or find_by_login(email)
+    if user is None:
+        user = _create_user(
+            username=username, email=email, password=password, roles=["admin", "user"], display_name=username
+        )
+    else:
+        user.roles = sorted({"admin", "user", *user.roles})
+        if not passwords.verify(password, user.password_hash):
+            user.password_hash = passwords.hash(password)
+    db.session.commit()
+    return user

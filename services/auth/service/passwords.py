@@ -1,0 +1,84 @@
+"""Password hashing: argon2id at OWASP parameters, off the request threads."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import secrets
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from passlib.context import CryptContext
+
+# OWASP: argon2id, m=19 MiB, t=2, p=1.
+_context = CryptContext(
+    schemes=["argon2"],
+    argon2__type="ID",
+    argon2__memory_cost=19 * 1024,
+    argon2__time_cost=2,
+    argon2__parallelism=1,
+)
+
+
+def _hash(secret: str) -> str:
+    return _context.hash(secret)
+
+
+def _verify_and_update(secret: str, hashed: str) -> tuple[bool, str | None]:
+    return _context.verify_and_update(secret, hashed)
+
+
+def _lower_priority() -> None:
+    os.nice(10)
+
+
+class PasswordHashing:
+    """argon2id off the request threads, in a small pool of low-priority processes.
+
+    Hashing is ~20 ms of CPU that holds the GIL; done inline, a burst of logins stalls every other
+    request of the worker and competes with the whole fleet for the CPU. In niced processes the
+    kernel gives every other route the CPU first. workers=0 hashes inline.
+    """
+
+    def __init__(self) -> None:
+        self.workers = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def configure(self, workers: int) -> None:
+        self.workers = workers
+
+    def _pool_for_this_process(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+                )
+                self._pid = os.getpid()
+            return self._pool
+
+    def _run(self, fn: Any, *args: str) -> Any:
+        if not self.workers:
+            return fn(*args)
+        try:
+            return self._pool_for_this_process().submit(fn, *args).result(timeout=30)
+        except BrokenProcessPool:
+            with self._lock:
+                self._pool = None
+            return self._pool_for_this_process().submit(fn, *args).result(timeout=30)
+
+    def hash(self, secret: str) -> str:
+        return self._run(_hash, secret)
+
+    def verify(self, secret: str, hashed: str) -> bool:
+        return self._run(_verify_and_update, secret, hashed)[0]
+
+    def verify_and_update(self, secret: str, hashed: str) -> tuple[bool, str | None]:
+        return self._run(_verify_and_update, secret, hashed)
+
+
+passwords = PasswordHashing()
+DUMMY_HASH = _hash(secrets.token_urlsafe(16))
