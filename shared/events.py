@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -112,6 +113,21 @@ class ConsumerRegistry:
 
 
 registry = ConsumerRegistry()
+
+
+def lazy_app(factory: Callable[[], Any]) -> Callable[[], Any]:
+    """The service's Flask app, built once per worker process on first use (consumers need its db)."""
+    built: list[Any] = []
+    lock = threading.Lock()
+
+    def get() -> Any:
+        if not built:
+            with lock:
+                if not built:
+                    built.append(factory())
+        return built[0]
+
+    return get
 
 
 def make_celery(config: Config, name: str = "hugmood") -> Celery:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pybreaker
+import redis
 import requests
 from flask import g, has_request_context
 from requests.adapters import HTTPAdapter
@@ -242,3 +244,53 @@ class ServiceTokens:
                 self._token = body["access_token"]
                 self._renew_at = time.monotonic() + max(body["expires_in"] * 0.8, 1)
             return self._token
+
+
+class ReadThroughCache:
+    """A short-TTL Redis copy of another service's answers, so its outage need not be ours.
+
+    Fresh copies are served for `ttl` seconds. When the owner cannot be reached, a copy up to
+    `stale_ttl` old is served if `serve_stale`; otherwise (or with no copy) the caller gets 503.
+    """
+
+    def __init__(self, client: Any, prefix: str, *, ttl: int = 5, stale_ttl: int = 300, serve_stale: bool = True):
+        self.redis = client
+        self.prefix = prefix
+        self.ttl = ttl
+        self.stale_ttl = stale_ttl
+        self.serve_stale = serve_stale
+
+    def _read(self, key: str) -> tuple[Any, float] | None:
+        try:
+            raw = self.redis.get(f"{self.prefix}:{key}")
+        except redis.RedisError:
+            return None
+        if raw is None:
+            return None
+        entry = json.loads(raw)
+        return entry["value"], entry["at"]
+
+    def _write(self, key: str, value: Any) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self.redis.set(f"{self.prefix}:{key}", json.dumps({"value": value, "at": time.time()}), ex=self.stale_ttl)
+
+    def invalidate(self, key: str) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self.redis.delete(f"{self.prefix}:{key}")
+
+    def get(self, key: str, fetch: Callable[[], Any]) -> Any:
+        """The value for `key`: cached if fresh, else fetched (and cached), else stale or 503."""
+        cached = self._read(key)
+        if cached is not None and time.time() - cached[1] < self.ttl:
+            return cached[0]
+        try:
+            value = fetch()
+        except (ServiceUnavailable, BadGateway, GatewayTimeout) as exc:
+            if cached is not None and self.serve_stale:
+                return cached[0]
+            raise ServiceUnavailable(
+                "A service this answer depends on is unavailable; try again shortly.",
+                code="upstream.unavailable",
+            ) from exc
+        self._write(key, value)
+        return value

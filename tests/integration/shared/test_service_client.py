@@ -58,8 +58,9 @@ def upstream():
 
 
 def make_client(upstream, **kwargs) -> ServiceClient:
-    return ServiceClient("mood", {"user": [upstream.url]}, token_provider=lambda: "service-token",
-                         backoff=0.01, **kwargs)
+    return ServiceClient(
+        "mood", {"user": [upstream.url]}, token_provider=lambda: "service-token", backoff=0.01, **kwargs
+    )
 
 
 def test_identity_and_request_id_are_propagated(upstream):
@@ -111,3 +112,28 @@ def test_client_errors_do_not_open_the_circuit(upstream):
     for _ in range(5):
         assert client.get("user", "/missing").status_code == 404
     assert client.breakers["user"].current_state == "closed"
+
+
+def test_read_through_cache_serves_fresh_then_stale_then_fails_closed(redis_client):
+    from shared.http import ReadThroughCache
+
+    calls = []
+
+    def fetch():
+        calls.append(1)
+        return {"share_moods_with": "friends"}
+
+    def down():
+        raise ServiceUnavailable("user service down")
+
+    stale_ok = ReadThroughCache(redis_client, "t:privacy", ttl=1, stale_ttl=60)
+    assert stale_ok.get("u1", fetch) == {"share_moods_with": "friends"}
+    assert stale_ok.get("u1", fetch) == {"share_moods_with": "friends"} and len(calls) == 1
+    time.sleep(1.05)
+    assert stale_ok.get("u1", down) == {"share_moods_with": "friends"}  # stale, owner down
+    with pytest.raises(ServiceUnavailable):
+        stale_ok.get("never-seen", down)
+
+    strict = ReadThroughCache(redis_client, "t:privacy", ttl=1, stale_ttl=60, serve_stale=False)
+    with pytest.raises(ServiceUnavailable):
+        strict.get("u1", down)
