@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 
 from services.auth import errors, schemas, service
 from shared.api import Api
-from shared.auth import Denylist, current_identity, require_admin
+from shared.auth import Denylist, current_identity, require_admin, require_service
 
 _user_out = schemas.UserOut()
 _public_user_out = schemas.PublicUserOut()
@@ -195,6 +195,14 @@ class RolesResource(Resource):
         return jsonify(_user_out.dump(user))
 
 
+class InternalUserResource(Resource):
+    """For other services only: who a user id is (the user service builds profiles from it)."""
+
+    def get(self, user_id: str) -> Response:
+        require_service()
+        return jsonify(_public_user_out.dump(service.get_user(user_id)))
+
+
 PUBLIC_ENDPOINTS = ("register", "login", "token", "refresh", "password_reset", "password_reset_confirm", "jwks")
 FORM_ENDPOINTS = ("token",)
 
@@ -215,3 +223,4 @@ def register_resources(api: Api) -> None:
     api.add_resource(MeResource, f"{prefix}/me", endpoint="me")
     api.add_resource(JwksResource, f"{prefix}/jwks", endpoint="jwks")
     api.add_resource(RolesResource, f"{prefix}/users/<user_id>/roles", endpoint="roles")
+    api.add_resource(InternalUserResource, "/internal/v1/auth/users/<user_id>", endpoint="internal_user")

@@ -101,4 +101,4 @@ class UserOut(Schema):
 class PublicUserOut(Schema):
     id = fields.UUID()
     username = fields.String()
-    roles = fields.List(fields.String())
+    created_at = UtcDateTime()

@@ -282,3 +282,27 @@ def test_client_credentials_give_a_service_identity(client, auth_app):
     assert claims["sub"] == "service:mood" and claims["roles"] == ["service"]
     # A service identity is not a user: user-only endpoints refuse it.
     assert client.get("/api/v1/auth/me", headers=bearer(response.json["access_token"])).status_code == 403
+
+
+def _service_token(client, name="user"):
+    response = client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "client_credentials", "client_id": name, "client_secret": "dev-service-secret"},
+    )
+    return response.json["access_token"]
+
+
+def test_internal_user_lookup_is_for_services_only(client):
+    session = register(client)
+    path = f"/internal/v1/auth/users/{session['user']['id']}"
+    as_user = client.get(path, headers=bearer(session["access_token"]))
+    assert as_user.status_code == 403
+    as_service = client.get(path, headers=bearer(_service_token(client)))
+    assert as_service.status_code == 200
+    assert as_service.json == {
+        "id": session["user"]["id"],
+        "username": "alice",
+        "created_at": session["user"]["created_at"],
+    }
+    assert client.get("/internal/v1/auth/users/not-a-uuid", headers=bearer(_service_token(client))).status_code == 404
+    assert client.get(path).status_code == 401
