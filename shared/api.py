@@ -35,3 +35,12 @@ class UtcDateTime(fields.DateTime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: not 1, "yes" or "true"."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value

@@ -1,11 +1,142 @@
-"""HTTP resources of the user service (its domain endpoints arrive with their own issue)."""
+"""HTTP resources of the user service."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+from flask_restful import Resource
+
+from services.user import schemas, service
 from shared.api import Api
+from shared.auth import current_identity, require_service
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 
+_profile_out = schemas.ProfileOut()
+_privacy_out = schemas.PrivacyOut()
+_friend_out = schemas.FriendOut(many=True)
+_summary_out = schemas.UserSummary(many=True)
+
+
+def _lookup() -> service.AuthLookup:
+    return service.auth_lookup_via(current_app.extensions["service_client"])
+
+
+def _caller() -> uuid.UUID:
+    return uuid.UUID(current_identity().user_id)
+
+
+def _target(raw: str) -> uuid.UUID:
+    return service.parse_user_id(raw, caller=current_identity().user_id)
+
+
+def _json(schema: Any) -> dict[str, Any]:
+    return schema.load(request.get_json(silent=True) if request.get_data(cache=True) else {})
+
+
+def _args(schema: Any) -> dict[str, Any]:
+    return schema.load(request.args.to_dict())
+
+
+class UserResource(Resource):
+    def get(self, user_id: str) -> Response:
+        caller = _caller()
+        target = _target(user_id)
+        profile = service.get_profile(target, auth_lookup=_lookup())
+        return jsonify(_profile_out.dump(service.profile_view(profile, viewer_id=caller)))
+
+    def put(self, user_id: str) -> Response:
+        identity = current_identity()
+        data = _json(schemas.ProfileUpdate())
+        profile = service.update_profile(
+            user_id=_target(user_id),
+            caller_id=_caller(),
+            caller_is_admin=identity.is_admin,
+            data=data,
+            auth_lookup=_lookup(),
+        )
+        return jsonify(_profile_out.dump(service.profile_view(profile, viewer_id=_caller())))
+
+
+class PrivacyResource(Resource):
+    def _owner(self, user_id: str) -> uuid.UUID:
+        target = _target(user_id)
+        if target != _caller():
+            raise service.errors.NotYourProfile("Only the owner may see or change privacy settings.")
+        return target
+
+    def get(self, user_id: str) -> Response:
+        return jsonify(_privacy_out.dump(service.get_privacy(self._owner(user_id), auth_lookup=_lookup())))
+
+    def put(self, user_id: str) -> Response:
+        owner = self._owner(user_id)
+        data = _json(schemas.PrivacyIn())
+        return jsonify(_privacy_out.dump(service.update_privacy(user_id=owner, data=data, auth_lookup=_lookup())))
+
+
+class FriendsResource(Resource):
+    def get(self, user_id: str) -> Response:
+        args = _args(schemas.FriendsArgs())
+        target = _target(user_id)
+        service.get_profile(target, auth_lookup=_lookup())
+        items, cursor = service.list_relations(
+            owner_id=target, caller_id=_caller(), status=args["status"], limit=args["limit"], cursor=args["cursor"]
+        )
+        return jsonify({"items": _friend_out.dump(items), "next_cursor": cursor})
+
+    def post(self, user_id: str) -> Response:
+        _json(schemas.FriendRequestIn())
+        target = _target(user_id)
+        status = service.request_friendship(caller_id=_caller(), target_id=target, auth_lookup=_lookup())
+        body = {"user_id": str(target), "status": status}
+        return Response(
+            jsonify(body).get_data(), status=201 if status == "pending" else 200, mimetype="application/json"
+        )
+
+
+class FriendResource(Resource):
+    def _pair(self, user_id: str, other_id: str) -> tuple[uuid.UUID, uuid.UUID]:
+        caller = _caller()
+        if _target(user_id) != caller:
+            raise service.errors.NotYourProfile("You can only answer or remove your own relations.")
+        return caller, service.parse_user_id(other_id)
+
+    def put(self, user_id: str, other_id: str) -> Response:
+        caller, other = self._pair(user_id, other_id)
+        data = _json(schemas.FriendAnswer())
+        status = service.answer(caller_id=caller, other_id=other, status=data["status"], auth_lookup=_lookup())
+        return jsonify({"user_id": str(other), "status": status})
+
+    def delete(self, user_id: str, other_id: str) -> Response:
+        caller, other = self._pair(user_id, other_id)
+        service.remove(caller_id=caller, other_id=other)
+        return Response(status=204)
+
+
+class SearchResource(Resource):
+    def get(self) -> Response:
+        args = _args(schemas.SearchArgs())
+        found, cursor = service.search(caller_id=_caller(), q=args["q"], limit=args["limit"], cursor=args["cursor"])
+        return jsonify({"items": _summary_out.dump(found), "next_cursor": cursor})
+
+
+class AudienceResource(Resource):
+    """Internal: privacy, friendship and blocks between an owner and a viewer, for other services."""
+
+    def get(self, owner_id: str, viewer_id: str) -> Response:
+        require_service()
+        owner, viewer = service.parse_user_id(owner_id), service.parse_user_id(viewer_id)
+        return jsonify(service.audience(owner_id=owner, viewer_id=viewer, auth_lookup=_lookup()))
+
 
 def register_resources(api: Api) -> None:
-    """Mount the user resources; until they exist, every path but the ops ones answers 401/404."""
+    """Mount the user resources under /api/v1/users, and the internal ones under /internal/v1/users."""
+    prefix = "/api/v1/users"
+    api.add_resource(SearchResource, f"{prefix}/search", endpoint="search")
+    api.add_resource(UserResource, f"{prefix}/<user_id>", endpoint="user")
+    api.add_resource(PrivacyResource, f"{prefix}/<user_id>/privacy", endpoint="privacy")
+    api.add_resource(FriendsResource, f"{prefix}/<user_id>/friends", endpoint="friends")
+    api.add_resource(FriendResource, f"{prefix}/<user_id>/friends/<other_id>", endpoint="friend")
+    api.add_resource(AudienceResource, "/internal/v1/users/<owner_id>/audience/<viewer_id>", endpoint="audience")

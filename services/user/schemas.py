@@ -1,1 +1,105 @@
 """Request and response shapes of the user service."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import available_timezones
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from services.user.models import ALLOW_HUGS, SHARE_MOODS
+from shared.api import StrictBoolean, UtcDateTime
+from shared.pagination import PageArgs
+
+
+@lru_cache(maxsize=1)
+def iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def check_timezone(value: str) -> None:
+    if value not in iana_zones():
+        raise ValidationError("Not an IANA time zone name (e.g. Europe/Paris).")
+
+
+def check_http_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValidationError("Must be an http(s) URL.")
+
+
+class ProfileUpdate(Schema):
+    display_name = fields.String(validate=validate.Length(min=1, max=100))
+    bio = fields.String(allow_none=True, validate=validate.Length(max=500))
+    avatar_url = fields.String(allow_none=True, validate=[validate.Length(max=2048), check_http_url])
+    location = fields.String(allow_none=True, validate=validate.Length(max=100))
+    timezone = fields.String(validate=check_timezone)
+
+    @validates("display_name")
+    def _not_blank(self, value: str, **_: Any) -> None:
+        if not value.strip():
+            raise ValidationError("Must not be blank.")
+
+
+class ProfileOut(Schema):
+    user_id = fields.UUID()
+    username = fields.String()
+    display_name = fields.String()
+    bio = fields.String(allow_none=True)
+    avatar_url = fields.String(allow_none=True)
+    location = fields.String(allow_none=True)
+    timezone = fields.String()
+    last_active = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+
+class PrivacyIn(Schema):
+    share_moods_with = fields.String(validate=validate.OneOf(SHARE_MOODS))
+    allow_friend_requests = StrictBoolean()
+    show_online_status = StrictBoolean()
+    allow_hugs_from = fields.String(validate=validate.OneOf(ALLOW_HUGS))
+
+
+class PrivacyOut(Schema):
+    share_moods_with = fields.String()
+    allow_friend_requests = fields.Boolean()
+    show_online_status = fields.Boolean()
+    allow_hugs_from = fields.String()
+
+
+class FriendsArgs(PageArgs):
+    status = fields.String(load_default="accepted", validate=validate.OneOf(("accepted", "pending", "blocked")))
+
+
+class FriendAnswer(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(("accepted", "declined", "blocked")))
+
+
+class SearchArgs(PageArgs):
+    q = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class FriendOut(Schema):
+    """One entry of a friends list: who, the state of the relation, and since when."""
+
+    user_id = fields.UUID()
+    username = fields.String()
+    display_name = fields.String()
+    avatar_url = fields.String(allow_none=True)
+    status = fields.String()
+    direction = fields.String(allow_none=True)
+    since = UtcDateTime()
+
+
+class UserSummary(Schema):
+    user_id = fields.UUID()
+    username = fields.String()
+    display_name = fields.String()
+    avatar_url = fields.String(allow_none=True)
+
+
+class FriendRequestIn(Schema):
+    """A friend request carries no body; anything sent must be empty."""

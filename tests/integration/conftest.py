@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import uuid
 from typing import Any
 
 import pytest
@@ -56,3 +57,55 @@ def token_for(signing_key: SigningKey):
         return mint_token(signing_key.private_pem, signing_key.kid, subject=subject, **kwargs)
 
     return mint
+
+
+@pytest.fixture(scope="session")
+def auth_server(base_config: dict[str, Any]) -> Iterator[str]:
+    """The real auth service over real HTTP (a thread), for services that call it."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from services.auth import create_app
+
+    app = create_app({**base_config, "AUTH_HASH_WORKERS": "0"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def service_config(base_config: dict[str, Any], auth_server: str) -> dict[str, Any]:
+    """Configuration for a service that talks to the (real, threaded) auth service."""
+    return {**base_config, "AUTH_URL": auth_server}
+
+
+@pytest.fixture(scope="session")
+def make_user(auth_server: str):
+    """Register a real account through the auth service; returns (user id, access token, username)."""
+    import itertools
+
+    import requests
+
+    counter = itertools.count()
+    session = requests.Session()
+    session.trust_env = False
+
+    def make(name: str | None = None) -> tuple[str, str, str]:
+        username = name or f"u{next(counter)}_{uuid.uuid4().hex[:8]}"
+        response = session.post(
+            f"{auth_server}/api/v1/auth/register",
+            json={
+                "username": username,
+                "email": f"{username}@example.com",
+                "password": "a gentle evening tide",
+            },
+            headers={"X-Real-IP": "192.0.2.1"},
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return body["user"]["id"], body["access_token"], username
+
+    return make
