@@ -109,3 +109,24 @@ def make_user(auth_server: str):
         return body["user"]["id"], body["access_token"], username
 
     return make
+
+
+@pytest.fixture(scope="session")
+def service_token(auth_server: str):
+    """A real service identity from the auth service's client_credentials grant."""
+    import requests
+
+    def issue(name: str) -> str:
+        response = requests.post(
+            f"{auth_server}/api/v1/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": name,
+                "client_secret": "dev-service-secret",
+            },
+            timeout=5,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+    return issue
