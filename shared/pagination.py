@@ -10,7 +10,6 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 from sqlalchemy import and_, or_
-from sqlalchemy.orm import InstrumentedAttribute
 
 from shared.errors import ValidationFailed
 
@@ -43,8 +42,8 @@ def decode_cursor(cursor: str, arity: int) -> list[str]:
 def keyset_query(
     query: Any,
     *,
-    time_column: InstrumentedAttribute,
-    id_column: InstrumentedAttribute,
+    time_column: Any,
+    id_column: Any,
     limit: int,
     cursor: str | None,
     parse_id: Callable[[str], Any] = str,

@@ -1,11 +1,112 @@
-"""HTTP resources of the mood service (its domain endpoints arrive with their own issue)."""
+"""HTTP resources of the mood service."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+from flask_restful import Resource
+
+from services.mood import schemas, service
 from shared.api import Api
+from shared.auth import current_identity
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 
+_mood = schemas.Mood()
+_moods = schemas.Mood(many=True)
+
+
+def _viewer() -> uuid.UUID:
+    return uuid.UUID(current_identity().user_id)
+
+
+def _audiences() -> service.AudienceSource:
+    return current_app.extensions["mood_audience"]
+
+
+def _audience_of(owner_id: uuid.UUID) -> service.Audience:
+    return _audiences().get(owner_id, _viewer())
+
+
+def _owner(raw: str) -> uuid.UUID:
+    return service.parse_id(current_identity().user_id if raw == "me" else raw, "user")
+
+
+def _json(schema: Any) -> dict[str, Any]:
+    return schema.load(request.get_json(silent=True) if request.get_data(cache=True) else {})
+
+
+def _args(schema: Any) -> dict[str, Any]:
+    return schema.load(request.args.to_dict())
+
+
+class MoodListResource(Resource):
+    def post(self) -> Response:
+        entry = service.record(user_id=_viewer(), data=_json(schemas.MoodCreate()))
+        response = jsonify(_mood.dump(entry))
+        response.status_code = 201
+        response.headers["Location"] = f"/api/v1/moods/{entry.id}"
+        return response
+
+
+class MoodResource(Resource):
+    def get(self, mood_id: str) -> Response:
+        entry = service.read(mood_id=service.parse_id(mood_id), viewer_id=_viewer(), audience_of=_audience_of)
+        return jsonify(_mood.dump(entry))
+
+    def put(self, mood_id: str) -> Response:
+        data = _json(schemas.MoodUpdate())
+        entry = service.change(
+            mood_id=service.parse_id(mood_id), viewer_id=_viewer(), data=data, audience_of=_audience_of
+        )
+        return jsonify(_mood.dump(entry))
+
+    def delete(self, mood_id: str) -> Response:
+        service.remove(mood_id=service.parse_id(mood_id), viewer_id=_viewer(), audience_of=_audience_of)
+        return Response(status=204)
+
+
+class UserMoodsResource(Resource):
+    def get(self, user_id: str) -> Response:
+        args = _args(schemas.MoodListArgs())
+        audience = _audience_of(_owner(user_id))
+        items, cursor = service.history(audience=audience, args=args)
+        return jsonify({"items": _moods.dump(items), "next_cursor": cursor})
+
+
+class AnalyticsResource(Resource):
+    def get(self, user_id: str) -> Response:
+        args = _args(schemas.AnalyticsArgs())
+        audience = _audience_of(_owner(user_id))
+        result = service.analytics(
+            user_id=audience.owner_id, timezone=audience.timezone, period=args["period"], scope=audience.scope
+        )
+        return jsonify(result)
+
+
+class StreakResource(Resource):
+    def get(self, user_id: str) -> Response:
+        _args(schemas.StreakArgs())
+        audience = _audience_of(_owner(user_id))
+        result = service.streak(user_id=audience.owner_id, timezone=audience.timezone, scope=audience.scope)
+        last = result["last_entry_date"]
+        return jsonify(
+            {
+                "current_streak": result["current_streak"],
+                "longest_streak": result["longest_streak"],
+                "last_entry_date": last.isoformat() if last else None,
+                "timezone": audience.timezone,
+            }
+        )
+
 
 def register_resources(api: Api) -> None:
-    """Mount the mood resources; until they exist, every path but the ops ones answers 401/404."""
+    """Mount the mood resources under /api/v1/moods."""
+    prefix = "/api/v1/moods"
+    api.add_resource(MoodListResource, prefix, endpoint="moods")
+    api.add_resource(UserMoodsResource, f"{prefix}/user/<user_id>", endpoint="user_moods")
+    api.add_resource(AnalyticsResource, f"{prefix}/analytics/<user_id>", endpoint="analytics")
+    api.add_resource(StreakResource, f"{prefix}/streak/<user_id>", endpoint="streak")
+    api.add_resource(MoodResource, f"{prefix}/<mood_id>", endpoint="mood")

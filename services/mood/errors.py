@@ -1,1 +1,11 @@
 """Errors the mood service raises, each with a stable code."""
+
+from shared.errors import Forbidden, NotFound
+
+
+class MoodNotFound(NotFound):
+    code = "mood.not_found"
+
+
+class NotYourMood(Forbidden):
+    code = "mood.forbidden"

@@ -1,1 +1,115 @@
 """Request and response shapes of the mood service."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+
+from shared.api import StrictBoolean, UtcDateTime
+from shared.pagination import PageArgs
+
+FUTURE_SKEW = timedelta(seconds=60)
+
+
+class UnitFloat(fields.Float):
+    """A JSON number from 0 to 1 (not a boolean, string or NaN)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(validate=validate.Range(min=0, max=1), **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.make_error("invalid", input=value)
+        return float(value)
+
+
+class Tags(fields.List):
+    """Up to 10 tags of 1-50 characters; duplicates collapse, order kept."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(
+            fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=10), **kwargs
+        )
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[str]:
+        tags = super()._deserialize(value, attr, data, **kwargs)
+        return list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+
+
+class MoodFields(Schema):
+    mood = fields.String(validate=validate.Length(min=1, max=50))
+    intensity = UnitFloat()
+    valence = UnitFloat(allow_none=True)
+    arousal = UnitFloat(allow_none=True)
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    tags = Tags()
+    is_public = StrictBoolean()
+    recorded_at = fields.AwareDateTime(default_timezone=UTC)
+
+    @validates("mood")
+    def _label(self, value: str, **_: Any) -> None:
+        if not value.strip():
+            raise ValidationError("Must not be blank.")
+
+    @validates("recorded_at")
+    def _not_future(self, value: datetime, **_: Any) -> None:
+        if value > datetime.now(UTC) + FUTURE_SKEW:
+            raise ValidationError("Must not be in the future.")
+
+    @post_load
+    def _clean(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if "mood" in data:
+            data["mood"] = data["mood"].strip()
+        return data
+
+
+class MoodCreate(MoodFields):
+    mood = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    intensity = UnitFloat(required=True)
+
+
+class MoodUpdate(MoodFields):
+    """Partial update: any subset of the fields."""
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("Give at least one field to change.", "_schema")
+
+
+class Mood(Schema):
+    id = fields.UUID()
+    user_id = fields.UUID()
+    mood = fields.String()
+    intensity = fields.Float()
+    valence = fields.Float(allow_none=True)
+    arousal = fields.Float(allow_none=True)
+    note = fields.String(allow_none=True)
+    tags = fields.List(fields.String())
+    is_public = fields.Boolean()
+    recorded_at = UtcDateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+
+class MoodListArgs(PageArgs):
+    from_ = fields.AwareDateTime(data_key="from", default_timezone=UTC)
+    to = fields.AwareDateTime(default_timezone=UTC)
+    mood = fields.String(validate=validate.Length(min=1, max=50))
+    tag = fields.String(validate=validate.Length(min=1, max=50))
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_: Any) -> None:
+        if "from_" in data and "to" in data and data["from_"] > data["to"]:
+            raise ValidationError("`from` must not be after `to`.", "from")
+
+
+class AnalyticsArgs(Schema):
+    period = fields.String(load_default="month", validate=validate.OneOf(("week", "month", "year", "all")))
+
+
+class StreakArgs(Schema):
+    """The streak endpoint takes no query parameters."""

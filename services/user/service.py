@@ -13,10 +13,10 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.user import errors
 from services.user.models import Block, FriendRequest, Friendship, OutboxEvent, Privacy, Profile, db
-from shared.errors import ServiceUnavailable, ValidationFailed
+from shared.errors import ServiceUnavailable
 from shared.events import publish
 from shared.http import ServiceClient
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, encode_cursor, keyset_query, page_result
 
 AuthLookup = Callable[[uuid.UUID], dict[str, Any] | None]
 LAST_ACTIVE_EVERY_SECONDS = 60
@@ -300,14 +300,10 @@ def list_relations(
     query = select(
         sub.c.other, sub.c.since, sub.c.direction, Profile.username, Profile.display_name, Profile.avatar_url
     ).join(Profile, Profile.user_id == sub.c.other)
-    if cursor:
-        when, last = decode_cursor(cursor, 2)
-        try:
-            when_dt, last_id = datetime.fromisoformat(when), uuid.UUID(last)
-        except ValueError:
-            raise ValidationFailed("The cursor is invalid.", errors={"cursor": ["Invalid cursor."]}) from None
-        query = query.where(or_(sub.c.since < when_dt, and_(sub.c.since == when_dt, sub.c.other < last_id)))
-    found = db.session.execute(query.order_by(sub.c.since.desc(), sub.c.other.desc()).limit(limit + 1)).all()
+    query = keyset_query(
+        query, time_column=sub.c.since, id_column=sub.c.other, limit=limit, cursor=cursor, parse_id=uuid.UUID
+    )
+    found, next_cursor = page_result(db.session.execute(query).all(), limit, key=lambda r: (r.since, r.other))
     items = [
         {
             "user_id": r.other,
@@ -318,9 +314,8 @@ def list_relations(
             "direction": r.direction,
             "since": r.since,
         }
-        for r in found[:limit]
+        for r in found
     ]
-    next_cursor = encode_cursor(found[limit - 1].since, found[limit - 1].other) if len(found) > limit else None
     return items, next_cursor
 
 

@@ -59,21 +59,33 @@ def token_for(signing_key: SigningKey):
     return mint
 
 
-@pytest.fixture(scope="session")
-def auth_server(base_config: dict[str, Any]) -> Iterator[str]:
-    """The real auth service over real HTTP (a thread), for services that call it."""
+def _serve(app: Any) -> Iterator[str]:
+    """Serve a WSGI app over real HTTP from a thread; yield its base URL."""
     import threading
 
     from werkzeug.serving import make_server
 
-    from services.auth import create_app
-
-    app = create_app({**base_config, "AUTH_HASH_WORKERS": "0"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def auth_server(base_config: dict[str, Any]) -> Iterator[str]:
+    """The real auth service over real HTTP, for services that call it."""
+    from services.auth import create_app
+
+    yield from _serve(create_app({**base_config, "AUTH_HASH_WORKERS": "0"}))
+
+
+@pytest.fixture(scope="session")
+def user_server(service_config: dict[str, Any]) -> Iterator[str]:
+    """The real user service over real HTTP (privacy, relations), for services that call it."""
+    from services.user import create_app
+
+    yield from _serve(create_app(service_config))
 
 
 @pytest.fixture(scope="session")

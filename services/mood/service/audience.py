@@ -1,0 +1,77 @@
+"""Who may see a user's moods: the owner's privacy and relations, asked of the user service."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from services.mood import errors
+from shared.errors import ServiceUnavailable
+from shared.http import ReadThroughCache, ServiceClient
+
+# Privacy changes take effect within this many seconds.
+AUDIENCE_TTL_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Audience:
+    """What `viewer_id` may see of `owner_id`'s moods, and the owner's time zone."""
+
+    owner_id: uuid.UUID
+    viewer_id: uuid.UUID
+    timezone: str
+    sees_public: bool
+
+    @property
+    def is_owner(self) -> bool:
+        return self.owner_id == self.viewer_id
+
+    @property
+    def scope(self) -> str:
+        """Which entries the viewer sees: "all" (the owner), "public", or "none"."""
+        return "all" if self.is_owner else ("public" if self.sees_public else "none")
+
+
+def admits(settings: dict[str, Any]) -> bool:
+    """The visibility rule: public entries only, and only if share_moods_with admits the viewer."""
+    if settings["blocked"]:
+        return False
+    share = settings["share_moods_with"]
+    return share == "public" or (share == "friends" and settings["friends"])
+
+
+class AudienceSource:
+    """The user service's answer, cached briefly in Redis.
+
+    Fallback when the user service is down: the owner's own requests use a stale copy (only the
+    time zone matters to them); other viewers fail closed with 503 once the copy is older than
+    the TTL, so a privacy change is never overridden by an old answer.
+    """
+
+    def __init__(self, client: ServiceClient, cache_client: redis.Redis):
+        self.client = client
+        self.fresh_only = ReadThroughCache(
+            cache_client, "hm:mood:audience", ttl=AUDIENCE_TTL_SECONDS, serve_stale=False
+        )
+        self.stale_ok = ReadThroughCache(
+            cache_client, "hm:mood:audience", ttl=AUDIENCE_TTL_SECONDS, stale_ttl=3600, serve_stale=True
+        )
+
+    def _fetch(self, owner_id: uuid.UUID, viewer_id: uuid.UUID) -> dict[str, Any] | None:
+        response = self.client.get("user", f"/internal/v1/users/{owner_id}/audience/{viewer_id}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ServiceUnavailable("The user service could not answer.", code="upstream.unavailable")
+        return response.json()
+
+    def get(self, owner_id: uuid.UUID, viewer_id: uuid.UUID) -> Audience:
+        """The audience; 404 if the owner does not exist."""
+        cache = self.stale_ok if owner_id == viewer_id else self.fresh_only
+        settings = cache.get(f"{owner_id}:{viewer_id}", lambda: self._fetch(owner_id, viewer_id))
+        if settings is None:
+            raise errors.MoodNotFound("No such user.")
+        return Audience(owner_id, viewer_id, settings["timezone"], owner_id != viewer_id and admits(settings))

@@ -1,0 +1,118 @@
+"""Mood entries: record, read, change, delete and list, with the visibility rule applied."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from services.mood import errors
+from services.mood.models import MoodEntry, OutboxEvent, db
+from services.mood.service.audience import Audience
+from shared.events import publish
+from shared.pagination import keyset_query, page_result
+
+
+def parse_id(raw: str, what: str = "mood") -> uuid.UUID:
+    """An id from a path; malformed ids are unknown ids (404)."""
+    try:
+        return uuid.UUID(raw)
+    except (ValueError, TypeError):
+        raise errors.MoodNotFound(f"No such {what}.") from None
+
+
+def _announce(entry: MoodEntry, event_type: str) -> None:
+    """Events carry ids and flags only: never the note or the label."""
+    publish(
+        db.session,
+        OutboxEvent,
+        event_type,
+        {
+            "mood_id": str(entry.id),
+            "user_id": str(entry.user_id),
+            "is_public": entry.is_public,
+            "recorded_at": entry.recorded_at.astimezone(UTC).isoformat(),
+        },
+    )
+
+
+def record(*, user_id: uuid.UUID, data: dict[str, Any]) -> MoodEntry:
+    """Record a mood for `user_id` (never for anyone else: the body cannot name a user)."""
+    entry = MoodEntry(id=uuid.uuid4(), user_id=user_id, **{"recorded_at": datetime.now(UTC), **data})
+    db.session.add(entry)
+    db.session.flush()
+    _announce(entry, "MoodRecorded")
+    db.session.commit()
+    return entry
+
+
+def _load(mood_id: uuid.UUID) -> MoodEntry:
+    entry = db.session.get(MoodEntry, mood_id)
+    if entry is None:
+        raise errors.MoodNotFound("No such mood entry.")
+    return entry
+
+
+def visible(entry: MoodEntry, audience: Audience) -> bool:
+    return audience.is_owner or (audience.sees_public and entry.is_public)
+
+
+def read(*, mood_id: uuid.UUID, viewer_id: uuid.UUID, audience_of: Any) -> MoodEntry:
+    """The entry if the viewer may see it; 404 otherwise, never 403 (its existence stays secret)."""
+    entry = _load(mood_id)
+    if entry.user_id != viewer_id and not visible(entry, audience_of(entry.user_id)):
+        raise errors.MoodNotFound("No such mood entry.")
+    return entry
+
+
+def _owned(mood_id: uuid.UUID, viewer_id: uuid.UUID, audience_of: Any) -> MoodEntry:
+    entry = read(mood_id=mood_id, viewer_id=viewer_id, audience_of=audience_of)
+    if entry.user_id != viewer_id:
+        raise errors.NotYourMood("Only the owner may change this entry.")
+    return entry
+
+
+def change(*, mood_id: uuid.UUID, viewer_id: uuid.UUID, data: dict[str, Any], audience_of: Any) -> MoodEntry:
+    entry = _owned(mood_id, viewer_id, audience_of)
+    for field, value in data.items():
+        setattr(entry, field, value)
+    entry.updated_at = datetime.now(UTC)
+    _announce(entry, "MoodUpdated")
+    db.session.commit()
+    return entry
+
+
+def remove(*, mood_id: uuid.UUID, viewer_id: uuid.UUID, audience_of: Any) -> None:
+    entry = _owned(mood_id, viewer_id, audience_of)
+    _announce(entry, "MoodDeleted")
+    db.session.delete(entry)
+    db.session.commit()
+
+
+def history(*, audience: Audience, args: dict[str, Any]) -> tuple[list[MoodEntry], str | None]:
+    """Entries newest first, filtered, keyset-paginated; a non-owner gets only what is visible."""
+    query = select(MoodEntry).where(MoodEntry.user_id == audience.owner_id)
+    if not audience.is_owner:
+        if not audience.sees_public:
+            return [], None
+        query = query.where(MoodEntry.is_public.is_(True))
+    if "from_" in args:
+        query = query.where(MoodEntry.recorded_at >= args["from_"])
+    if "to" in args:
+        query = query.where(MoodEntry.recorded_at <= args["to"])
+    if "mood" in args:
+        query = query.where(MoodEntry.mood == args["mood"])
+    if "tag" in args:
+        query = query.where(MoodEntry.tags.contains([args["tag"]]))
+    query = keyset_query(
+        query,
+        time_column=MoodEntry.recorded_at,
+        id_column=MoodEntry.id,
+        limit=args["limit"],
+        cursor=args.get("cursor"),
+        parse_id=uuid.UUID,
+    )
+    rows = db.session.execute(query).scalars().all()
+    return page_result(rows, args["limit"], key=lambda e: (e.recorded_at, e.id))
