@@ -14,7 +14,7 @@ from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, Rea
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from shared.errors import BadGateway, GatewayTimeout, ServiceUnavailable
-from shared.http import Breaker
+from shared.http import FAILURE_STATUSES, Breaker
 
 HOP_BY_HOP = frozenset(
     {
@@ -159,7 +159,7 @@ def forward(
         instance.down_until = time.monotonic() + 2.0
         breaker.record_failure(exc)
         raise BadGateway(f"The {upstream.name} service could not be reached.") from exc
-    if response.status >= 500:
+    if response.status in FAILURE_STATUSES:
         breaker.record_failure(RuntimeError(f"upstream answered {response.status}"))
     else:
         breaker.record_success()

@@ -22,6 +22,9 @@ from shared.metrics import BREAKER_STATE
 
 T = TypeVar("T")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Answers that say the upstream itself is failing. A 503 is not among them: a live service
+# refusing on purpose (its own dependency is down) must not open the circuit for all its routes.
+FAILURE_STATUSES = frozenset({500, 502, 504})
 
 
 class Breaker(pybreaker.CircuitBreaker):
@@ -198,7 +201,7 @@ class ServiceClient:
 
     def _send(self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]) -> requests.Response:
         response = self.session.request(method, url, headers=headers, **kwargs)
-        if response.status_code >= 500:
+        if response.status_code in FAILURE_STATUSES:
             raise UpstreamError(response)
         return response
 

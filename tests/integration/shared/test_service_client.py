@@ -76,12 +76,12 @@ def test_identity_and_request_id_are_propagated(upstream):
 
 def test_idempotent_calls_are_retried_and_others_are_not(upstream):
     client = make_client(upstream, retries=2)
-    upstream.script = [(503, 0), (503, 0), (200, 0)]
+    upstream.script = [(502, 0), (504, 0), (200, 0)]
     assert client.get("user", "/a").status_code == 200
     assert len(upstream.requests) == 3
     upstream.requests.clear()
-    upstream.script = [(503, 0), (200, 0)]
-    assert client.post("user", "/b", json={}).status_code == 503
+    upstream.script = [(502, 0), (200, 0)]
+    assert client.post("user", "/b", json={}).status_code == 502
     assert len(upstream.requests) == 1
 
 
@@ -106,11 +106,12 @@ def test_unreachable_service_is_a_502_then_an_open_circuit_answers_503_at_once()
     assert int(caught.value.headers["Retry-After"]) >= 1
 
 
-def test_client_errors_do_not_open_the_circuit(upstream):
+@pytest.mark.parametrize("status", [404, 422, 503])
+def test_refusals_do_not_open_the_circuit(upstream, status):
     client = make_client(upstream, fail_max=2, retries=0)
-    upstream.script = [(404, 0)] * 5
+    upstream.script = [(status, 0)] * 5
     for _ in range(5):
-        assert client.get("user", "/missing").status_code == 404
+        assert client.get("user", "/refused").status_code == status
     assert client.breakers["user"].current_state == "closed"
 
 
