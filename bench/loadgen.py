@@ -11,7 +11,9 @@ request waits for one, and that wait counts as latency too.
 
 Prints one JSON object on stdout: offered/achieved rate, status counts, errors, and latency
 percentiles in milliseconds (`latency_ms`: from the scheduled send time; `service_ms`: from the
-actual write, i.e. without any wait for a free connection or loadgen lag).
+actual write, i.e. without any wait for a free connection or loadgen lag). Requests that failed, or
+were still queued or unanswered `--grace` seconds after the last one was due, count as errors and
+enter `latency_ms` with the time they had waited (a lower bound), so an overload cannot hide.
 """
 
 from __future__ import annotations
@@ -121,29 +123,39 @@ async def run(args: argparse.Namespace) -> dict:
     service: list[float] = []
     statuses: dict[str, int] = {}
     errors: dict[str, int] = {}
+    in_flight: dict[int, float] = {}  # index -> scheduled time, of requests on the wire
     max_lag = 0.0
+    last_done = 0.0
 
-    async def worker(conn: Connection) -> None:
+    async def worker(slot: int, conn: Connection) -> None:
+        nonlocal last_done
         while True:
             item = await queue.get()
             if item is None:
                 return
             index, intended = item
+            in_flight[slot] = intended if index >= warm else -1.0
             started = time.perf_counter()
             try:
-                status = await asyncio.wait_for(conn.request(payload), args.timeout)
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, IndexError) as exc:
+                async with asyncio.timeout(args.timeout):
+                    status = await conn.request(payload)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
                 conn.drop()
                 if index >= warm:
+                    # a failed request still took at least this long: it stays in the latencies
+                    latencies.append(time.perf_counter() - intended)
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                 continue
+            finally:
+                in_flight.pop(slot, None)
             done = time.perf_counter()
             if index >= warm:
                 latencies.append(done - intended)
                 service.append(done - started)
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
+                last_done = done
 
-    workers = [asyncio.create_task(worker(c)) for c in connections]
+    workers = [asyncio.create_task(worker(i, c)) for i, c in enumerate(connections)]
     interval = 1.0 / args.rate
     t0 = time.perf_counter() + 0.05
     measure_start = t0 + warm * interval
@@ -157,11 +169,38 @@ async def run(args: argparse.Namespace) -> dict:
         queue.put_nowait((i, intended))
     for _ in workers:
         queue.put_nowait(None)
-    await asyncio.gather(*workers)
-    elapsed = time.perf_counter() - measure_start
+    # Requests still queued or on the wire after `grace` are given up on; they count as errors and,
+    # with the time they had waited so far (a lower bound), in the latencies.
+    _, pending = await asyncio.wait(workers, timeout=args.grace)
+    cutoff = time.perf_counter()
+    unsent = unfinished = 0
+    if pending:
+        while not queue.empty():
+            item = queue.get_nowait()
+            if item is not None and item[0] >= warm:
+                unsent += 1
+                latencies.append(cutoff - item[1])
+        for intended in list(in_flight.values()):
+            if intended >= 0:
+                unfinished += 1
+                latencies.append(cutoff - intended)
+        for _ in workers:
+            queue.put_nowait(None)  # a worker that outlives its cancellation still finds its way out
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=2.0)
     for c in connections:
         c.drop()
-    completed = len(latencies)
+    if unsent:
+        errors["unsent_at_end"] = unsent
+    if unfinished:
+        errors["unfinished_at_end"] = unfinished
+    completed = len(service)
+    elapsed = (last_done or cutoff) - measure_start
+    extra = {}
+    if args.samples:
+        extra["samples_ms"] = [round(v * 1000, 3) for v in latencies]
+        extra["service_samples_ms"] = [round(v * 1000, 3) for v in service]
     return {
         "url": args.url,
         "method": args.method,
@@ -176,6 +215,7 @@ async def run(args: argparse.Namespace) -> dict:
         "max_schedule_lag_ms": round(max_lag * 1000, 3),
         "latency_ms": summarize(latencies),
         "service_ms": summarize(service),
+        **extra,
     }
 
 
@@ -187,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds sent at the same rate, not recorded")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
+    parser.add_argument(
+        "--grace", type=float, default=5.0, help="seconds after the last send to wait for answers, then give up"
+    )
+    parser.add_argument("--samples", action="store_true", help="also print every latency (ms), for merging runs")
     parser.add_argument("--method", default="GET")
     parser.add_argument("--body", default=None)
     parser.add_argument("-H", "--header", action="append", default=[], help="'Name: value' (repeatable)")
