@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
 from typing import Any
 
 import redis
@@ -408,13 +409,11 @@ _DROPPED_REQUEST_HEADERS = frozenset(
 )
 
 
-def _status_line(status: int) -> str:
-    from http import HTTPStatus
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Unknown"
+
+def _status_line(status: int) -> str:
+    return _STATUS_LINES.get(status) or f"{status} Unknown"
 
 
 def create_app(config: dict[str, Any] | None = None) -> Gateway:

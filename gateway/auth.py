@@ -62,6 +62,8 @@ class ClientAddress:
 
     def resolve(self, peer: str, forwarded_for: str | None) -> tuple[str, str]:
         """(client ip, the X-Forwarded-For chain to send upstream)."""
+        if not self.trusted:
+            return peer, peer
         chain = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()] if self.trusted else []
         client = peer
         if self._is_trusted(peer):

@@ -11,37 +11,24 @@ import redis
 
 from shared.auth import Denylist
 
-# KEYS: n bucket keys, then (optionally) the token's 3 denylist keys.
-# ARGV: n, window seconds, n limits, token iat.
-# Fixed windows: INCR is atomic, so concurrent clients can never be over-admitted.
+# KEYS: n bucket keys (each named after its window, so no TTL read is needed), then optionally
+# the token's 3 denylist keys. ARGV: n, key lifetime, token iat. Returns each bucket's count, then
+# whether the token is revoked. INCR is atomic: concurrent clients can never be over-admitted.
 LUA = """
 local n = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local allowed, limit, remaining, reset = 1, 0, -1, 0
+local counts = {}
 for i = 1, n do
   local count = redis.call('INCR', KEYS[i])
-  local ttl = window
-  if count == 1 then
-    redis.call('EXPIRE', KEYS[i], window)
-  else
-    ttl = redis.call('TTL', KEYS[i])
-    if ttl < 0 then redis.call('EXPIRE', KEYS[i], window); ttl = window end
-  end
-  local cap = tonumber(ARGV[2 + i])
-  local left = cap - count
-  if left < 0 then allowed = 0; left = 0 end
-  if remaining < 0 or left < remaining then limit, remaining, reset = cap, left, ttl end
+  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+  counts[i] = count
 end
 local revoked = 0
 if #KEYS > n then
   local v = redis.call('MGET', KEYS[n + 1], KEYS[n + 2], KEYS[n + 3])
-  if v[1] or v[2] then
-    revoked = 1
-  elseif v[3] and tonumber(ARGV[3 + n]) < tonumber(v[3]) then
-    revoked = 1
-  end
+  if v[1] or v[2] or (v[3] and tonumber(ARGV[3]) < tonumber(v[3])) then revoked = 1 end
 end
-return {allowed, limit, remaining, reset, revoked}
+counts[n + 1] = revoked
+return counts
 """
 
 
@@ -84,13 +71,22 @@ class Limiter:
 
     def check(self, buckets: list[tuple[str, int]], claims: dict[str, Any] | None) -> Verdict:
         """Raises redis.RedisError when Redis cannot answer."""
-        keys = [f"hm:rl:{name}" for name, _ in buckets]
-        args: list[Any] = [len(buckets), self.window, *(limit for _, limit in buckets)]
+        now = int(time.time())
+        window_start = now - now % self.window
+        keys = [f"hm:rl:{name}:{window_start}" for name, _ in buckets]
+        args: list[Any] = [len(buckets), self.window + 1, 0]
         if claims is not None:
             keys += Denylist.keys_for(claims)
-            args.append(int(claims.get("iat", 0)))
-        allowed, limit, remaining, reset, revoked = self.script(keys=keys, args=args)
-        return Verdict(bool(allowed), int(limit), int(remaining), int(reset), bool(revoked))
+            args[2] = int(claims.get("iat", 0))
+        try:
+            *counts, revoked = self.redis.evalsha(self.script.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            *counts, revoked = self.script(keys=keys, args=args)
+        reset = window_start + self.window - now
+        tightest = min(zip(counts, buckets, strict=True), key=lambda cb: cb[1][1] - cb[0])
+        count, (_, limit) = tightest
+        allowed = all(c <= lim for c, (_, lim) in zip(counts, buckets, strict=True))
+        return Verdict(allowed, limit, max(limit - count, 0), reset, bool(revoked))
 
     def check_locally(self, buckets: list[tuple[str, int]]) -> Verdict:
         """The fallback when Redis is down: the tightest of the local buckets."""

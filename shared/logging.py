@@ -28,7 +28,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if has_request_context() and "request_id" not in record.__dict__:
+        if "request_id" not in record.__dict__ and has_request_context():
             entry["request_id"] = getattr(g, "request_id", None)
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):

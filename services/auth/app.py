@@ -36,7 +36,8 @@ SETTINGS = [
         secret=True,
         help="name:secret pairs of the services allowed the client_credentials grant",
     ),
-    Setting("AUTH_HASH_WORKERS", parse_non_negative_int, 2, help="niced hashing processes per worker (0: inline)"),
+    Setting("AUTH_HASH_WORKERS", parse_non_negative_int, 1, help="niced hashing processes per worker (0: inline)"),
+    Setting("AUTH_HASH_QUEUE", parse_non_negative_int, 8, help="hashes that may wait per worker before 503"),
     Setting("ADMIN_USERNAME", str, "", help="bootstrap admin's username"),
     Setting("ADMIN_EMAIL", str, "", help="bootstrap admin's email"),
     Setting("ADMIN_PASSWORD", str, "", secret=True, help="bootstrap admin's password"),
@@ -75,7 +76,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if any(admin) and not all(admin):
         raise ConfigError("auth", ["ADMIN_USERNAME, ADMIN_EMAIL and ADMIN_PASSWORD go together"])
     key = _signing_key(config)
-    passwords.configure(config.AUTH_HASH_WORKERS)
+    passwords.configure(config.AUTH_HASH_WORKERS, config.AUTH_HASH_QUEUE)
     keys = JwksKeys(None)
     keys.load({"keys": [key.public_jwk]})
     base = create_base_app(
@@ -83,7 +84,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app = base.app
     app.config.update(
-        JWT_PRIVATE_KEY=key.private_pem,
+        JWT_PRIVATE_KEY=key.private_key,
         JWT_ENCODE_ISSUER=config.JWT_ISSUER,
         JWT_ENCODE_AUDIENCE=config.JWT_AUDIENCE,
         JWT_ACCESS_TOKEN_EXPIRES=config.get("AUTH_ACCESS_TOKEN_SECONDS", ACCESS_TOKEN_SECONDS),

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-# ---- signing keys -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -18,6 +16,8 @@ class SigningKey:
 
     private_pem: str
     public_jwk: dict[str, str]
+    # Parsed once: handing PyJWT the PEM text makes it re-parse the key for every token (~28 ms).
+    private_key: rsa.RSAPrivateKey = field(repr=False, compare=False)
 
     @property
     def kid(self) -> str:
@@ -36,7 +36,7 @@ class SigningKey:
         jwk = {"kty": "RSA", "e": b64(numbers.e), "n": b64(numbers.n)}
         canonical = '{{"e":"{}","kty":"RSA","n":"{}"}}'.format(jwk["e"], jwk["n"])
         kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=")
-        return cls(private_pem=pem, public_jwk={**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+        return cls(private_pem=pem, public_jwk={**jwk, "kid": kid, "use": "sig", "alg": "RS256"}, private_key=key)
 
 
 def generate_private_key_pem() -> str:

@@ -12,6 +12,8 @@ from typing import Any
 
 from passlib.context import CryptContext
 
+from shared.errors import ServiceUnavailable
+
 # OWASP: argon2id, m=19 MiB, t=2, p=1.
 _context = CryptContext(
     schemes=["argon2"],
@@ -40,6 +42,10 @@ class PasswordHashing:
     Hashing is ~20 ms of CPU that holds the GIL; done inline, a burst of logins stalls every other
     request of the worker and competes with the whole fleet for the CPU. In niced processes the
     kernel gives every other route the CPU first. workers=0 hashes inline.
+
+    At most `queue` requests per process may wait for a hash; beyond that a burst is shed with a
+    503 and Retry-After at once, instead of tying up request threads (and every other route) in a
+    queue that only grows.
     """
 
     def __init__(self) -> None:
@@ -47,9 +53,11 @@ class PasswordHashing:
         self._pool: ProcessPoolExecutor | None = None
         self._pid = 0
         self._lock = threading.Lock()
+        self._admitted = threading.BoundedSemaphore(1)
 
-    def configure(self, workers: int) -> None:
+    def configure(self, workers: int, queue: int = 8) -> None:
         self.workers = workers
+        self._admitted = threading.BoundedSemaphore(max(workers, 1) + queue)
 
     def _pool_for_this_process(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -63,12 +71,18 @@ class PasswordHashing:
     def _run(self, fn: Any, *args: str) -> Any:
         if not self.workers:
             return fn(*args)
+        if not self._admitted.acquire(blocking=False):
+            raise ServiceUnavailable(
+                "Too many sign-ins at once; try again in a moment.", code="auth.busy", retry_after=1
+            )
         try:
             return self._pool_for_this_process().submit(fn, *args).result(timeout=30)
         except BrokenProcessPool:
             with self._lock:
                 self._pool = None
             return self._pool_for_this_process().submit(fn, *args).result(timeout=30)
+        finally:
+            self._admitted.release()
 
     def hash(self, secret: str) -> str:
         return self._run(_hash, secret)
