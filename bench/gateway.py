@@ -91,7 +91,7 @@ LOGIN_PROBE_RATE = 100
 LOGIN_RATE = 60
 LOGIN_CONNECTIONS = 16
 AUTH_WORKERS = env_int("BENCH_AUTH_WORKERS", 2)
-AUTH_THREADS = 4
+AUTH_THREADS = int(os.environ.get("BENCH_AUTH_THREADS", "16"))  # the Procfile default
 GATEWAY_WORKERS = env_int("BENCH_GATEWAY_WORKERS", 2)
 HUGE = "100000000"  # rate limits: the limiter runs on every request but never says no
 KEEP = os.environ.get("BENCH_KEEP") == "1"
