@@ -121,6 +121,7 @@ class Gateway:
                 config[f"{name.upper()}_URL"],
                 connect_timeout=config.GATEWAY_CONNECT_TIMEOUT_SECONDS,
                 read_timeout=config.GATEWAY_UPSTREAM_TIMEOUT_SECONDS,
+                long_read_timeout=config.GATEWAY_LONG_POLL_TIMEOUT_SECONDS,
                 fail_max=config.GATEWAY_BREAKER_FAIL_MAX,
                 reset_timeout=config.GATEWAY_BREAKER_RESET_SECONDS,
             )
@@ -212,8 +213,7 @@ class Gateway:
         query = environ.get("QUERY_STRING")
         path_qs = req.path + ("?" + query if query else "")
         upstream = self.upstreams[route.service]
-        timeout = self.config.GATEWAY_LONG_POLL_TIMEOUT_SECONDS if route.long_poll else None
-        forwarded = forward(upstream, req.method, path_qs, headers, body, read_timeout=timeout)
+        forwarded = forward(upstream, req.method, path_qs, headers, body, long_poll=route.long_poll)
         response_headers = [h for h in forwarded.headers if h[0].lower() != "x-request-id"]
         return self._respond(req, start_response, forwarded.status, response_headers + extra_headers, forwarded)
 
