@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import flask_restful
-from flask import Response
-from marshmallow import fields
+from flask import Response, request
+from marshmallow import Schema, fields
 
 from shared.errors import handle_exception
 
@@ -44,3 +44,13 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
+
+
+def load_body(schema: Schema) -> dict[str, Any]:
+    """The JSON body loaded with `schema` (an empty body is an empty object; bad shapes are 422)."""
+    return schema.load(request.get_json(silent=True) if request.get_data(cache=True) else {})
+
+
+def load_query(schema: Schema) -> dict[str, Any]:
+    """The query string loaded with `schema` (unknown parameters are 422)."""
+    return schema.load(request.args.to_dict())

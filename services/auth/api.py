@@ -12,7 +12,7 @@ from flask_restful import Resource
 from marshmallow import ValidationError
 
 from services.auth import errors, schemas, service
-from shared.api import Api
+from shared.api import Api, load_body
 from shared.auth import Denylist, current_identity, require_admin, require_service
 
 _user_out = schemas.UserOut()
@@ -32,10 +32,6 @@ def client_ip() -> str:
     return (request.headers.get("X-Real-IP") or request.remote_addr or "unknown").strip()[:64]
 
 
-def _body(schema: Any) -> dict[str, Any]:
-    return schema.load(request.get_json(silent=True) if request.get_data(cache=True) else {})
-
-
 def _session_body(user: Any, pair: service.TokenPair) -> dict[str, Any]:
     return {"user": _user_out.dump(user), **pair.as_dict()}
 
@@ -49,14 +45,14 @@ def _no_store(response: Response, status: int = 200) -> Response:
 
 class RegisterResource(Resource):
     def post(self) -> Response:
-        data = _body(schemas.RegisterIn())
+        data = load_body(schemas.RegisterIn())
         user, pair = service.register(data=data, kid=_ctx().key.kid)
         return _no_store(jsonify(_session_body(user, pair)), 201)
 
 
 class LoginResource(Resource):
     def post(self) -> Response:
-        data = _body(schemas.LoginIn())
+        data = load_body(schemas.LoginIn())
         user, pair = service.login(
             login=data.get("email") or data["username"],
             password=data["password"],
@@ -69,7 +65,7 @@ class LoginResource(Resource):
 
 class RefreshResource(Resource):
     def post(self) -> Response:
-        data = _body(schemas.RefreshIn())
+        data = load_body(schemas.RefreshIn())
         pair = service.rotate_refresh_token(
             refresh_token=data["refresh_token"], denylist=_denylist(), kid=_ctx().key.kid
         )
@@ -143,14 +139,14 @@ class TokenResource(Resource):
 
 class LogoutResource(Resource):
     def post(self) -> Response:
-        _body(schemas.LogoutIn())
+        load_body(schemas.LogoutIn())
         service.logout(claims=get_jwt(), denylist=_denylist())
         return Response(status=204)
 
 
 class PasswordResource(Resource):
     def put(self) -> Response:
-        data = _body(schemas.PasswordChangeIn())
+        data = load_body(schemas.PasswordChangeIn())
         service.change_password(
             user_id=current_identity().user_id,
             family_id=get_jwt().get("fam"),
@@ -163,14 +159,14 @@ class PasswordResource(Resource):
 
 class PasswordResetResource(Resource):
     def post(self) -> Response:
-        data = _body(schemas.ResetRequestIn())
+        data = load_body(schemas.ResetRequestIn())
         service.request_password_reset(email=data["email"])
         return Response(status=202)
 
 
 class PasswordResetConfirmResource(Resource):
     def post(self) -> Response:
-        data = _body(schemas.ResetConfirmIn())
+        data = load_body(schemas.ResetConfirmIn())
         service.confirm_password_reset(token=data["token"], password=data["password"], denylist=_denylist())
         return Response(status=204)
 
@@ -190,7 +186,7 @@ class JwksResource(Resource):
 class RolesResource(Resource):
     def put(self, user_id: str) -> Response:
         require_admin()
-        data = _body(schemas.RolesIn())
+        data = load_body(schemas.RolesIn())
         user = service.set_roles(user_id=user_id, roles=data["roles"], denylist=_denylist())
         return jsonify(_user_out.dump(user))
 

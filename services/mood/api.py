@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
 from services.mood import schemas, service
-from shared.api import Api
+from shared.api import Api, load_body, load_query
 from shared.auth import current_identity
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
@@ -34,17 +33,9 @@ def _owner(raw: str) -> uuid.UUID:
     return service.parse_id(current_identity().user_id if raw == "me" else raw, "user")
 
 
-def _json(schema: Any) -> dict[str, Any]:
-    return schema.load(request.get_json(silent=True) if request.get_data(cache=True) else {})
-
-
-def _args(schema: Any) -> dict[str, Any]:
-    return schema.load(request.args.to_dict())
-
-
 class MoodListResource(Resource):
     def post(self) -> Response:
-        entry = service.record(user_id=_viewer(), data=_json(schemas.MoodCreate()))
+        entry = service.record(user_id=_viewer(), data=load_body(schemas.MoodCreate()))
         response = jsonify(_mood.dump(entry))
         response.status_code = 201
         response.headers["Location"] = f"/api/v1/moods/{entry.id}"
@@ -57,7 +48,7 @@ class MoodResource(Resource):
         return jsonify(_mood.dump(entry))
 
     def put(self, mood_id: str) -> Response:
-        data = _json(schemas.MoodUpdate())
+        data = load_body(schemas.MoodUpdate())
         entry = service.change(
             mood_id=service.parse_id(mood_id), viewer_id=_viewer(), data=data, audience_of=_audience_of
         )
@@ -70,7 +61,7 @@ class MoodResource(Resource):
 
 class UserMoodsResource(Resource):
     def get(self, user_id: str) -> Response:
-        args = _args(schemas.MoodListArgs())
+        args = load_query(schemas.MoodListArgs())
         audience = _audience_of(_owner(user_id))
         items, cursor = service.history(audience=audience, args=args)
         return jsonify({"items": _moods.dump(items), "next_cursor": cursor})
@@ -78,7 +69,7 @@ class UserMoodsResource(Resource):
 
 class AnalyticsResource(Resource):
     def get(self, user_id: str) -> Response:
-        args = _args(schemas.AnalyticsArgs())
+        args = load_query(schemas.AnalyticsArgs())
         audience = _audience_of(_owner(user_id))
         result = service.analytics(
             user_id=audience.owner_id, timezone=audience.timezone, period=args["period"], scope=audience.scope
@@ -88,7 +79,7 @@ class AnalyticsResource(Resource):
 
 class StreakResource(Resource):
     def get(self, user_id: str) -> Response:
-        _args(schemas.StreakArgs())
+        load_query(schemas.StreakArgs())
         audience = _audience_of(_owner(user_id))
         result = service.streak(user_id=audience.owner_id, timezone=audience.timezone, scope=audience.scope)
         last = result["last_entry_date"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
 from services.user import schemas, service
-from shared.api import Api
+from shared.api import Api, load_body, load_query
 from shared.auth import current_identity, require_service
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
@@ -32,14 +31,6 @@ def _target(raw: str) -> uuid.UUID:
     return service.parse_user_id(raw, caller=current_identity().user_id)
 
 
-def _json(schema: Any) -> dict[str, Any]:
-    return schema.load(request.get_json(silent=True) if request.get_data(cache=True) else {})
-
-
-def _args(schema: Any) -> dict[str, Any]:
-    return schema.load(request.args.to_dict())
-
-
 class UserResource(Resource):
     def get(self, user_id: str) -> Response:
         caller = _caller()
@@ -49,7 +40,7 @@ class UserResource(Resource):
 
     def put(self, user_id: str) -> Response:
         identity = current_identity()
-        data = _json(schemas.ProfileUpdate())
+        data = load_body(schemas.ProfileUpdate())
         profile = service.update_profile(
             user_id=_target(user_id),
             caller_id=_caller(),
@@ -72,13 +63,13 @@ class PrivacyResource(Resource):
 
     def put(self, user_id: str) -> Response:
         owner = self._owner(user_id)
-        data = _json(schemas.PrivacyIn())
+        data = load_body(schemas.PrivacyIn())
         return jsonify(_privacy_out.dump(service.update_privacy(user_id=owner, data=data, auth_lookup=_lookup())))
 
 
 class FriendsResource(Resource):
     def get(self, user_id: str) -> Response:
-        args = _args(schemas.FriendsArgs())
+        args = load_query(schemas.FriendsArgs())
         target = _target(user_id)
         service.get_profile(target, auth_lookup=_lookup())
         items, cursor = service.list_relations(
@@ -87,7 +78,7 @@ class FriendsResource(Resource):
         return jsonify({"items": _friend_out.dump(items), "next_cursor": cursor})
 
     def post(self, user_id: str) -> Response:
-        _json(schemas.FriendRequestIn())
+        load_body(schemas.FriendRequestIn())
         target = _target(user_id)
         status = service.request_friendship(caller_id=_caller(), target_id=target, auth_lookup=_lookup())
         body = {"user_id": str(target), "status": status}
@@ -105,7 +96,7 @@ class FriendResource(Resource):
 
     def put(self, user_id: str, other_id: str) -> Response:
         caller, other = self._pair(user_id, other_id)
-        data = _json(schemas.FriendAnswer())
+        data = load_body(schemas.FriendAnswer())
         status = service.answer(caller_id=caller, other_id=other, status=data["status"], auth_lookup=_lookup())
         return jsonify({"user_id": str(other), "status": status})
 
@@ -117,7 +108,7 @@ class FriendResource(Resource):
 
 class SearchResource(Resource):
     def get(self) -> Response:
-        args = _args(schemas.SearchArgs())
+        args = load_query(schemas.SearchArgs())
         found, cursor = service.search(caller_id=_caller(), q=args["q"], limit=args["limit"], cursor=args["cursor"])
         return jsonify({"items": _summary_out.dump(found), "next_cursor": cursor})
 
