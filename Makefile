@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint fmt migrate bench chaos install clean
+.PHONY: run test lint fmt migrate bench bench-gateway bench-mood chaos install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ fmt: $(STAMP)
 migrate: $(STAMP) ## apply every service's migrations to DATABASE_URL
 	$(PY) -m shared.migrate upgrade
 
-bench: $(STAMP) ## gateway benchmark against direct and nginx baselines (see docs/benchmarks.md)
+bench: bench-gateway bench-mood ## every benchmark (see docs/benchmarks.md)
+
+bench-gateway: $(STAMP) ## the gateway against direct calls and nginx
 	$(PY) bench/gateway.py
+
+bench-mood: $(STAMP) ## per-user mood analytics at 3M rows, with and without the index
+	$(PY) bench/mood.py
 
 chaos: $(STAMP) ## the reliability tests at full size
 	HUGMOOD_CHAOS=1 $(PY) -m pytest tests/e2e -m e2e -k chaos
