@@ -12,8 +12,10 @@ from services.mood import errors
 from shared.errors import ServiceUnavailable
 from shared.http import ReadThroughCache, ServiceClient
 
-# Privacy changes take effect within this many seconds.
+# Privacy changes take effect for other viewers within this many seconds.
 AUDIENCE_TTL_SECONDS = 5
+# The owner's own view depends only on their time zone, which changes rarely: keep it longer.
+OWNER_TTL_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,10 @@ def admits(settings: dict[str, Any]) -> bool:
 class AudienceSource:
     """The user service's answer, cached briefly in Redis.
 
-    Fallback when the user service is down: the owner's own requests use a stale copy (only the
-    time zone matters to them); other viewers fail closed with 503 once the copy is older than
-    the TTL, so a privacy change is never overridden by an old answer.
+    The owner's own copy stays fresh for a minute (only their time zone matters to them). When the
+    user service is down, the owner's own requests use a stale copy; other viewers fail closed
+    with 503 once the copy is older than 5 s, so a privacy change is never overridden by an old
+    answer.
     """
 
     def __init__(self, client: ServiceClient, cache_client: redis.Redis):
@@ -57,7 +60,7 @@ class AudienceSource:
             cache_client, "hm:mood:audience", ttl=AUDIENCE_TTL_SECONDS, serve_stale=False
         )
         self.stale_ok = ReadThroughCache(
-            cache_client, "hm:mood:audience", ttl=AUDIENCE_TTL_SECONDS, stale_ttl=3600, serve_stale=True
+            cache_client, "hm:mood:audience", ttl=OWNER_TTL_SECONDS, stale_ttl=3600, serve_stale=True
         )
 
     def _fetch(self, owner_id: uuid.UUID, viewer_id: uuid.UUID) -> dict[str, Any] | None:
