@@ -14,12 +14,12 @@ import redis
 import requests
 
 from gateway import routes
-from gateway.auth import ClientAddress, TokenVerifier
+from gateway.auth import ClientAddress
 from gateway.proxy import Upstream, forward, make_upstream
 from gateway.ratelimit import Limiter, Verdict
 from shared import VERSION
 from shared.app import MAX_BODY_BYTES, check_json_body, request_id_from
-from shared.auth import JwksKeys
+from shared.auth import JwksKeys, TokenVerifier
 from shared.config import SERVICES, Config, Setting, parse_positive, resolve_config
 from shared.errors import (
     PROBLEM_JSON,

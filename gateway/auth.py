@@ -1,49 +1,9 @@
-"""Token checks at the edge: verify once, cache until expiry; the client address, unspoofable."""
+"""The client address at the edge, unspoofable."""
 
 from __future__ import annotations
 
 import ipaddress
-import threading
-import time
 from collections.abc import Iterable
-from typing import Any
-
-from shared.auth import JwksKeys, decode_access_token
-from shared.errors import Unauthorized
-
-
-class TokenVerifier:
-    """Verifies access tokens; a verified token is remembered until it expires (the revocation
-    check still happens on every request, in the rate-limit round trip)."""
-
-    def __init__(self, keys: JwksKeys, *, issuer: str, audience: str, max_entries: int = 50_000):
-        self.keys = keys
-        self.issuer = issuer
-        self.audience = audience
-        self.max_entries = max_entries
-        self._cache: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-
-    def verify(self, authorization: str | None) -> dict[str, Any]:
-        """Claims of the bearer token in this Authorization header; 401 otherwise."""
-        if not authorization:
-            raise Unauthorized("A bearer access token is required.", code="auth.token_missing")
-        scheme, _, token = authorization.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or len(token) > 4096:
-            raise Unauthorized("A bearer access token is required.", code="auth.token_missing")
-        claims = self._cache.get(token)
-        now = time.time()
-        if claims is not None and claims["exp"] > now:
-            return claims
-        claims = decode_access_token(token, self.keys, issuer=self.issuer, audience=self.audience)
-        with self._lock:
-            if len(self._cache) >= self.max_entries:
-                self._cache = {t: c for t, c in self._cache.items() if c["exp"] > now}
-                if len(self._cache) >= self.max_entries:
-                    self._cache.clear()
-            self._cache[token] = claims
-        return claims
 
 
 class ClientAddress:

@@ -12,7 +12,7 @@ import jwt
 import redis
 import requests
 from flask import Flask, g, request
-from flask_jwt_extended import JWTManager, get_jwt, verify_jwt_in_request
+from flask_jwt_extended import JWTManager
 
 from shared.errors import Forbidden, ServiceUnavailable, Unauthorized
 
@@ -93,6 +93,40 @@ def decode_access_token(token: str, keys: JwksKeys, *, issuer: str, audience: st
     if claims.get("type") != "access":
         raise Unauthorized("The access token is invalid.", code="auth.token_invalid")
     return claims
+
+
+class TokenVerifier:
+    """Verifies access tokens; a verified token is remembered until it expires (~1 µs instead of
+    ~0.5 ms of RSA and JSON work). Revocation is still checked on every request."""
+
+    def __init__(self, keys: JwksKeys, *, issuer: str, audience: str, max_entries: int = 50_000):
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.max_entries = max_entries
+        self._cache: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, authorization: str | None) -> dict[str, Any]:
+        """Claims of the bearer token in this Authorization header; 401 otherwise."""
+        if not authorization:
+            raise Unauthorized("A bearer access token is required.", code="auth.token_missing")
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > 4096:
+            raise Unauthorized("A bearer access token is required.", code="auth.token_missing")
+        claims = self._cache.get(token)
+        now = time.time()
+        if claims is not None and claims["exp"] > now:
+            return claims
+        claims = decode_access_token(token, self.keys, issuer=self.issuer, audience=self.audience)
+        with self._lock:
+            if len(self._cache) >= self.max_entries:
+                self._cache = {t: c for t, c in self._cache.items() if c["exp"] > now}
+                if len(self._cache) >= self.max_entries:
+                    self._cache.clear()
+            self._cache[token] = claims
+        return claims
 
 
 class Denylist:
@@ -176,6 +210,12 @@ def current_identity() -> Identity:
     return identity
 
 
+def current_claims() -> dict[str, Any]:
+    """The verified claims of this request's access token."""
+    current_identity()
+    return g.jwt_claims
+
+
 def require_service(*names: str) -> Identity:
     """Allow only service identities (optionally only the named services)."""
     identity = current_identity()
@@ -212,26 +252,20 @@ def init_token_verification(
         JWT_COOKIE_CSRF_PROTECT=False,
         JWT_CSRF_IN_COOKIES=False,
     )
+    # flask-jwt-extended signs tokens in the auth service; verification below is our own so that a
+    # verified token can be cached until it expires.
     manager = JWTManager(app)
 
-    @manager.decode_key_loader
-    def _key(header: dict[str, Any], _payload: dict[str, Any]) -> Any:
-        return keys.get(header.get("kid"))
-
-    @manager.token_verification_loader
-    def _typ(header: dict[str, Any], payload: dict[str, Any]) -> bool:
-        return header.get("typ") == ACCESS_TOKEN_TYP and "exp" in payload and "jti" in payload
-
-    @manager.token_in_blocklist_loader
-    def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
-        return denylist.is_revoked(payload)
+    verifier = TokenVerifier(keys, issuer=issuer, audience=audience)
 
     @app.before_request
     def _authenticate() -> None:
         if request.method == "OPTIONS" or is_public(request.endpoint):
             return
-        verify_jwt_in_request()
-        claims = get_jwt()
+        claims = verifier.verify(request.headers.get("Authorization"))
+        if denylist.is_revoked(claims):
+            raise Unauthorized("The access token has been revoked.", code="auth.token_revoked")
+        g.jwt_claims = claims
         g.identity = Identity(subject=str(claims["sub"]), roles=tuple(claims.get("roles", ())))
         g.user_id = g.identity.subject
 

@@ -7,13 +7,12 @@ import binascii
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
-from flask_jwt_extended import get_jwt
 from flask_restful import Resource
 from marshmallow import ValidationError
 
 from services.auth import errors, schemas, service
 from shared.api import Api, load_body
-from shared.auth import Denylist, current_identity, require_admin, require_service
+from shared.auth import Denylist, current_claims, current_identity, require_admin, require_service
 
 _user_out = schemas.UserOut()
 _public_user_out = schemas.PublicUserOut()
@@ -140,7 +139,7 @@ class TokenResource(Resource):
 class LogoutResource(Resource):
     def post(self) -> Response:
         load_body(schemas.LogoutIn())
-        service.logout(claims=get_jwt(), denylist=_denylist())
+        service.logout(claims=current_claims(), denylist=_denylist())
         return Response(status=204)
 
 
@@ -149,7 +148,7 @@ class PasswordResource(Resource):
         data = load_body(schemas.PasswordChangeIn())
         service.change_password(
             user_id=current_identity().user_id,
-            family_id=get_jwt().get("fam"),
+            family_id=current_claims().get("fam"),
             current=data["current_password"],
             new=data["new_password"],
             denylist=_denylist(),
