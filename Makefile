@@ -39,8 +39,9 @@ bench-gateway: $(STAMP) ## the gateway against direct calls and nginx
 bench-mood: $(STAMP) ## per-user mood analytics at 3M rows, with and without the index
 	$(PY) bench/mood.py
 
-chaos: $(STAMP) ## the reliability tests at full size
-	HUGMOOD_CHAOS=1 $(PY) -m pytest tests/e2e -m e2e -k chaos
+chaos: $(STAMP) ## the reliability tests at full size (they arrive with the hug/notification work)
+	@echo "make chaos: no reliability (kill) tests exist yet; they come with the hug and notification issue" >&2
+	@exit 1
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache
