@@ -24,7 +24,7 @@ class ClientAddress:
         """(client ip, the X-Forwarded-For chain to send upstream)."""
         if not self.trusted:
             return peer, peer
-        chain = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()] if self.trusted else []
+        chain = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
         client = peer
         if self._is_trusted(peer):
             for hop in reversed(chain):

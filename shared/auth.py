@@ -12,7 +12,6 @@ import jwt
 import redis
 import requests
 from flask import Flask, g, request
-from flask_jwt_extended import JWTManager
 
 from shared.errors import Forbidden, ServiceUnavailable, Unauthorized
 
@@ -240,22 +239,12 @@ def init_token_verification(
     issuer: str,
     audience: str,
     is_public: Callable[[str | None], bool],
-) -> JWTManager:
-    """Make every non-public endpoint of `app` demand a valid, unrevoked access token."""
-    app.config.update(
-        JWT_ALGORITHM="RS256",
-        JWT_DECODE_ALGORITHMS=ALGORITHMS,
-        JWT_DECODE_AUDIENCE=audience,
-        JWT_DECODE_ISSUER=issuer,
-        JWT_TOKEN_LOCATION=["headers"],
-        JWT_IDENTITY_CLAIM="sub",
-        JWT_COOKIE_CSRF_PROTECT=False,
-        JWT_CSRF_IN_COOKIES=False,
-    )
-    # flask-jwt-extended signs tokens in the auth service; verification below is our own so that a
-    # verified token can be cached until it expires.
-    manager = JWTManager(app)
+) -> None:
+    """Make every non-public endpoint of `app` demand a valid, unrevoked access token.
 
+    Verification is our own rather than flask-jwt-extended's, so that a verified token can be
+    cached until it expires; flask-jwt-extended only signs tokens, in the auth service.
+    """
     verifier = TokenVerifier(keys, issuer=issuer, audience=audience)
 
     @app.before_request
@@ -268,5 +257,3 @@ def init_token_verification(
         g.jwt_claims = claims
         g.identity = Identity(subject=str(claims["sub"]), roles=tuple(claims.get("roles", ())))
         g.user_id = g.identity.subject
-
-    return manager

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_jwt_extended import JWTManager
 
 from services.auth import api
 from services.auth.models import db
@@ -84,11 +85,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app = base.app
     app.config.update(
+        JWT_ALGORITHM="RS256",
+        JWT_IDENTITY_CLAIM="sub",
         JWT_PRIVATE_KEY=key.private_key,
         JWT_ENCODE_ISSUER=config.JWT_ISSUER,
         JWT_ENCODE_AUDIENCE=config.JWT_AUDIENCE,
-        JWT_ACCESS_TOKEN_EXPIRES=config.get("AUTH_ACCESS_TOKEN_SECONDS", ACCESS_TOKEN_SECONDS),
+        JWT_ACCESS_TOKEN_EXPIRES=ACCESS_TOKEN_SECONDS,
     )
+    JWTManager(app)  # signs access tokens; every process verifies them with shared.auth
     app.extensions["auth"] = AuthContext(key, LoginThrottle(base.redis), config.AUTH_SERVICE_CLIENTS)
     api.register_resources(base.api)
     if all(admin):
