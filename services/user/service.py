@@ -84,21 +84,7 @@ def get_privacy(user_id: uuid.UUID, *, auth_lookup: AuthLookup) -> Privacy:
 def profile_view(profile: Profile, *, viewer_id: uuid.UUID) -> dict[str, Any]:
     """The profile as `viewer_id` may see it: last_active only if the owner shows online status."""
     privacy = db.session.get(Privacy, profile.user_id)
-    view = {
-        c: getattr(profile, c)
-        for c in (
-            "user_id",
-            "username",
-            "display_name",
-            "bio",
-            "avatar_url",
-            "location",
-            "timezone",
-            "last_active",
-            "created_at",
-            "updated_at",
-        )
-    }
+    view = {column.key: getattr(profile, column.key) for column in Profile.__table__.columns}
     if privacy is not None and not privacy.show_online_status and viewer_id != profile.user_id:
         view["last_active"] = None
     return view
@@ -156,15 +142,19 @@ def _lock_pair(a: uuid.UUID, b: uuid.UUID) -> None:
     db.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(first + second))))
 
 
-def _befriend(a: uuid.UUID, b: uuid.UUID) -> None:
+def _between(left: Any, right: Any, a: uuid.UUID, b: uuid.UUID) -> Any:
+    """Rows linking a and b in either direction, for a table of (left, right) pairs."""
+    return or_(and_(left == a, right == b), and_(left == b, right == a))
+
+
+def _drop_requests(a: uuid.UUID, b: uuid.UUID) -> None:
     db.session.execute(
-        delete(FriendRequest).where(
-            or_(
-                and_(FriendRequest.requester_id == a, FriendRequest.addressee_id == b),
-                and_(FriendRequest.requester_id == b, FriendRequest.addressee_id == a),
-            )
-        )
+        delete(FriendRequest).where(_between(FriendRequest.requester_id, FriendRequest.addressee_id, a, b))
     )
+
+
+def _befriend(a: uuid.UUID, b: uuid.UUID) -> None:
+    _drop_requests(a, b)
     db.session.execute(
         insert(Friendship)
         .values([{"user_id": a, "friend_id": b}, {"user_id": b, "friend_id": a}])
@@ -204,12 +194,7 @@ def request_friendship(*, caller_id: uuid.UUID, target_id: uuid.UUID, auth_looku
 
 def _end_friendship(a: uuid.UUID, b: uuid.UUID, reason: str) -> bool:
     removed = db.session.execute(
-        delete(Friendship).where(
-            or_(
-                and_(Friendship.user_id == a, Friendship.friend_id == b),
-                and_(Friendship.user_id == b, Friendship.friend_id == a),
-            )
-        )
+        delete(Friendship).where(_between(Friendship.user_id, Friendship.friend_id, a, b))
     ).rowcount
     if removed:
         publish(db.session, OutboxEvent, "FriendshipEnded", {"user_id": str(a), "other_id": str(b), "reason": reason})
@@ -224,14 +209,7 @@ def answer(*, caller_id: uuid.UUID, other_id: uuid.UUID, status: str, auth_looku
     _lock_pair(caller_id, other_id)
     if status == "blocked":
         _end_friendship(caller_id, other_id, "blocked")
-        db.session.execute(
-            delete(FriendRequest).where(
-                or_(
-                    and_(FriendRequest.requester_id == caller_id, FriendRequest.addressee_id == other_id),
-                    and_(FriendRequest.requester_id == other_id, FriendRequest.addressee_id == caller_id),
-                )
-            )
-        )
+        _drop_requests(caller_id, other_id)
         db.session.execute(insert(Block).values(blocker_id=caller_id, blocked_id=other_id).on_conflict_do_nothing())
         publish(db.session, OutboxEvent, "UserBlocked", {"blocker_id": str(caller_id), "blocked_id": str(other_id)})
         db.session.commit()
