@@ -1,16 +1,20 @@
-"""The Celery worker process: every service's consumers, and the event dispatch task."""
+"""The Celery worker process: every service's consumers and tasks, the event dispatch task, and
+the beat schedule (`celery -A services.worker:celery beat`)."""
 
 from __future__ import annotations
 
 import importlib
 
 from shared.config import DATABASE_SETTINGS, SERVICES, load_config
-from shared.events import make_celery, register_event_tasks
+from shared.events import DeadLetters, make_celery, register_event_tasks, service_engines
 from shared.logging import configure_logging
 
 config = load_config("worker", settings=DATABASE_SETTINGS)
 configure_logging("worker", config.LOG_LEVEL)
 celery = make_celery(config)
+beat_schedule: dict[str, dict] = {}
 for _service in SERVICES:
-    importlib.import_module(f"services.{_service}.tasks")
-register_event_tasks(celery)
+    _tasks = importlib.import_module(f"services.{_service}.tasks")
+    beat_schedule.update(getattr(_tasks, "BEAT_SCHEDULE", {}))
+celery.conf.beat_schedule = beat_schedule
+register_event_tasks(celery, dead_letters=DeadLetters(service_engines(config)))

@@ -178,6 +178,22 @@ DATABASE_SETTINGS = [
         help="Celery broker (default: REDIS_URL)",
     ),
     Setting(
+        "CELERY_VISIBILITY_TIMEOUT_SECONDS",
+        parse_positive(int),
+        300,
+        help="how long a task a dead worker held stays invisible before another worker gets it "
+        "(above the longest task plus the longest retry delay)",
+    ),
+    Setting(
+        "EVENT_MAX_RETRIES", parse_positive(int), 10, help="retries of a failing event consumer before dead-lettering"
+    ),
+    Setting(
+        "EVENT_RETRY_MAX_SECONDS",
+        parse_positive(int),
+        60,
+        help="longest delay between a consumer's retries (exponential backoff up to it)",
+    ),
+    Setting(
         "SERVICE_CLIENT_SECRET",
         str,
         "dev-service-secret",

@@ -147,3 +147,35 @@ class _OutboxTables:
 
 
 outbox_tables = _OutboxTables()
+
+
+class _DeadLetterTable:
+    """Events a consumer of this service gave up on after its last retry, kept for an admin retry."""
+
+    def create(self) -> None:
+        import sqlalchemy as sa
+        from alembic import op
+        from sqlalchemy.dialects import postgresql
+
+        ts = sa.DateTime(timezone=True)
+        op.create_table(
+            "dead_letters",
+            sa.Column("id", sa.Uuid, primary_key=True),
+            sa.Column("event_id", sa.Uuid, nullable=False),
+            sa.Column("consumer", sa.String(64), nullable=False),
+            sa.Column("event", postgresql.JSONB, nullable=False),
+            sa.Column("error", sa.Text, nullable=False),
+            sa.Column("failed_at", ts, nullable=False, server_default=sa.func.now()),
+            sa.Column("retried_at", ts),
+        )
+        op.create_index(
+            "ix_dead_letters_waiting", "dead_letters", ["failed_at"], postgresql_where=sa.text("retried_at IS NULL")
+        )
+
+    def drop(self) -> None:
+        from alembic import op
+
+        op.drop_table("dead_letters")
+
+
+dead_letter_table = _DeadLetterTable()

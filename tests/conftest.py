@@ -13,13 +13,23 @@ import pytest
 from shared.testing import redis_db
 
 
+# Two checkouts may run their suites side by side on one machine: TEST_SLOT (0..3) gives each its
+# own databases and Redis databases.
+SLOT = int(os.environ.get("TEST_SLOT", "0"))
+
+
 @dataclass(frozen=True)
 class Servers:
     database_url: str  # an admin URL; suites create their own databases on that server
     redis_url: str
 
     def redis(self, index: int) -> str:
-        return redis_db(self.redis_url, index)
+        """Redis database `index` of slot 0; slots 1..3 move down by 3 per slot (11 -> 8, 5, 2)."""
+        return redis_db(self.redis_url, index - 3 * SLOT)
+
+    def database(self, name: str) -> str:
+        """A database name of this slot."""
+        return f"{name}_{SLOT}" if SLOT else name
 
 
 @pytest.fixture(scope="session")

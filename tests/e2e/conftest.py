@@ -31,7 +31,7 @@ def fleet_key() -> SigningKey:
 
 @pytest.fixture(scope="session")
 def fleet(servers, fleet_key, tmp_path_factory) -> Iterator[Fleet]:
-    database_url = fresh_database(servers.database_url, "hugmood_e2e")
+    database_url = fresh_database(servers.database_url, servers.database("hugmood_e2e"))
     upgrade(database_url)
     redis_url = servers.redis(12)
     redis.Redis.from_url(redis_url).flushdb()
@@ -55,6 +55,7 @@ def fleet(servers, fleet_key, tmp_path_factory) -> Iterator[Fleet]:
         AUTH_WORKERS="1",
         AUTH_THREADS="4",
         WORKER_CONCURRENCY="1",
+        BEAT_SCHEDULE_FILE=str(run_dir / "celerybeat-schedule"),
     )
     for name in ("gateway", "auth", "user", "mood", "hug", "notification", "social"):
         port = str(free_port())

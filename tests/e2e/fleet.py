@@ -14,7 +14,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCESSES = ("gateway", "auth", "user", "mood", "hug", "notification", "social", "worker", "relay")
+PROCESSES = ("gateway", "auth", "user", "mood", "hug", "notification", "social", "worker", "relay", "beat")
 
 
 def procfile() -> dict[str, str]:

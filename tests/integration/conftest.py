@@ -16,7 +16,7 @@ from shared.testing import fresh_database, mint_token
 
 @pytest.fixture(scope="session")
 def database_url(servers) -> str:
-    url = fresh_database(servers.database_url, "hugmood_integration")
+    url = fresh_database(servers.database_url, servers.database("hugmood_integration"))
     upgrade(url)
     return url
 

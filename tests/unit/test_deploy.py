@@ -371,12 +371,19 @@ def test_web_process_probes_service_and_graceful_stop(name):
     assert service["spec"]["ports"] == [{"name": "http", "port": DEFAULT_PORTS[name], "targetPort": "http"}]
 
 
-def test_worker_and_relay_have_no_http_probes():
+def test_worker_relay_and_beat_have_no_http_probes():
     deployments = k8s_by_kind("Deployment")
     [worker] = pod_spec(deployments["worker"])["containers"]
     assert "inspect ping" in " ".join(worker["livenessProbe"]["exec"]["command"])
-    [relay] = pod_spec(deployments["relay"])["containers"]
-    assert not {"livenessProbe", "readinessProbe", "ports"} & set(relay)
+    for name in ("relay", "beat"):
+        [container] = pod_spec(deployments[name])["containers"]
+        assert not {"livenessProbe", "readinessProbe", "ports"} & set(container), name
+
+
+def test_exactly_one_beat_never_two_during_a_rollout():
+    beat = k8s_by_kind("Deployment")["beat"]
+    assert beat["spec"]["replicas"] == 1 and beat["spec"]["strategy"] == {"type": "Recreate"}
+    assert "beat" not in k8s_by_kind("HorizontalPodAutoscaler")
     assert set(k8s_by_kind("Service")) == set(WEB)
 
 
@@ -445,7 +452,7 @@ def test_network_policies():
         return {name for name, w in workloads().items() if pod_labels(w).get(label) == "true"}
 
     assert clients("hugmood.io/postgres-client") == {*SERVICES, "worker", "relay", "migrate"}
-    assert clients("hugmood.io/redis-client") == {"gateway", *SERVICES, "worker", "relay"}
+    assert clients("hugmood.io/redis-client") == {"gateway", *SERVICES, "worker", "relay", "beat"}
     for policy, label, port in (
         ("postgres-egress", "hugmood.io/postgres-client", 5432),
         ("redis-egress", "hugmood.io/redis-client", 6379),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from services.auth.models import OutboxEvent, ProcessedEvent, db
 from shared.db import service_database_url
-from shared.events import claim_once, publish, relay_batch
+from shared.events import OutboxWakeup, claim_once, publish, relay_batch
 
 
 @pytest.fixture
@@ -106,3 +107,42 @@ def test_a_consumer_acts_once_per_event(engine, session):
     assert claim_once(session, ProcessedEvent, event_id, "notification") is False
     assert claim_once(session, ProcessedEvent, event_id, "social") is True
     session.commit()
+
+
+def test_a_published_row_keeps_no_secret_but_the_consumer_got_it(engine, session):
+    publish(session, OutboxEvent, "PasswordResetRequested", {"user_id": "u", "token": "s3cret-token"})
+    session.commit()
+    sent = []
+    assert relay_batch(engine, "auth", sent.append) == 1
+    assert sent[0]["data"]["token"] == "s3cret-token"
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT payload FROM auth.outbox")).scalar_one()
+    assert stored["data"] == {"user_id": "u"} and "s3cret-token" not in str(stored)
+
+
+def test_the_relay_wakes_on_commit_not_on_its_next_pass(engine, session):
+    wakeup = OutboxWakeup(engine)
+    try:
+        wakeup.wait(0.01)  # connects and listens
+        waited: list[float] = []
+        started = time.monotonic()
+        waiter = threading.Thread(target=lambda: (wakeup.wait(20), waited.append(time.monotonic() - started)))
+        waiter.start()
+        publish(session, OutboxEvent, "Thing", {})
+        time.sleep(0.3)
+        assert not waited, "woke before the commit"
+        session.commit()
+        waiter.join()
+    finally:
+        wakeup.close()
+    assert 0.25 <= waited[0] < 10, waited
+
+
+def test_the_relay_waits_out_its_idle_time_when_nothing_commits(engine):
+    wakeup = OutboxWakeup(engine)
+    try:
+        started = time.monotonic()
+        wakeup.wait(0.5)
+        assert time.monotonic() - started >= 0.45
+    finally:
+        wakeup.close()
