@@ -12,7 +12,6 @@ import pytest
 
 from shared.testing import redis_db
 
-
 # Two checkouts may run their suites side by side on one machine: TEST_SLOT (0..3) gives each its
 # own databases and Redis databases.
 SLOT = int(os.environ.get("TEST_SLOT", "0"))

@@ -53,7 +53,8 @@ def consume(base_config, engine_for):
 
 def _waiting(engine_for) -> list:
     with engine_for("mood").connect() as conn:
-        return conn.execute(text("SELECT consumer, event, error FROM moods.dead_letters WHERE retried_at IS NULL")).all()
+        query = "SELECT consumer, event, error FROM moods.dead_letters WHERE retried_at IS NULL"
+        return conn.execute(text(query)).all()
 
 
 def test_a_failing_consumer_is_retried_up_to_its_last_retry_then_dead_lettered_once(consume, engine_for):
