@@ -61,6 +61,12 @@ SETTINGS = [
         65.0,
         help="upstream read timeout of long polls (above the 60 s poll maximum)",
     ),
+    Setting(
+        "GATEWAY_WORKER_CONNECTIONS",
+        parse_positive(int),
+        4000,
+        help="connections per gateway worker (gevent), and so its upstream pool for held long polls",
+    ),
     Setting("GATEWAY_BREAKER_FAIL_MAX", parse_positive(int), 5, help="failures that open a circuit"),
     Setting("GATEWAY_BREAKER_RESET_SECONDS", parse_positive(float), 10.0, help="how long a circuit stays open"),
 ]
@@ -124,6 +130,7 @@ class Gateway:
                 long_read_timeout=config.GATEWAY_LONG_POLL_TIMEOUT_SECONDS,
                 fail_max=config.GATEWAY_BREAKER_FAIL_MAX,
                 reset_timeout=config.GATEWAY_BREAKER_RESET_SECONDS,
+                long_pool_size=config.GATEWAY_WORKER_CONNECTIONS,
             )
             for name in SERVICES
         }

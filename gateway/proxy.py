@@ -80,6 +80,7 @@ def make_upstream(
     fail_max: int,
     reset_timeout: float,
     pool_size: int = 200,
+    long_pool_size: int = 4000,
 ) -> Upstream:
     """An Upstream with keep-alive pools per instance.
 
@@ -92,19 +93,25 @@ def make_upstream(
         port = parts.port or (443 if parts.scheme == "https" else 80)
 
         def pool(
-            timeout: float, host: str = parts.hostname or "", port: int = port, tls: bool = parts.scheme == "https"
+            timeout: float,
+            size: int,
+            host: str = parts.hostname or "",
+            port: int = port,
+            tls: bool = parts.scheme == "https",
         ) -> HTTPClient:
             return HTTPClient(
                 host,
                 port,
                 connection_timeout=connect_timeout,
                 network_timeout=timeout,
-                concurrency=pool_size,
+                concurrency=size,
                 ssl=tls,
                 block_size=CHUNK,
             )
 
-        instances.append(Instance(url, pool(read_timeout), pool(long_read_timeout)))
+        # Every held long poll holds one upstream connection: that pool is as large as the worker's
+        # own connection limit, so a poll never queues behind others for a connection.
+        instances.append(Instance(url, pool(read_timeout, pool_size), pool(long_read_timeout, long_pool_size)))
     breaker = Breaker(fail_max=fail_max, reset_timeout=reset_timeout, name=name, process="gateway")
     return Upstream(name, instances, breaker)
 
