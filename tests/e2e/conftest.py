@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import socket
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -29,15 +31,12 @@ def fleet_key() -> SigningKey:
     return SigningKey.from_pem(generate_private_key_pem())
 
 
-@pytest.fixture(scope="session")
-def fleet(servers, fleet_key, tmp_path_factory) -> Iterator[Fleet]:
-    database_url = fresh_database(servers.database_url, servers.database("hugmood_e2e"))
+def launch_fleet(database_url: str, redis_url: str, key: SigningKey, run_dir: Path, **overrides: str) -> Fleet:
+    """Migrate a fresh database and start every Procfile process against it; wait until healthy."""
     upgrade(database_url)
-    redis_url = servers.redis(12)
     redis.Redis.from_url(redis_url).flushdb()
-    run_dir = tmp_path_factory.mktemp("fleet")
     key_file = run_dir / "jwt.pem"
-    key_file.write_text(fleet_key.private_pem)
+    key_file.write_text(key.private_pem)
     env = python_env()
     env.update(
         DATABASE_URL=database_url,
@@ -56,7 +55,13 @@ def fleet(servers, fleet_key, tmp_path_factory) -> Iterator[Fleet]:
         AUTH_THREADS="4",
         WORKER_CONCURRENCY="1",
         BEAT_SCHEDULE_FILE=str(run_dir / "celerybeat-schedule"),
+        # The recording providers write what push and email would have sent here, for the tests.
+        NOTIFICATION_PUSH_PROVIDER="recording",
+        NOTIFICATION_EMAIL_PROVIDER="recording",
+        NOTIFICATION_RECORDING_PATH=str(run_dir / "sent.jsonl"),
+        EVENT_RETRY_MAX_SECONDS="5",
     )
+    env.update(overrides)
     for name in ("gateway", "auth", "user", "mood", "hug", "notification", "social"):
         port = str(free_port())
         env[f"{name.upper()}_PORT"] = port
@@ -66,6 +71,17 @@ def fleet(servers, fleet_key, tmp_path_factory) -> Iterator[Fleet]:
     fleet.start()
     try:
         fleet.wait_healthy()
+    except BaseException:
+        fleet.stop_all()
+        raise
+    return fleet
+
+
+@pytest.fixture(scope="session")
+def fleet(servers, fleet_key, tmp_path_factory) -> Iterator[Fleet]:
+    database_url = fresh_database(servers.database_url, servers.database("hugmood_e2e"))
+    fleet = launch_fleet(database_url, servers.redis(12), fleet_key, tmp_path_factory.mktemp("fleet"))
+    try:
         yield fleet
     finally:
         fleet.stop_all()
@@ -107,5 +123,19 @@ def new_user(client):
         body = response.json()
         c.bearer(body["access_token"])
         return body
+
+    return make
+
+
+@pytest.fixture
+def people(fleet, new_user):
+    """Register n fresh users, each on a client from its own loopback address."""
+
+    def make(n: int) -> list[tuple[Client, dict]]:
+        out = []
+        for _ in range(n):
+            c = Client(fleet.gateway, f"127.0.4.{uuid.uuid4().int % 250 + 1}")
+            out.append((c, new_user(c)))
+        return out
 
     return make

@@ -11,20 +11,6 @@ import requests
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def people(fleet, new_user):
-    from tests.e2e.fleet import Client
-
-    def make(n: int) -> list[tuple[Client, dict]]:
-        out = []
-        for i in range(n):
-            c = Client(fleet.gateway, f"127.0.4.{uuid.uuid4().int % 250 + 1}")
-            out.append((c, new_user(c)))
-        return out
-
-    return make
-
-
 def test_profile_appears_from_the_registration_event(fleet, people):
     ((alice, session),) = people(1)
     user_id = session["user"]["id"]
