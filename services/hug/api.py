@@ -1,11 +1,142 @@
-"""HTTP resources of the hug service (its domain endpoints arrive with their own issue)."""
+"""HTTP resources of the hug service."""
 
 from __future__ import annotations
 
-from shared.api import Api
+import uuid
+
+from flask import Response, current_app, jsonify
+from flask_restful import Resource
+
+from services.hug import errors, schemas, service
+from shared.api import Api, load_body, load_query
+from shared.auth import current_identity
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
+PREFIX = "/api/v1/hugs"
+
+_hug = schemas.Hug()
+_hugs = schemas.Hug(many=True)
+_request = schemas.HugRequest()
+_requests = schemas.HugRequest(many=True)
+_group = schemas.GroupHug()
+
+
+def _caller() -> uuid.UUID:
+    return uuid.UUID(current_identity().user_id)
+
+
+def _audience() -> service.AudienceSource:
+    return current_app.extensions["hug_audience"]
+
+
+def _created(body: dict, location: str) -> Response:
+    response = jsonify(body)
+    response.status_code = 201
+    response.headers["Location"] = location
+    return response
+
+
+class HugTypesResource(Resource):
+    def get(self) -> Response:
+        load_query(schemas.TypesArgs())
+        return jsonify({"items": service.hug_types()})
+
+
+class HugListResource(Resource):
+    def post(self) -> Response:
+        settings = current_app.config["HUGMOOD"]
+        hug = service.hugs.send(
+            sender_id=_caller(),
+            data=load_body(schemas.HugCreate()),
+            audience=_audience(),
+            flood_limit=settings.HUG_FLOOD_LIMIT,
+            flood_window_seconds=settings.HUG_FLOOD_WINDOW_SECONDS,
+        )
+        return _created(_hug.dump(hug), f"{PREFIX}/{hug.id}")
+
+
+class ReceivedResource(Resource):
+    def get(self) -> Response:
+        items, cursor = service.hugs.received(user_id=_caller(), args=load_query(schemas.ReceivedArgs()))
+        return jsonify({"items": _hugs.dump(items), "next_cursor": cursor})
+
+
+class SentResource(Resource):
+    def get(self) -> Response:
+        items, cursor = service.hugs.sent(user_id=_caller(), args=load_query(schemas.SentArgs()))
+        return jsonify({"items": _hugs.dump(items), "next_cursor": cursor})
+
+
+class HugResource(Resource):
+    def get(self, hug_id: str) -> Response:
+        hug = service.hugs.read(hug_id=service.parse_id(hug_id, errors.HugNotFound), viewer_id=_caller())
+        return jsonify(_hug.dump(hug))
+
+
+class HugReadResource(Resource):
+    def put(self, hug_id: str) -> Response:
+        hug = service.hugs.mark_read(hug_id=service.parse_id(hug_id, errors.HugNotFound), viewer_id=_caller())
+        return jsonify(_hug.dump(hug))
+
+
+class HugRequestListResource(Resource):
+    def post(self) -> Response:
+        request = service.hug_requests.create(
+            requester_id=_caller(), data=load_body(schemas.HugRequestCreate()), audience=_audience()
+        )
+        return _created(_request.dump(request), f"{PREFIX}/request/{request.id}")
+
+
+class HugRequestsResource(Resource):
+    def get(self) -> Response:
+        items, cursor = service.hug_requests.listing(
+            user_id=_caller(), args=load_query(schemas.HugRequestListArgs()), audience=_audience()
+        )
+        return jsonify({"items": _requests.dump(items), "next_cursor": cursor})
+
+
+class HugRequestResource(Resource):
+    def put(self, request_id: str) -> Response:
+        request = service.hug_requests.answer(
+            request_id=service.parse_id(request_id, errors.HugRequestNotFound),
+            responder_id=_caller(),
+            data=load_body(schemas.HugRequestAnswer()),
+            audience=_audience(),
+        )
+        return jsonify(_request.dump(request))
+
+
+class GroupHugListResource(Resource):
+    def post(self) -> Response:
+        group = service.groups.create(
+            creator_id=_caller(), data=load_body(schemas.GroupHugCreate()), audience=_audience()
+        )
+        return _created(_group.dump(service.groups.view(group)), f"{PREFIX}/group/{group.id}")
+
+
+class GroupHugResource(Resource):
+    def get(self, group_id: str) -> Response:
+        group = service.groups.read(group_id=service.parse_id(group_id, errors.GroupHugNotFound), viewer_id=_caller())
+        return jsonify(_group.dump(service.groups.view(group)))
+
+
+class GroupHugJoinResource(Resource):
+    def put(self, group_id: str) -> Response:
+        group = service.groups.join(group_id=service.parse_id(group_id, errors.GroupHugNotFound), user_id=_caller())
+        return jsonify(_group.dump(service.groups.view(group)))
 
 
 def register_resources(api: Api) -> None:
-    """Mount the hug resources; until they exist, every path but the ops ones answers 401/404."""
+    """Mount the hug resources under /api/v1/hugs (fixed paths before the /{id} ones)."""
+    api.add_resource(HugListResource, PREFIX, endpoint="hugs")
+    api.add_resource(HugTypesResource, f"{PREFIX}/types", endpoint="hug_types")
+    api.add_resource(ReceivedResource, f"{PREFIX}/received", endpoint="hugs_received")
+    api.add_resource(SentResource, f"{PREFIX}/sent", endpoint="hugs_sent")
+    api.add_resource(HugRequestListResource, f"{PREFIX}/request", endpoint="hug_request_create")
+    api.add_resource(HugRequestsResource, f"{PREFIX}/requests", endpoint="hug_requests")
+    api.add_resource(HugRequestResource, f"{PREFIX}/request/<request_id>", endpoint="hug_request")
+    api.add_resource(GroupHugListResource, f"{PREFIX}/group", endpoint="group_hugs")
+    api.add_resource(GroupHugResource, f"{PREFIX}/group/<group_id>", endpoint="group_hug")
+    api.add_resource(GroupHugJoinResource, f"{PREFIX}/group/<group_id>/join", endpoint="group_hug_join")
+    api.add_resource(HugResource, f"{PREFIX}/<hug_id>", endpoint="hug")
+    api.add_resource(HugReadResource, f"{PREFIX}/<hug_id>/read", endpoint="hug_read")

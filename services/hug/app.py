@@ -8,15 +8,31 @@ from flask import Flask
 
 from services.hug import api
 from services.hug.models import db
+from services.hug.service import AudienceSource
 from shared.app import create_base_app
-from shared.config import DATABASE_SETTINGS, resolve_config
+from shared.config import DATABASE_SETTINGS, Setting, parse_positive, resolve_config
 
-SETTINGS = [*DATABASE_SETTINGS]
+SETTINGS = [
+    *DATABASE_SETTINGS,
+    Setting(
+        "HUG_FLOOD_LIMIT",
+        parse_positive(int),
+        10,
+        help="hugs one sender may send one recipient per flood window (more: 429)",
+    ),
+    Setting(
+        "HUG_FLOOD_WINDOW_SECONDS",
+        parse_positive(int),
+        600,
+        help="length of the per-sender-per-recipient hug flood window",
+    ),
+]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the hug service."""
     config = resolve_config("hug", config, SETTINGS)
     base = create_base_app("hug", config, db=db, public_endpoints=api.PUBLIC_ENDPOINTS)
+    base.app.extensions["hug_audience"] = AudienceSource(base.client, base.redis)
     api.register_resources(base.api)
     return base.app

@@ -1,1 +1,0 @@
-"""Hug business logic."""

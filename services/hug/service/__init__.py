@@ -1,0 +1,25 @@
+"""Hug business logic: the type catalogue, hugs, hug requests and group hugs."""
+
+from services.hug.service import groups, hug_requests, hugs
+from services.hug.service.audience import AudienceSource, admits_hugs
+from services.hug.service.catalogue import DEFAULT_TYPE, HUG_TYPES, TYPE_NAMES, hug_types, label_of
+from services.hug.service.groups import effective_status, expire_group_hugs
+from services.hug.service.hugs import pair_lock_key
+from services.hug.service.ids import parse_id
+
+__all__ = [
+    "DEFAULT_TYPE",
+    "HUG_TYPES",
+    "TYPE_NAMES",
+    "AudienceSource",
+    "admits_hugs",
+    "effective_status",
+    "expire_group_hugs",
+    "groups",
+    "hug_requests",
+    "hug_types",
+    "hugs",
+    "label_of",
+    "pair_lock_key",
+    "parse_id",
+]
