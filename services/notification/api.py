@@ -1,11 +1,109 @@
-"""HTTP resources of the notification service (its domain endpoints arrive with their own issue)."""
+"""HTTP resources of the notification service."""
 
 from __future__ import annotations
 
-from shared.api import Api
+import uuid
+
+from flask import Response, current_app, jsonify
+from flask_restful import Resource
+
+from services.notification import schemas, service
+from shared.api import Api, load_body, load_query
+from shared.auth import current_identity
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 
+_notification = schemas.Notification()
+_notifications = schemas.Notification(many=True)
+_device = schemas.Device()
+_devices = schemas.Device(many=True)
+
+
+def _caller() -> uuid.UUID:
+    return uuid.UUID(current_identity().user_id)
+
+
+class NotificationListResource(Resource):
+    def get(self) -> Response:
+        args = load_query(schemas.NotificationListArgs())
+        items, cursor = service.inbox.listing(user_id=_caller(), args=args)
+        return jsonify({"items": _notifications.dump(items), "next_cursor": cursor})
+
+
+class NotificationResource(Resource):
+    def get(self, notification_id: str) -> Response:
+        load_query(schemas.NoArgs())
+        item = service.inbox.read(notification_id=service.parse_id(notification_id), user_id=_caller())
+        return jsonify(_notification.dump(item))
+
+    def delete(self, notification_id: str) -> Response:
+        service.inbox.remove(notification_id=service.parse_id(notification_id), user_id=_caller())
+        return Response(status=204)
+
+
+class NotificationReadResource(Resource):
+    def put(self, notification_id: str) -> Response:
+        load_body(schemas.NoArgs())
+        item = service.inbox.mark_read(notification_id=service.parse_id(notification_id), user_id=_caller())
+        return jsonify(_notification.dump(item))
+
+
+class ReadAllResource(Resource):
+    def put(self) -> Response:
+        load_body(schemas.NoArgs())
+        return jsonify({"updated": service.inbox.mark_all_read(user_id=_caller())})
+
+
+class PollResource(Resource):
+    def get(self) -> Response:
+        args = load_query(schemas.PollArgs())
+        body = service.poll(
+            user_id=_caller(),
+            cursor=args["cursor"],
+            timeout=args["timeout"],
+            hub=current_app.extensions["notification_wake"],
+            dump=_notifications.dump,
+        )
+        return jsonify(body)
+
+
+class PreferencesResource(Resource):
+    def get(self) -> Response:
+        load_query(schemas.NoArgs())
+        return jsonify(service.preferences.get(_caller()))
+
+    def put(self) -> Response:
+        change = load_body(schemas.PreferencesUpdate())
+        return jsonify(service.preferences.update(_caller(), change))
+
+
+class DeviceListResource(Resource):
+    def get(self) -> Response:
+        load_query(schemas.NoArgs())
+        return jsonify({"items": _devices.dump(service.devices.listing(user_id=_caller()))})
+
+    def post(self) -> Response:
+        device, created = service.devices.register(user_id=_caller(), data=load_body(schemas.DeviceCreate()))
+        response = jsonify(_device.dump(device))
+        response.status_code = 201 if created else 200
+        response.headers["Location"] = f"/api/v1/devices/{device.id}"
+        return response
+
+
+class DeviceResource(Resource):
+    def delete(self, device_id: str) -> Response:
+        service.devices.remove(device_id=service.parse_id(device_id, "device"), user_id=_caller())
+        return Response(status=204)
+
 
 def register_resources(api: Api) -> None:
-    """Mount the notification resources; until they exist, every path but the ops ones answers 401/404."""
+    """Mount the notification resources under /api/v1/notifications and /api/v1/devices."""
+    prefix = "/api/v1/notifications"
+    api.add_resource(NotificationListResource, prefix, endpoint="notifications")
+    api.add_resource(PollResource, f"{prefix}/poll", endpoint="poll")
+    api.add_resource(PreferencesResource, f"{prefix}/preferences", endpoint="preferences")
+    api.add_resource(ReadAllResource, f"{prefix}/read-all", endpoint="read_all")
+    api.add_resource(NotificationResource, f"{prefix}/<notification_id>", endpoint="notification")
+    api.add_resource(NotificationReadResource, f"{prefix}/<notification_id>/read", endpoint="notification_read")
+    api.add_resource(DeviceListResource, "/api/v1/devices", endpoint="devices")
+    api.add_resource(DeviceResource, "/api/v1/devices/<device_id>", endpoint="device")

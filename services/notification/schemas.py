@@ -1,1 +1,95 @@
 """Request and response shapes of the notification service."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services.notification.models import TYPES
+from shared.api import StrictBoolean, UtcDateTime
+from shared.pagination import PageArgs
+
+CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class QueryBoolean(fields.Boolean):
+    """`true` or `false` in a query string, nothing else."""
+
+    truthy = frozenset({"true"})
+    falsy = frozenset({"false"})
+
+
+class Notification(Schema):
+    id = fields.UUID()
+    type = fields.String()
+    title = fields.String()
+    body = fields.String()
+    data = fields.Dict()
+    is_read = fields.Boolean()
+    read_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+
+
+class NotificationListArgs(PageArgs):
+    unread = QueryBoolean(load_default=False)
+
+
+class PollArgs(Schema):
+    cursor = fields.String(load_default=None, validate=validate.Length(min=1, max=512))
+    timeout = fields.Integer(load_default=30, validate=validate.Range(min=1, max=60), strict=False)
+
+
+class NoArgs(Schema):
+    """An endpoint that takes no query parameters."""
+
+
+class Channels(Schema):
+    in_app = StrictBoolean()
+    push = StrictBoolean()
+    email = StrictBoolean()
+
+
+class PasswordResetChannels(Channels):
+    @validates_schema
+    def _email_stays_on(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("email") is False:
+            raise ValidationError("The password reset email cannot be turned off.", "email")
+
+
+TypeChannels = Schema.from_dict(
+    {t: fields.Nested(PasswordResetChannels if t == "password_reset" else Channels) for t in TYPES},
+    name="TypeChannels",
+)
+
+
+class QuietHours(Schema):
+    start = fields.String(required=True, validate=validate.Regexp(CLOCK, error="Use HH:MM (00:00-23:59)."))
+    end = fields.String(required=True, validate=validate.Regexp(CLOCK, error="Use HH:MM (00:00-23:59)."))
+
+    @validates_schema
+    def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("start") is not None and data.get("start") == data.get("end"):
+            raise ValidationError("start and end must differ.", "end")
+
+
+class PreferencesUpdate(Schema):
+    """Any part of the preferences shape; deep-merged into what is stored."""
+
+    types = fields.Nested(TypeChannels)
+    quiet_hours = fields.Nested(QuietHours, allow_none=True)
+
+
+class DeviceCreate(Schema):
+    device_token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
+    device_type = fields.String(required=True, validate=validate.OneOf(("ios", "android", "web")))
+
+
+class Device(Schema):
+    id = fields.UUID()
+    device_token = fields.String()
+    device_type = fields.String()
+    is_active = fields.Boolean()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()

@@ -1,0 +1,22 @@
+"""Notification business logic: inbox and long polling, preferences, devices, deliveries, providers."""
+
+from services.notification.service import delivery, devices, inbox, messages, preferences, providers
+from services.notification.service.inbox import Draft, EmailDraft, Outcome, parse_id
+from services.notification.service.poll import WakeHub, poll
+from services.notification.service.preferences import TimezoneSource
+
+__all__ = [
+    "Draft",
+    "EmailDraft",
+    "Outcome",
+    "TimezoneSource",
+    "WakeHub",
+    "delivery",
+    "devices",
+    "inbox",
+    "messages",
+    "parse_id",
+    "poll",
+    "preferences",
+    "providers",
+]

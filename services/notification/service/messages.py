@@ -1,0 +1,131 @@
+"""What each event tells whom: the drafts of the notifications it creates."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from services.notification.service.inbox import Draft, EmailDraft
+
+
+def _id(value: str) -> uuid.UUID:
+    return uuid.UUID(value)
+
+
+def hug_sent(data: dict[str, Any]) -> list[Draft]:
+    """The recipient of a hug learns of it."""
+    label = data.get("type_label") or "hug"
+    body = f"You received a {label}."
+    if data.get("message"):
+        body += f' "{data["message"]}"'
+    return [
+        Draft(
+            _id(data["recipient_id"]),
+            "hug_received",
+            "You got a hug",
+            body[:1000],
+            {
+                "hug_id": data["hug_id"],
+                "sender_id": data["sender_id"],
+                "hug_type": data.get("type"),
+                "hug_request_id": data.get("hug_request_id"),
+                "group_hug_id": data.get("group_hug_id"),
+            },
+        )
+    ]
+
+
+def hug_requested(data: dict[str, Any]) -> list[Draft]:
+    """A direct hug request reaches its recipient; a community request (no recipient) nobody."""
+    if not data.get("recipient_id"):
+        return []
+    body = "Someone would love a hug from you."
+    if data.get("message"):
+        body += f' "{data["message"]}"'
+    return [
+        Draft(
+            _id(data["recipient_id"]),
+            "hug_request",
+            "A hug was requested",
+            body[:1000],
+            {"hug_request_id": data["hug_request_id"], "requester_id": data["requester_id"]},
+        )
+    ]
+
+
+def group_hug_created(data: dict[str, Any]) -> list[Draft]:
+    """Every participant but the creator is invited."""
+    invited = dict.fromkeys(p for p in data.get("participant_ids", []) if p != data["creator_id"])
+    return [
+        Draft(
+            _id(participant),
+            "group_hug_invite",
+            "You're invited to a group hug",
+            f'Join "{data.get("name") or "a group hug"}" before it ends.'[:1000],
+            {"group_hug_id": data["group_hug_id"], "creator_id": data["creator_id"], "expires_at": data["expires_at"]},
+        )
+        for participant in invited
+    ]
+
+
+def friend_requested(data: dict[str, Any]) -> list[Draft]:
+    return [
+        Draft(
+            _id(data["addressee_id"]),
+            "friend_request",
+            "New friend request",
+            "Someone would like to be your friend.",
+            {"requester_id": data["requester_id"]},
+        )
+    ]
+
+
+def friendship_accepted(data: dict[str, Any]) -> list[Draft]:
+    return [
+        Draft(
+            _id(data["user_id"]),
+            "friend_accepted",
+            "Friend request accepted",
+            "Your friend request was accepted.",
+            {"friend_id": data["friend_id"]},
+        )
+    ]
+
+
+def streak_milestone(data: dict[str, Any]) -> list[Draft]:
+    days = int(data["days"])
+    return [
+        Draft(
+            _id(data["user_id"]),
+            "streak_milestone",
+            f"{days}-day streak!",
+            f"You have checked in {days} days in a row. Keep going!",
+            {"days": days, "streak_start": data.get("streak_start")},
+        )
+    ]
+
+
+def password_reset(data: dict[str, Any], reset_url: str) -> list[Draft]:
+    """The token goes in the email only; the stored notification never holds it."""
+    link = f"{reset_url}{quote(data['token'], safe='')}"
+    email = EmailDraft(
+        to=data["email"],
+        subject="Reset your HugMood password",
+        body=(
+            "Someone (hopefully you) asked to reset your HugMood password.\n\n"
+            f"Open this link to choose a new one:\n{link}\n\n"
+            f"Or enter this code: {data['token']}\n\n"
+            f"It works once, until {data.get('expires_at')}. If you did not ask, ignore this email."
+        ),
+    )
+    return [
+        Draft(
+            _id(data["user_id"]),
+            "password_reset",
+            "Password reset requested",
+            "A password reset was requested for your account. Check your email for the link.",
+            {"expires_at": data.get("expires_at")},
+            email,
+        )
+    ]

@@ -1,0 +1,234 @@
+"""Long polling: immediate answers, validation, holding, wake-ups, and one subscriber per process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+
+from services.notification.models import db
+from shared.pagination import encode_cursor
+
+PATH = "/api/v1/notifications/poll"
+
+
+def poll(person, **query):
+    response = person.get(PATH, query_string=query)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_without_a_cursor_answers_the_unread_at_once_with_the_current_cursor(caller):
+    alice, bob = caller(), caller()
+    empty = poll(alice)
+    assert empty["items"] == [] and empty["cursor"] == encode_cursor(0)
+    alice.hugged(3)
+    bob.hugged(1)
+    first = alice.notifications()[-1]
+    alice.put(f"/api/v1/notifications/{first['id']}/read")
+    body = poll(alice)
+    assert len(body["items"]) == 2 and first["id"] not in {i["id"] for i in body["items"]}
+    assert body["items"] == sorted(body["items"], key=lambda i: i["created_at"])
+    assert body["cursor"] == encode_cursor(3)
+
+
+def test_with_a_cursor_answers_everything_newer_oldest_first(caller):
+    alice = caller()
+    alice.hugged(2)
+    cursor = poll(alice)["cursor"]
+    alice.hugged(3)
+    body = poll(alice, cursor=cursor)
+    newest_first = alice.notifications()
+    assert [i["id"] for i in body["items"]] == [i["id"] for i in reversed(newest_first[:3])]
+    assert body["cursor"] == encode_cursor(5)
+
+
+def test_a_timeout_answers_empty_items_and_the_same_cursor(caller):
+    alice = caller()
+    alice.hugged()
+    cursor = poll(alice)["cursor"]
+    started = time.monotonic()
+    body = poll(alice, cursor=cursor, timeout=1)
+    assert body == {"items": [], "cursor": cursor}
+    assert 0.9 < time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"timeout": 0},
+        {"timeout": 61},
+        {"timeout": "soon"},
+        {"timeout": "1.5"},
+        {"cursor": "not a cursor"},
+        {"cursor": encode_cursor("x")},
+        {"cursor": encode_cursor(-1)},
+        {"cursor": encode_cursor(1, 2)},
+        {"cursor": ""},
+        {"since": 1},
+    ],
+)
+def test_bad_query_parameters_are_422(caller, query):
+    response = caller().get(PATH, query_string=query)
+    assert response.status_code == 422 and response.content_type == "application/problem+json"
+
+
+def test_another_users_cursor_reveals_nothing(caller):
+    alice, mallory = caller(), caller()
+    alice.hugged(2)
+    body = poll(mallory, cursor=encode_cursor(0), timeout=1)
+    assert body["items"] == []
+
+
+# --- against a live threaded server, with real commits ---
+
+
+def test_a_held_poll_answers_soon_after_a_notification_is_created(live_user):
+    alice = live_user()
+    cursor = alice.poll()["cursor"]
+    answered: dict = {}
+
+    def wait() -> None:
+        answered["body"] = alice.poll(cursor, timeout=10)
+        answered["at"] = time.monotonic()
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    time.sleep(0.5)  # the poll is holding
+    assert "body" not in answered
+    alice.hugged()
+    created = time.monotonic()
+    thread.join(5)
+    assert len(answered["body"]["items"]) == 1 and answered["body"]["cursor"] != cursor
+    assert answered["at"] - created < 0.2
+
+
+def test_nothing_is_missed_between_polls(live_user):
+    alice = live_user()
+    cursor = alice.poll()["cursor"]
+    seen: list[str] = []
+    sent: list[str] = []
+    done = threading.Event()
+
+    def produce() -> None:
+        for _ in range(30):
+            sent.append(alice.hugged())
+            time.sleep(0.005)
+        done.set()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    while not done.is_set() or len(seen) < 30:
+        body = alice.poll(cursor, timeout=2)
+        seen.extend(item["data"]["hug_id"] for item in body["items"])
+        cursor = body["cursor"]
+        if done.is_set() and not body["items"] and len(seen) >= 30:
+            break
+    producer.join()
+    assert seen == sent  # each once, in order
+    assert alice.poll(cursor, timeout=1)["items"] == []
+
+
+def test_a_wrong_users_notifications_never_appear(live_user):
+    alice, bob = live_user(), live_user()
+    cursor = bob.poll()["cursor"]
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(bob.poll, cursor, 2)
+        time.sleep(0.3)
+        alice.hugged()
+        body = waiting.result()
+    assert body == {"items": [], "cursor": cursor}
+    assert len(alice.poll()["items"]) == 1
+
+
+def test_twenty_waiting_polls_share_one_pubsub_connection_and_hold_no_db_connection(live_user, live_app, redis_url):
+    users = [live_user() for _ in range(20)]
+    cursors = [u.poll()["cursor"] for u in users]
+    hub = live_app.extensions["notification_wake"]
+    admin = redis.Redis.from_url(redis_url)
+    with ThreadPoolExecutor(20) as pool:
+        futures = [pool.submit(u.poll, c, 10) for u, c in zip(users, cursors, strict=True)]
+        with live_app.app_context():
+            pool_ = db.engine.pool
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            # A waiter registers before its first query; once all 20 are past it, none may keep a
+            # database connection while holding.
+            with hub.lock:
+                waiting = sum(len(group) for group in hub.waiters.values())
+            in_use = pool_.checkedout()
+            if waiting == 20 and in_use == 0:
+                break
+            time.sleep(0.05)
+        assert waiting == 20 and in_use == 0
+        time.sleep(0.3)
+        assert pool_.checkedout() == 0  # still holding, still no connection
+        ours = [c for c in admin.client_list() if c.get("name") == hub.client_name]
+        assert len(ours) == 1 and ours[0]["sub"] == "1"
+        for user in users:
+            user.hugged()
+        bodies = [f.result(timeout=10) for f in futures]
+    assert all(len(b["items"]) == 1 for b in bodies)
+    admin.close()
+
+
+def test_waiters_are_woken_to_re_query_when_the_subscriber_reconnects(live_user, live_app, redis_url):
+    alice = live_user()
+    cursor = alice.poll()["cursor"]
+    hub = live_app.extensions["notification_wake"]
+    admin = redis.Redis.from_url(redis_url)
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(alice.poll, cursor, 20)
+        time.sleep(0.3)
+        # A notification whose wake-up is lost (published nowhere), then the subscriber's
+        # connection dies: on reconnect every waiter re-queries and finds it.
+        from services.notification import tasks
+
+        with live_app.app_context():
+            original = tasks.service.inbox.wake
+            tasks.service.inbox.wake = lambda *_: None
+            try:
+                alice.hugged()
+            finally:
+                tasks.service.inbox.wake = original
+        started = time.monotonic()
+        (ours,) = [c for c in admin.client_list() if c.get("name") == hub.client_name]
+        admin.client_kill_filter(_id=ours["id"])
+        body = waiting.result(timeout=10)
+    assert len(body["items"]) == 1 and time.monotonic() - started < 3
+    hub.subscribed.wait(5)
+    admin.close()
+
+
+def test_a_users_sequence_numbers_commit_in_order(live_user, live_app):
+    """A second allocation for the same user waits for the first to commit, so a poller's
+    "seq > cursor" never sees a higher seq committed before a lower one."""
+    from sqlalchemy import text
+
+    alice = live_user()
+    allocate = text(
+        "INSERT INTO notification_counters (user_id, seq) VALUES (:u, 1) "
+        "ON CONFLICT (user_id) DO UPDATE SET seq = notification_counters.seq + 1 RETURNING seq"
+    )
+    with live_app.app_context():
+        engine = db.engine
+    got: dict = {}
+    with engine.connect() as first:
+        assert first.execute(allocate, {"u": alice.id}).scalar_one() == 1
+
+        def second() -> None:
+            with engine.begin() as conn:
+                got["seq"] = conn.execute(allocate, {"u": alice.id}).scalar_one()
+                got["at"] = time.monotonic()
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.3)
+        assert "seq" not in got  # blocked on the first transaction's row lock
+        committed = time.monotonic()
+        first.commit()
+        thread.join(5)
+    assert got["seq"] == 2 and got["at"] >= committed
