@@ -1,12 +1,13 @@
-"""The Celery worker process: every service's consumers and tasks, the event dispatch task, and
-the beat schedule (`celery -A services.worker:celery beat`)."""
+"""The Celery worker process: every service's consumers and tasks, and the beat schedule
+(`celery -A services.worker:celery beat`). The relay (services/relay.py) imports it too, for the
+consumer registry and the Celery app."""
 
 from __future__ import annotations
 
 import importlib
 
 from shared.config import DATABASE_SETTINGS, SERVICES, load_config
-from shared.events import DeadLetters, make_celery, register_event_tasks, service_engines
+from shared.events import DeadLetters, DeliveryLedger, make_celery, register_event_tasks, service_engines
 from shared.logging import configure_logging
 
 config = load_config("worker", settings=DATABASE_SETTINGS)
@@ -17,4 +18,5 @@ for _service in SERVICES:
     _tasks = importlib.import_module(f"services.{_service}.tasks")
     beat_schedule.update(getattr(_tasks, "BEAT_SCHEDULE", {}))
 celery.conf.beat_schedule = beat_schedule
-register_event_tasks(celery, dead_letters=DeadLetters(service_engines(config)))
+_engines = service_engines(config)
+register_event_tasks(celery, ledger=DeliveryLedger(_engines), dead_letters=DeadLetters(_engines))

@@ -194,6 +194,12 @@ DATABASE_SETTINGS = [
         help="longest delay between a consumer's retries (exponential backoff up to it)",
     ),
     Setting(
+        "EVENT_REDELIVER_SECONDS",
+        parse_positive(int),
+        600,
+        help="an event a consumer has neither finished nor retried for this long is sent to it again",
+    ),
+    Setting(
         "SERVICE_CLIENT_SECRET",
         str,
         "dev-service-secret",

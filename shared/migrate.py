@@ -179,3 +179,32 @@ class _DeadLetterTable:
 
 
 dead_letter_table = _DeadLetterTable()
+
+
+class _OutboxDeliveriesTable:
+    """The delivery ledger: one row per (event, consumer) the relay sent, marked done by the consumer."""
+
+    def create(self) -> None:
+        import sqlalchemy as sa
+        from alembic import op
+
+        ts = sa.DateTime(timezone=True)
+        op.create_table(
+            "outbox_deliveries",
+            sa.Column("event_id", sa.Uuid, primary_key=True),
+            sa.Column("consumer", sa.String(64), primary_key=True),
+            sa.Column("sent_at", ts, nullable=False, server_default=sa.func.now()),
+            sa.Column("done_at", ts),
+            sa.Column("redeliveries", sa.Integer, nullable=False, server_default="0"),
+        )
+        op.create_index(
+            "ix_outbox_deliveries_undone", "outbox_deliveries", ["sent_at"], postgresql_where=sa.text("done_at IS NULL")
+        )
+
+    def drop(self) -> None:
+        from alembic import op
+
+        op.drop_table("outbox_deliveries")
+
+
+outbox_deliveries_table = _OutboxDeliveriesTable()

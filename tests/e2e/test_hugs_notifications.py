@@ -58,15 +58,22 @@ def uid(person: tuple[Client, dict]) -> str:
     return person[1]["user"]["id"]
 
 
+def open_to_hugs(*people: tuple[Client, dict]) -> None:
+    """Accept hugs from anyone (the default is friends only)."""
+    for client, _ in people:
+        assert client.put("/api/v1/users/me/privacy", json={"allow_hugs_from": "anyone"}).status_code == 200
+
+
 def test_a_hug_answers_the_recipients_held_poll(people):
     alice, bob = people(2)
+    open_to_hugs(bob)
     first = bob[0].get("/api/v1/notifications/poll")
     assert first.status_code == 200 and first.json()["items"] == []
     cursor = first.json()["cursor"]
     answered: list = []
     poller = threading.Thread(
         target=lambda: answered.append(
-            bob[0].get("/api/v1/notifications/poll", params={"cursor": cursor, "timeout": 30})
+            bob[0].get("/api/v1/notifications/poll", params={"cursor": cursor, "timeout": 30}, timeout=40)
         )
     )
     poller.start()
@@ -87,6 +94,7 @@ def test_a_hug_answers_the_recipients_held_poll(people):
 
 def test_hug_input_rules_through_the_gateway(people):
     alice, bob = people(2)
+    open_to_hugs(bob)
     types = alice[0].get("/api/v1/hugs/types").json()
     names = [t["name"] for t in (types["items"] if isinstance(types, dict) else types)]
     assert len(names) >= 5
@@ -106,6 +114,7 @@ def test_hug_input_rules_through_the_gateway(people):
 
 def test_only_the_recipient_reads_a_hug_and_lists_are_private(people):
     alice, bob, carol = people(3)
+    open_to_hugs(bob)
     hug = alice[0].post("/api/v1/hugs", json={"recipient_id": uid(bob), "type": "warm"}).json()
     unread = bob[0].get("/api/v1/hugs/received", params={"unread": "true"}).json()["items"]
     assert [h["id"] for h in unread] == [hug["id"]]
@@ -161,6 +170,7 @@ def test_a_group_hug_completes_when_every_invitee_joins(people):
 
 def test_notifications_are_the_owners_alone(people):
     alice, bob = people(2)
+    open_to_hugs(bob)
     alice[0].post("/api/v1/hugs", json={"recipient_id": uid(bob), "type": "warm"})
     item = notified(bob[0], "hug_received")
     assert notifications(alice[0]) == []
@@ -183,6 +193,7 @@ def test_poll_input_rules(people):
 
 def test_in_app_off_stores_nothing_but_push_still_goes_out(fleet, people):
     alice, bob = people(2)
+    open_to_hugs(bob)
     assert (
         bob[0].post("/api/v1/devices", json={"device_token": f"tok-{uid(bob)}", "device_type": "ios"}).status_code
         == 201
@@ -236,6 +247,12 @@ def test_a_password_reset_is_emailed_with_its_token_and_stored_nowhere_else(flee
     ]
     assert len(accepted) == 1, "the email carries the one working reset token"
     [token] = accepted
+    # The reset revoked every session: sign in again with the new password.
+    login = alice.post(
+        "/api/v1/auth/login", json={"username": body["user"]["username"], "password": "a new quiet harbour"}
+    )
+    assert login.status_code == 200, login.text
+    alice.bearer(login.json()["access_token"])
     item = notified(alice, "password_reset")
     assert token not in json.dumps(item)
     conn = psycopg2.connect(fleet.env["DATABASE_URL"])

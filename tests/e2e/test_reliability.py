@@ -8,6 +8,7 @@ a queued task survives the server's death.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -74,6 +75,8 @@ def chaos(servers, fleet_key, tmp_path_factory) -> Iterator[tuple[Fleet, ChaosRe
         WORKER_CONCURRENCY="2",
         # A task held by a killed worker comes back after this long; short here so the test is quick.
         CELERY_VISIBILITY_TIMEOUT_SECONDS="10",
+        # And an event the broker dropped is sent again after this long (the delivery ledger).
+        EVENT_REDELIVER_SECONDS="20",
         NOTIFICATION_PUSH_PROVIDER="logging",
         NOTIFICATION_EMAIL_PROVIDER="logging",
     )
@@ -88,8 +91,8 @@ def sign_up(fleet: Fleet, n: int) -> list[tuple[Client, str]]:
     """n users, each a client with its token, from its own loopback address."""
     people = []
     for _ in range(n):
-        n = next(_addresses)
-        client = Client(fleet.gateway, f"127.0.{8 + n // 250}.{n % 250 + 1}")
+        k = next(_addresses)
+        client = Client(fleet.gateway, f"127.0.{8 + k // 250}.{k % 250 + 1}")
         name = f"c{uuid.uuid4().hex[:12]}"
         response = client.post(
             "/api/v1/auth/register",
@@ -97,6 +100,8 @@ def sign_up(fleet: Fleet, n: int) -> list[tuple[Client, str]]:
         )
         assert response.status_code == 201, response.text
         client.bearer(response.json()["access_token"])
+        opened = client.put("/api/v1/users/me/privacy", json={"allow_hugs_from": "anyone"})
+        assert opened.status_code == 200, opened.text
         people.append((client, response.json()["user"]["id"]))
     return people
 
@@ -155,11 +160,13 @@ def test_killing_the_worker_mid_stream_loses_and_duplicates_nothing(chaos):
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(send, pairs))
     assert killed.is_set() and len(set(acknowledged)) == HUGS
-    wait_until(lambda: sum(hug_notifications(fleet, recipients).values()) >= HUGS, timeout=120 + HUGS / 10)
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: sum(hug_notifications(fleet, recipients).values()) >= HUGS, timeout=60 + HUGS / 10)
     time.sleep(3)  # a redelivered duplicate would show up now
     counts = hug_notifications(fleet, recipients)
-    assert set(counts) == set(acknowledged), "0 lost"
-    assert max(counts.values()) == 1, "0 duplicates"
+    lost = set(acknowledged) - set(counts)
+    assert not lost, f"{len(lost)} of {HUGS} lost"
+    assert set(counts) == set(acknowledged) and max(counts.values()) == 1, "0 duplicates"
 
 
 def test_long_polls_get_each_notification_once_in_order_across_a_restart(chaos):
@@ -170,14 +177,16 @@ def test_long_polls_get_each_notification_once_in_order_across_a_restart(chaos):
     received: dict[str, list[dict]] = {uid: [] for _, uid in pollers}
     stop = threading.Event()
     errors: Counter = Counter()
+    ready: set[str] = set()
 
     def poll(client: Client, uid: str) -> None:
-        cursor = client.get("/api/v1/notifications/poll").json()["cursor"]
+        cursor = None  # the first poll, without a cursor, answers at once with the current one
         while not stop.is_set():
+            params = {"timeout": 5} if cursor is None else {"cursor": cursor, "timeout": 5}
             try:
-                response = client.get("/api/v1/notifications/poll", params={"cursor": cursor, "timeout": 5})
-            except requests.RequestException:
-                errors["connection"] += 1
+                response = client.get("/api/v1/notifications/poll", params=params)
+            except requests.RequestException as exc:
+                errors[type(exc).__name__] += 1
                 time.sleep(0.2)
                 continue
             if response.status_code != 200:
@@ -185,13 +194,16 @@ def test_long_polls_get_each_notification_once_in_order_across_a_restart(chaos):
                 time.sleep(0.2)
                 continue
             body = response.json()
-            received[uid].extend(body["items"])
+            if cursor is not None:
+                received[uid].extend(body["items"])
             cursor = body["cursor"]
+            ready.add(uid)
 
     threads = [threading.Thread(target=poll, args=person, daemon=True) for person in pollers]
     for thread in threads:
         thread.start()
-    time.sleep(1)
+    wait_until(lambda: len(ready) == POLLERS, timeout=30)
+    time.sleep(0.5)  # every poller has its cursor and holds a poll
     restarted = False
     sent: dict[str, list[str]] = {uid: [] for _, uid in pollers}
     for i in range(per_poller * POLLERS):
@@ -205,14 +217,18 @@ def test_long_polls_get_each_notification_once_in_order_across_a_restart(chaos):
             fleet.start("notification")
             fleet.wait_healthy(("notification",))
     try:
-        wait_until(
-            lambda: all(len(received[uid]) >= per_poller for uid in received), timeout=60 + POLLED_NOTIFICATIONS / 10
-        )
+        with contextlib.suppress(AssertionError):
+            wait_until(
+                lambda: all(len(received[uid]) >= per_poller for uid in received),
+                timeout=60 + POLLED_NOTIFICATIONS / 10,
+            )
         time.sleep(2)
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=10)
+    short = {uid: len(items) for uid, items in received.items() if len(items) != per_poller}
+    assert not short, f"expected {per_poller} each, got {short}; poll errors: {dict(errors)}"
     for _, uid in pollers:
         items = received[uid]
         ids = [item["id"] for item in items]

@@ -12,11 +12,12 @@ from shared.events import (
     CONSUME_TASK,
     ConsumerRegistry,
     DeadLetters,
-    main,
+    DeliveryLedger,
     make_celery,
     register_event_tasks,
     service_engines,
 )
+from shared.events.__main__ import main
 
 
 @pytest.fixture
@@ -101,3 +102,22 @@ def test_the_admin_command_refuses_an_unknown_service(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["dead-letters", "--service", "nosuch"])
     assert exit_.value.code == 2
+
+
+def test_the_consume_task_reports_done_to_the_publishers_ledger(base_config, engine_for):
+    consumers = ConsumerRegistry()
+    seen: list[str] = []
+    consumers.subscribe("Thing", "mood.fine")(lambda event: seen.append(event["id"]))
+    app = make_celery(Config(CELERY_BROKER_URL="memory://", REDIS_URL=""))
+    register_event_tasks(app, consumers, ledger=DeliveryLedger(engine_for), dead_letters=DeadLetters(engine_for))
+    event = _event()
+    app.tasks[CONSUME_TASK].apply(args=("mood.fine", event, "auth"))
+    with engine_for("auth").begin() as conn:
+        done = conn.execute(
+            text(
+                "SELECT done_at IS NOT NULL FROM auth.outbox_deliveries WHERE event_id = :e AND consumer = 'mood.fine'"
+            ),
+            {"e": uuid.UUID(event["id"]), "c": "mood.fine"},
+        ).scalar_one()
+        conn.execute(text("DELETE FROM auth.outbox_deliveries"))
+    assert seen == [event["id"]] and done is True

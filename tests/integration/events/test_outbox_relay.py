@@ -9,25 +9,54 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.auth.models import OutboxEvent, ProcessedEvent, db
+from shared.config import Config
 from shared.db import service_database_url
-from shared.events import OutboxWakeup, claim_once, publish, relay_batch
+from shared.events import (
+    DeliveryLedger,
+    OutboxWakeup,
+    claim_once,
+    publish,
+    redeliver_stale,
+    relay_batch,
+    service_engines,
+)
+
+
+def no_consumers(_event_type: str) -> list[str]:
+    return []
+
+
+def one_consumer(_event_type: str) -> list[str]:
+    return ["user.profiles"]
+
+
+def collect(into: list):
+    """A sender that records each event (once per consumer)."""
+    return lambda _consumer, event, _schema: into.append(event)
 
 
 @pytest.fixture
 def engine(base_config):
-    from shared.config import Config
-
     engine = create_engine(
         service_database_url("auth", Config(DATABASE_URL=base_config["DATABASE_URL"], DATABASE_ROLE_PASSWORD=""))
     )
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM auth.outbox"))
+        conn.execute(text("DELETE FROM auth.outbox_deliveries"))
         conn.execute(text("DELETE FROM auth.processed_events"))
     yield engine
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM auth.outbox"))
+        conn.execute(text("DELETE FROM auth.outbox_deliveries"))
         conn.execute(text("DELETE FROM auth.processed_events"))
     engine.dispose()
+
+
+@pytest.fixture
+def ledger(base_config):
+    engines = service_engines(Config(DATABASE_URL=base_config["DATABASE_URL"], DATABASE_ROLE_PASSWORD=""))
+    yield DeliveryLedger(engines)
+    engines("auth").dispose()
 
 
 @pytest.fixture
@@ -48,7 +77,7 @@ def test_rolled_back_change_publishes_nothing(engine, session):
     publish(session, OutboxEvent, "Thing", {"n": 1})
     session.rollback()
     sent = []
-    assert relay_batch(engine, "auth", sent.append) == 0 and sent == []
+    assert relay_batch(engine, "auth", collect(sent), one_consumer) == 0 and sent == []
 
 
 def test_committed_events_are_relayed_once_in_order(engine, session):
@@ -56,25 +85,25 @@ def test_committed_events_are_relayed_once_in_order(engine, session):
         publish(session, OutboxEvent, "Thing", {"n": n})
         session.commit()
     sent = []
-    assert relay_batch(engine, "auth", sent.append) == 3
+    assert relay_batch(engine, "auth", collect(sent), one_consumer) == 3
     assert [e["data"]["n"] for e in sent] == [0, 1, 2]
     assert {e["type"] for e in sent} == {"Thing"} and all(e["id"] for e in sent)
-    assert relay_batch(engine, "auth", sent.append) == 0
+    assert relay_batch(engine, "auth", collect(sent), one_consumer) == 0
 
 
 def test_broker_failure_keeps_the_row_for_the_next_pass(engine, session):
     publish(session, OutboxEvent, "Thing", {"n": 1})
     session.commit()
 
-    def broken(_event):
+    def broken(_consumer, _event, _schema):
         raise ConnectionError("broker down")
 
-    assert relay_batch(engine, "auth", broken) == 0
+    assert relay_batch(engine, "auth", broken, one_consumer) == 0
     with engine.connect() as conn:
         row = conn.execute(text("SELECT attempts, published_at, last_error FROM auth.outbox")).one()
     assert row.attempts == 1 and row.published_at is None and "broker down" in row.last_error
     sent = []
-    assert relay_batch(engine, "auth", sent.append) == 1
+    assert relay_batch(engine, "auth", collect(sent), one_consumer) == 1
 
 
 def test_concurrent_relays_never_publish_a_row_twice(engine, session):
@@ -84,12 +113,12 @@ def test_concurrent_relays_never_publish_a_row_twice(engine, session):
     sent: list[int] = []
     lock = threading.Lock()
 
-    def send(event):
+    def send(_consumer, event, _schema):
         with lock:
             sent.append(event["data"]["n"])
 
     def relay():
-        while relay_batch(engine, "auth", send, batch=5):
+        while relay_batch(engine, "auth", send, one_consumer, batch=5):
             pass
 
     threads = [threading.Thread(target=relay) for _ in range(4)]
@@ -109,15 +138,76 @@ def test_a_consumer_acts_once_per_event(engine, session):
     session.commit()
 
 
-def test_a_published_row_keeps_no_secret_but_the_consumer_got_it(engine, session):
-    publish(session, OutboxEvent, "PasswordResetRequested", {"user_id": "u", "token": "s3cret-token"})
+def _stored_payload(engine) -> dict:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT payload FROM auth.outbox")).scalar_one()
+
+
+def test_a_secret_stays_until_every_consumer_is_done_then_is_blanked(engine, session, ledger):
+    event_id = str(publish(session, OutboxEvent, "PasswordResetRequested", {"user_id": "u", "token": "s3cret"}))
     session.commit()
     sent = []
-    assert relay_batch(engine, "auth", sent.append) == 1
-    assert sent[0]["data"]["token"] == "s3cret-token"
-    with engine.connect() as conn:
-        stored = conn.execute(text("SELECT payload FROM auth.outbox")).scalar_one()
-    assert stored["data"] == {"user_id": "u"} and "s3cret-token" not in str(stored)
+    assert relay_batch(engine, "auth", collect(sent), lambda _t: ["notification.reset", "social.x"]) == 1
+    assert [e["data"]["token"] for e in sent] == ["s3cret", "s3cret"]
+    ledger.done("auth", event_id, "notification.reset")
+    assert _stored_payload(engine)["data"]["token"] == "s3cret"  # a redelivery to social.x still needs it
+    ledger.done("auth", event_id, "social.x")
+    assert _stored_payload(engine)["data"] == {"user_id": "u"}
+
+
+def test_an_event_without_consumers_is_blanked_at_once(engine, session):
+    publish(session, OutboxEvent, "PasswordResetRequested", {"user_id": "u", "token": "s3cret"})
+    session.commit()
+    assert relay_batch(engine, "auth", collect([]), no_consumers) == 1
+    assert _stored_payload(engine)["data"] == {"user_id": "u"}
+
+
+def _age_deliveries(engine, seconds: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE auth.outbox_deliveries SET sent_at = sent_at - make_interval(secs => :s)"), {"s": seconds}
+        )
+
+
+def test_an_event_a_consumer_never_finished_is_sent_again_and_only_that_one(engine, session, ledger):
+    lost = str(publish(session, OutboxEvent, "Thing", {"n": 1}))
+    finished = str(publish(session, OutboxEvent, "Thing", {"n": 2}))
+    session.commit()
+    assert relay_batch(engine, "auth", collect([]), lambda _t: ["user.profiles", "mood.x"]) == 2
+    ledger.done("auth", finished, "user.profiles")
+    ledger.done("auth", finished, "mood.x")
+    ledger.done("auth", lost, "mood.x")
+    resent: list[tuple[str, str]] = []
+
+    def send(consumer, event, schema):
+        resent.append((consumer, event["id"], schema))
+
+    assert redeliver_stale(engine, "auth", send, older_than=60) == 0  # not overdue yet
+    _age_deliveries(engine, 120)
+    assert redeliver_stale(engine, "auth", send, older_than=60) == 1
+    assert resent == [("user.profiles", lost, "auth")]
+    assert redeliver_stale(engine, "auth", send, older_than=60) == 0  # sent again just now
+    ledger.done("auth", lost, "user.profiles")
+    _age_deliveries(engine, 120)
+    assert redeliver_stale(engine, "auth", send, older_than=60) == 0
+
+
+def test_a_consumer_still_retrying_is_not_sent_again(engine, session, ledger):
+    event_id = str(publish(session, OutboxEvent, "Thing", {}))
+    session.commit()
+    relay_batch(engine, "auth", collect([]), one_consumer)
+    _age_deliveries(engine, 120)
+    ledger.touch("auth", event_id, "user.profiles")
+    assert redeliver_stale(engine, "auth", collect([]), older_than=60) == 0
+
+
+def test_a_consumer_done_before_the_relay_commits_its_ledger_row_stays_done(engine, session, ledger):
+    event_id = str(publish(session, OutboxEvent, "Thing", {}))
+    session.commit()
+    ledger.done("auth", event_id, "user.profiles")  # the task ran before the relay's transaction committed
+    relay_batch(engine, "auth", collect([]), one_consumer)
+    _age_deliveries(engine, 120)
+    assert redeliver_stale(engine, "auth", collect([]), older_than=60) == 0
 
 
 def test_the_relay_wakes_on_commit_not_on_its_next_pass(engine, session):

@@ -1,0 +1,63 @@
+"""Transactional outbox, relay to Celery, and idempotent consumers with a delivery ledger.
+
+- `outbox`: what a publishing service writes in its own transaction (publish, OutboxMixin), and
+  what a consumer records to act once (claim_once, ProcessedEventMixin).
+- `consumers`: the handler registry, the Celery app and consume task, the delivery ledger and
+  dead letters.
+- `relay`: moves outbox rows to their consumers and sends again what was not finished in time.
+"""
+
+from shared.events.consumers import (
+    CONSUME_TASK,
+    EVENTS_QUEUE,
+    TASK_TIME_LIMIT_SECONDS,
+    Consumer,
+    ConsumerRegistry,
+    DeadLetters,
+    DeliveryLedger,
+    consume_sender,
+    consumer_service,
+    lazy_app,
+    make_celery,
+    register_event_tasks,
+    registry,
+    service_engines,
+)
+from shared.events.outbox import (
+    RELAY_CHANNEL,
+    SECRET_DATA_KEYS,
+    OutboxMixin,
+    ProcessedEventMixin,
+    claim_once,
+    publish,
+)
+from shared.events.relay import OutboxWakeup, pending_count, redeliver_stale, relay_batch, relay_forever, run_relay
+
+__all__ = [
+    "CONSUME_TASK",
+    "EVENTS_QUEUE",
+    "RELAY_CHANNEL",
+    "SECRET_DATA_KEYS",
+    "TASK_TIME_LIMIT_SECONDS",
+    "Consumer",
+    "ConsumerRegistry",
+    "DeadLetters",
+    "DeliveryLedger",
+    "OutboxMixin",
+    "OutboxWakeup",
+    "ProcessedEventMixin",
+    "claim_once",
+    "consume_sender",
+    "consumer_service",
+    "lazy_app",
+    "make_celery",
+    "pending_count",
+    "publish",
+    "redeliver_stale",
+    "register_event_tasks",
+    "registry",
+    "relay_batch",
+    "relay_forever",
+    "run_relay",
+    "service_engines",
+]

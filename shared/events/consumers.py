@@ -1,0 +1,273 @@
+"""Consumers: the registry of handlers, the Celery app and consume task, and the stores that make
+delivery durable end to end (the per-consumer delivery ledger and dead letters)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from shared.config import SCHEMAS, Config
+from shared.events.outbox import SECRET_DATA_KEYS, scrubbed_payload
+
+log = logging.getLogger("hugmood.events")
+CONSUME_TASK = "hugmood.events.consume"
+EVENTS_QUEUE = "events"
+# The hard limit of any task; the visibility timeout must exceed it plus the longest retry delay.
+TASK_TIME_LIMIT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A handler subscribed to one event type."""
+
+    event_type: str
+    name: str
+    handler: Callable[[dict[str, Any]], None]
+
+
+class ConsumerRegistry:
+    """Which handlers each event type fans out to, collected from the services' tasks modules."""
+
+    def __init__(self) -> None:
+        self.by_type: dict[str, list[Consumer]] = defaultdict(list)
+
+    def subscribe(self, event_type: str, name: str) -> Callable[[Callable], Callable]:
+        def register(handler: Callable[[dict[str, Any]], None]) -> Callable:
+            self.by_type[event_type].append(Consumer(event_type, name, handler))
+            return handler
+
+        return register
+
+    def find(self, event_type: str, name: str) -> Consumer:
+        for consumer in self.by_type.get(event_type, []):
+            if consumer.name == name:
+                return consumer
+        raise LookupError(f"no consumer {name} for {event_type}")
+
+
+registry = ConsumerRegistry()
+
+
+def lazy_app(factory: Callable[[], Any]) -> Callable[[], Any]:
+    """The service's Flask app, built once per worker process on first use (consumers need its db)."""
+    built: list[Any] = []
+    lock = threading.Lock()
+
+    def get() -> Any:
+        if not built:
+            with lock:
+                if not built:
+                    built.append(factory())
+        return built[0]
+
+    return get
+
+
+def make_celery(config: Config, name: str = "hugmood") -> Celery:
+    """A Celery app configured not to lose work: late acks, requeue on worker loss, prefetch 1."""
+    visibility = config.get("CELERY_VISIBILITY_TIMEOUT_SECONDS", 300)
+    app = Celery(name, broker=config.CELERY_BROKER_URL or config.REDIS_URL)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_acks_on_failure_or_timeout=False,
+        broker_transport_options={"visibility_timeout": visibility},
+        broker_connection_retry_on_startup=True,
+        task_default_queue=EVENTS_QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        worker_hijack_root_logger=False,
+        task_time_limit=TASK_TIME_LIMIT_SECONDS,
+        task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 30,
+        hugmood_event_max_retries=config.get("EVENT_MAX_RETRIES", 10),
+        hugmood_event_retry_max_seconds=config.get("EVENT_RETRY_MAX_SECONDS", 60),
+    )
+    return app
+
+
+def consumer_service(consumer_name: str) -> str:
+    """The service a consumer belongs to: the part of its name before the dot ("mood.streaks")."""
+    return consumer_name.split(".", 1)[0]
+
+
+def service_of_schema(schema: str) -> str:
+    """The service that owns `schema`."""
+    return next(service for service, owned in SCHEMAS.items() if owned == schema)
+
+
+def service_engines(config: Config, pool_size: int = 1) -> Callable[[str], Engine]:
+    """One engine per service, each connecting as that service's own role, made on first use."""
+    from sqlalchemy import create_engine
+
+    from shared.db import service_database_url
+
+    engines: dict[str, Engine] = {}
+    lock = threading.Lock()
+
+    def engine_for(service: str) -> Engine:
+        with lock:
+            if service not in engines:
+                engines[service] = create_engine(
+                    service_database_url(service, config), pool_pre_ping=True, pool_size=pool_size
+                )
+            return engines[service]
+
+    return engine_for
+
+
+class DeliveryLedger:
+    """Which consumer has finished with which event, kept in the publisher's schema.
+
+    The relay writes one row per (event, consumer) when it sends the event; the consume task marks
+    its row done when the consumer has acted (or has been dead-lettered), and touches it on each
+    retry. The relay sends again any row left undone and untouched for longer than a redelivery
+    timeout. So an event is never lost, even where the broker can drop a message (the Redis
+    transport pops a message before it records it as unacknowledged, so a worker killed in
+    between loses it: celery/celery#4354, celery/kombu#305). Consumers are idempotent by event id,
+    so the rare second delivery acts once.
+    """
+
+    def __init__(self, engine_for: Callable[[str], Engine]):
+        self.engine_for = engine_for
+
+    def _upsert(self, schema: str, event_id: str, consumer: str, column: str) -> Any:
+        # An upsert: the consumer may finish before the relay's transaction that wrote the row commits.
+        return text(
+            f"INSERT INTO {schema}.outbox_deliveries (event_id, consumer, {column}) VALUES (:e, :c, now()) "
+            f"ON CONFLICT (event_id, consumer) DO UPDATE SET {column} = now()"
+        )
+
+    def done(self, schema: str, event_id: str, consumer: str) -> None:
+        """The consumer has acted on the event (or gave up on it); blank its secrets once all have."""
+        params = {"e": uuid.UUID(event_id), "c": consumer}
+        with self.engine_for(service_of_schema(schema)).begin() as conn:
+            conn.execute(self._upsert(schema, event_id, consumer, "done_at"), params)
+            conn.execute(
+                text(
+                    f"UPDATE {schema}.outbox SET payload = {scrubbed_payload()} WHERE id = :e "
+                    "AND (payload->'data') ?| CAST(:keys AS text[]) AND NOT EXISTS "
+                    f"(SELECT 1 FROM {schema}.outbox_deliveries WHERE event_id = :e AND done_at IS NULL)"
+                ),
+                {**params, "keys": list(SECRET_DATA_KEYS)},
+            )
+
+    def touch(self, schema: str, event_id: str, consumer: str) -> None:
+        """The consumer is still at it (retrying): hold off redelivery."""
+        with self.engine_for(service_of_schema(schema)).begin() as conn:
+            conn.execute(self._upsert(schema, event_id, consumer, "sent_at"), {"e": uuid.UUID(event_id), "c": consumer})
+
+
+class DeadLetters:
+    """Events a consumer gave up on, kept in the consuming service's own `dead_letters` table.
+
+    Each service's table is written with that service's own database role, like the rest of its
+    data. An admin retries them with `python -m shared.events retry-dead-letters`.
+    """
+
+    def __init__(self, engine_for: Callable[[str], Engine]):
+        self.engine_for = engine_for
+
+    def record(self, consumer_name: str, event: dict[str, Any], error: str) -> None:
+        service = consumer_service(consumer_name)
+        with self.engine_for(service).begin() as conn:
+            conn.execute(
+                text(
+                    f"INSERT INTO {SCHEMAS[service]}.dead_letters (id, event_id, consumer, event, error) "
+                    "VALUES (:id, :event_id, :consumer, CAST(:event AS jsonb), :error)"
+                ),
+                {
+                    "id": uuid.uuid4(),
+                    "event_id": uuid.UUID(event["id"]),
+                    "consumer": consumer_name,
+                    "event": json.dumps(event),
+                    "error": error[:2000],
+                },
+            )
+        log.error("event dead-lettered", extra={"consumer": consumer_name, "event_id": event["id"]})
+
+    def waiting(self, service: str) -> list[dict[str, Any]]:
+        """Dead letters of `service` not yet retried, oldest first."""
+        with self.engine_for(service).connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT id, event_id, consumer, event, error, failed_at FROM {SCHEMAS[service]}.dead_letters "
+                    "WHERE retried_at IS NULL ORDER BY failed_at"
+                )
+            ).mappings()
+            return [dict(row) for row in rows]
+
+    def retry(self, service: str, send: Callable[[str, dict[str, Any]], None], ids: Iterable[str] = ()) -> int:
+        """Send waiting dead letters (all, or those with `ids`) back to their consumers; mark them retried."""
+        wanted = {str(i) for i in ids}
+        retried = 0
+        schema = SCHEMAS[service]
+        with self.engine_for(service).begin() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT id, consumer, event FROM {schema}.dead_letters "
+                    "WHERE retried_at IS NULL ORDER BY failed_at FOR UPDATE SKIP LOCKED"
+                )
+            ).all()
+            for row in rows:
+                if wanted and str(row.id) not in wanted:
+                    continue
+                send(row.consumer, row.event)
+                done = text(f"UPDATE {schema}.dead_letters SET retried_at = now() WHERE id = :id")
+                conn.execute(done, {"id": row.id})
+                retried += 1
+        return retried
+
+
+def register_event_tasks(
+    app: Celery,
+    consumers: ConsumerRegistry = registry,
+    *,
+    ledger: DeliveryLedger | None = None,
+    dead_letters: DeadLetters | None = None,
+) -> None:
+    """Define the consume task on `app`: run one consumer on one event, retried with backoff.
+
+    A consumer that still fails after its last retry is dead-lettered when `dead_letters` is given;
+    with a `ledger`, the task reports to the publisher's ledger (done, or still retrying).
+    """
+    max_retries = app.conf.hugmood_event_max_retries
+    longest_delay = app.conf.hugmood_event_retry_max_seconds
+
+    @app.task(name=CONSUME_TASK, bind=True, max_retries=max_retries, acks_late=True, shared=False)
+    def consume(self: Any, consumer_name: str, event: dict[str, Any], source: str | None = None) -> None:
+        def report(step: Callable[[str, str, str], None]) -> None:
+            if ledger is not None and source:
+                step(source, event["id"], consumer_name)
+
+        try:
+            consumers.find(event["type"], consumer_name).handler(event)
+        except Exception as exc:
+            log.warning("consumer failed", extra={"consumer": consumer_name, "event_id": event["id"]})
+            if self.request.retries >= max_retries and dead_letters is not None:
+                dead_letters.record(consumer_name, event, f"{type(exc).__name__}: {exc}")
+                report(ledger.done if ledger else None)
+                return
+            report(ledger.touch if ledger else None)
+            raise self.retry(exc=exc, countdown=min(2**self.request.retries, longest_delay)) from exc
+        report(ledger.done if ledger else None)
+
+
+def consume_sender(app: Celery) -> Callable[[str, dict[str, Any], str | None], None]:
+    """Send an event to one consumer; `source` is the publisher's schema, whose ledger it reports to."""
+
+    def send(consumer_name: str, event: dict[str, Any], source: str | None = None) -> None:
+        app.send_task(CONSUME_TASK, args=(consumer_name, event, source), queue=EVENTS_QUEUE, retry=False)
+
+    return send

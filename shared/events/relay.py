@@ -1,0 +1,197 @@
+"""The relay: moves committed outbox rows to their consumers through Celery, and sends again what a
+consumer has not finished with in time."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from shared.events.outbox import RELAY_CHANNEL, scrubbed_payload
+
+log = logging.getLogger("hugmood.events")
+Send = Callable[[str, dict[str, Any], str], None]
+
+
+def relay_batch(
+    engine: Engine, schema: str, send: Send, consumers_for: Callable[[str], list[str]], batch: int = 100
+) -> int:
+    """Send up to `batch` pending outbox rows of `schema` to each of their consumers; return how many rows went.
+
+    Rows are locked with SKIP LOCKED so several relays never send one row concurrently. Each
+    (event, consumer) pair gets a ledger row in the same transaction that marks the event
+    published. A crash between sending and committing sends the row again next time: consumers are
+    idempotent by event id. A row whose event has no consumer is marked published and scrubbed.
+    """
+    sent = 0
+    with engine.begin() as conn:
+        rows = conn.execute(
+            text(
+                f"SELECT id, event_type, payload FROM {schema}.outbox WHERE published_at IS NULL "
+                "ORDER BY created_at, id LIMIT :n FOR UPDATE SKIP LOCKED"
+            ),
+            {"n": batch},
+        ).all()
+        for row in rows:
+            names = consumers_for(row.event_type)
+            try:
+                for name in names:
+                    send(name, row.payload, schema)
+            except Exception as exc:  # broker down: keep the row, count the attempt
+                conn.execute(
+                    text(f"UPDATE {schema}.outbox SET attempts = attempts + 1, last_error = :e WHERE id = :id"),
+                    {"e": str(exc)[:500], "id": row.id},
+                )
+                break
+            if names:
+                conn.execute(
+                    text(
+                        f"INSERT INTO {schema}.outbox_deliveries (event_id, consumer) "
+                        "SELECT :id, unnest(CAST(:names AS text[])) ON CONFLICT DO NOTHING"
+                    ),
+                    {"id": row.id, "names": names},
+                )
+                conn.execute(text(f"UPDATE {schema}.outbox SET published_at = now() WHERE id = :id"), {"id": row.id})
+            else:
+                scrub = f"UPDATE {schema}.outbox SET published_at = now(), payload = {scrubbed_payload()} "
+                scrub += "WHERE id = :id"
+                conn.execute(text(scrub), {"id": row.id})
+            sent += 1
+    return sent
+
+
+def redeliver_stale(engine: Engine, schema: str, send: Send, older_than: float, batch: int = 100) -> int:
+    """Send again each (event, consumer) not done and not touched for `older_than` seconds."""
+    with engine.begin() as conn:
+        rows = conn.execute(
+            text(
+                f"SELECT d.event_id, d.consumer, o.payload FROM {schema}.outbox_deliveries d "
+                f"JOIN {schema}.outbox o ON o.id = d.event_id "
+                "WHERE d.done_at IS NULL AND d.sent_at < now() - make_interval(secs => :age) "
+                "ORDER BY d.sent_at LIMIT :n FOR UPDATE OF d SKIP LOCKED"
+            ),
+            {"age": older_than, "n": batch},
+        ).all()
+        for row in rows:
+            send(row.consumer, row.payload, schema)
+            conn.execute(
+                text(
+                    f"UPDATE {schema}.outbox_deliveries SET sent_at = now(), redeliveries = redeliveries + 1 "
+                    "WHERE event_id = :e AND consumer = :c"
+                ),
+                {"e": row.event_id, "c": row.consumer},
+            )
+            log.warning("event sent again", extra={"event_id": str(row.event_id), "consumer": row.consumer})
+    return len(rows)
+
+
+def pending_count(engine: Engine, schema: str) -> int:
+    """Outbox rows of `schema` not yet published."""
+    with engine.connect() as conn:
+        return conn.execute(text(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")).scalar_one()
+
+
+class OutboxWakeup:
+    """Waits for a NOTIFY on the relay channel, or `timeout` seconds, whichever comes first.
+
+    The notification only shortens the wait: every pass still reads the outbox, so a missed
+    notification (say, while reconnecting) delays an event by at most one idle pass.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.conn: Any = None
+
+    def _listen(self) -> Any:
+        import psycopg2
+
+        # A connection of its own, outside the engine's pool: a LISTEN outlives any transaction.
+        conn = psycopg2.connect(self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f"LISTEN {RELAY_CHANNEL}")
+        return conn
+
+    def wait(self, timeout: float) -> None:
+        import select
+        import time
+
+        try:
+            if self.conn is None:
+                self.conn = self._listen()
+            if not self.conn.notifies and select.select([self.conn], [], [], timeout)[0]:
+                self.conn.poll()
+            self.conn.notifies.clear()
+        except Exception:
+            log.warning("relay wake-up connection lost; polling until it is back")
+            self.close()
+            time.sleep(timeout)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self.conn = None
+
+
+def relay_forever(
+    engines: Iterable[tuple[str, Engine]],
+    send: Send,
+    consumers_for: Callable[[str], list[str]],
+    *,
+    redeliver_after: float,
+    idle_sleep: float = 1.0,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> None:
+    """Loop over every schema's outbox until told to stop, sleeping between passes until NOTIFY."""
+    from shared.metrics import OUTBOX_PENDING
+
+    engines = list(engines)
+    wakeup = OutboxWakeup(engines[0][1])
+    next_redelivery = 0.0
+    try:
+        while not should_stop():
+            moved = 0
+            redeliver = time.monotonic() >= next_redelivery
+            for schema, engine in engines:
+                try:
+                    moved += relay_batch(engine, schema, send, consumers_for)
+                    if redeliver:
+                        redeliver_stale(engine, schema, send, redeliver_after)
+                    OUTBOX_PENDING.labels(schema).set(pending_count(engine, schema))
+                except Exception:
+                    log.exception("relay pass failed", extra={"schema": schema})
+            if redeliver:
+                next_redelivery = time.monotonic() + min(redeliver_after / 4, 30.0)
+            if not moved:
+                wakeup.wait(idle_sleep)
+    finally:
+        wakeup.close()
+
+
+def run_relay(config: Any, app: Any, consumers: Any) -> None:
+    """The relay process: every service's outbox, sent to `consumers` through Celery `app`, until SIGTERM."""
+    import signal
+
+    from shared.config import SERVICES
+    from shared.db import schema_name
+    from shared.events.consumers import consume_sender, service_engines
+
+    stopping: list[bool] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    engine_for = service_engines(config)
+    engines = [(schema_name(s), engine_for(s)) for s in SERVICES]
+    log.info("relay started", extra={"schemas": [s for s, _ in engines]})
+    relay_forever(
+        engines,
+        consume_sender(app),
+        lambda event_type: [c.name for c in consumers.by_type.get(event_type, [])],
+        redeliver_after=config.EVENT_REDELIVER_SECONDS,
+        should_stop=lambda: bool(stopping),
+    )
