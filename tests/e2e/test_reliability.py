@@ -62,28 +62,30 @@ class ChaosRedis:
 def chaos(servers, fleet_key, tmp_path_factory) -> Iterator[tuple[Fleet, ChaosRedis]]:
     run_dir = tmp_path_factory.mktemp("chaos")
     redis_server = ChaosRedis(run_dir)
-    database_url = fresh_database(servers.database_url, servers.database("hugmood_chaos"))
-    fleet = launch_fleet(
-        database_url,
-        redis_server.url,
-        fleet_key,
-        run_dir,
-        HUG_FLOOD_LIMIT="1000000",
-        GATEWAY_RATE_LIMIT_PER_USER="1000000",
-        GATEWAY_RATE_LIMIT_PER_IP="1000000",
-        GATEWAY_BREAKER_RESET_SECONDS="1",
-        WORKER_CONCURRENCY="2",
-        # A task held by a killed worker comes back after this long; short here so the test is quick.
-        CELERY_VISIBILITY_TIMEOUT_SECONDS="10",
-        # And an event the broker dropped is sent again after this long (the delivery ledger).
-        EVENT_REDELIVER_SECONDS="20",
-        NOTIFICATION_PUSH_PROVIDER="logging",
-        NOTIFICATION_EMAIL_PROVIDER="logging",
-    )
     try:
-        yield fleet, redis_server
+        database_url = fresh_database(servers.database_url, servers.database("hugmood_chaos"))
+        fleet = launch_fleet(
+            database_url,
+            redis_server.url,
+            fleet_key,
+            run_dir,
+            HUG_FLOOD_LIMIT="1000000",
+            GATEWAY_RATE_LIMIT_PER_USER="1000000",
+            GATEWAY_RATE_LIMIT_PER_IP="1000000",
+            GATEWAY_BREAKER_RESET_SECONDS="1",
+            WORKER_CONCURRENCY="2",
+            # A task held by a killed worker comes back after this long; short here so the test is quick.
+            CELERY_VISIBILITY_TIMEOUT_SECONDS="10",
+            # And an event the broker dropped is sent again after this long (the delivery ledger).
+            EVENT_REDELIVER_SECONDS="20",
+            NOTIFICATION_PUSH_PROVIDER="logging",
+            NOTIFICATION_EMAIL_PROVIDER="logging",
+        )
+        try:
+            yield fleet, redis_server
+        finally:
+            fleet.stop_all()
     finally:
-        fleet.stop_all()
         redis_server.server.stop()
 
 
