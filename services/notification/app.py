@@ -27,13 +27,23 @@ def parse_choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def parse_push_providers(value: str) -> tuple[str, ...]:
+    """One push provider, or fcm and apns together ("fcm,apns": APNs for iOS, FCM for Android and web)."""
+    kinds = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
+    allowed = {("logging",), ("recording",), ("fcm",), ("apns",), ("fcm", "apns"), ("apns", "fcm")}
+    if kinds not in allowed:
+        raise ValueError("expected logging, recording, fcm, apns, or fcm,apns")
+    return kinds
+
+
 SETTINGS = [
     *DATABASE_SETTINGS,
     Setting(
         "NOTIFICATION_PUSH_PROVIDER",
-        parse_choice("logging", "recording", "fcm", "apns"),
-        "logging",
-        help="push provider: logging (logs only), recording (tests), fcm or apns",
+        parse_push_providers,
+        ("logging",),
+        help="push provider: logging (logs only), recording (tests), fcm, apns, or fcm,apns (APNs for iOS devices, "
+        "FCM for Android and web)",
     ),
     Setting(
         "NOTIFICATION_EMAIL_PROVIDER",

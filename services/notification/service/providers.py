@@ -291,30 +291,58 @@ def _required(config: Config, names: list[str]) -> None:
         raise ConfigError("notification", missing)
 
 
-def build_providers(config: Config) -> Providers:
-    """The push and email providers the configuration names (credentials are read lazily where possible)."""
-    recording_path = config.NOTIFICATION_RECORDING_PATH
-    push_kind = config.NOTIFICATION_PUSH_PROVIDER
-    push: PushProvider
-    if push_kind == "recording":
-        push = Recording("push", recording_path)
-    elif push_kind == "fcm":
+class ByDeviceType:
+    """Each device type to the push service that serves it; a type no provider serves cannot be sent to."""
+
+    def __init__(self, routes: dict[str, PushProvider]):
+        self.routes = routes
+
+    def send(self, message: PushMessage) -> None:
+        provider = self.routes.get(message.device_type)
+        if provider is None:
+            raise PermanentFailure(f"no push provider is configured for {message.device_type} devices")
+        provider.send(message)
+
+
+def _push_provider(kind: str, config: Config) -> PushProvider:
+    if kind == "recording":
+        return Recording("push", config.NOTIFICATION_RECORDING_PATH)
+    if kind == "fcm":
         _required(config, ["NOTIFICATION_FCM_CREDENTIALS_FILE"])
         credentials_file = config.NOTIFICATION_FCM_CREDENTIALS_FILE
         project = config.NOTIFICATION_FCM_PROJECT_ID or json.loads(Path(credentials_file).read_text())["project_id"]
-        push = Fcm(project, google_token_source(credentials_file), config.NOTIFICATION_FCM_URL)
-    elif push_kind == "apns":
+        return Fcm(project, google_token_source(credentials_file), config.NOTIFICATION_FCM_URL)
+    if kind == "apns":
         names = ["NOTIFICATION_APNS_KEY_FILE", "NOTIFICATION_APNS_KEY_ID", "NOTIFICATION_APNS_TEAM_ID"]
         _required(config, [*names, "NOTIFICATION_APNS_TOPIC"])
-        push = Apns(
+        return Apns(
             key_pem=Path(config.NOTIFICATION_APNS_KEY_FILE).read_text(),
             key_id=config.NOTIFICATION_APNS_KEY_ID,
             team_id=config.NOTIFICATION_APNS_TEAM_ID,
             topic=config.NOTIFICATION_APNS_TOPIC,
             base_url=config.NOTIFICATION_APNS_URL,
         )
+    return LoggingPush()
+
+
+def build_providers(config: Config) -> Providers:
+    """The push and email providers the configuration names (credentials are read lazily where possible)."""
+    recording_path = config.NOTIFICATION_RECORDING_PATH
+    kinds = config.NOTIFICATION_PUSH_PROVIDER
+    if isinstance(kinds, str):
+        kinds = (kinds,)
+    by_kind = {kind: _push_provider(kind, config) for kind in kinds}
+    push: PushProvider
+    if set(kinds) & {"fcm", "apns"}:
+        # APNs only reaches Apple devices; FCM reaches Android and web (and iOS when APNs is not set up).
+        routes = {
+            "android": by_kind.get("fcm"),
+            "web": by_kind.get("fcm"),
+            "ios": by_kind.get("apns", by_kind.get("fcm")),
+        }
+        push = ByDeviceType({device: provider for device, provider in routes.items() if provider is not None})
     else:
-        push = LoggingPush()
+        push = by_kind[kinds[0]]
     email_kind = config.NOTIFICATION_EMAIL_PROVIDER
     email: EmailProvider
     if email_kind == "recording":

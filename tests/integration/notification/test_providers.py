@@ -281,17 +281,23 @@ def test_providers_are_chosen_by_configuration(closing, tmp_path, apns_key, serv
 
     default = build()
     assert type(default.push).__name__ == "LoggingPush" and type(default.email).__name__ == "LoggingEmail"
-    assert isinstance(
-        build(NOTIFICATION_PUSH_PROVIDER="fcm", NOTIFICATION_FCM_CREDENTIALS_FILE=service_account).push, Fcm
-    )
-    apns = build(
-        NOTIFICATION_PUSH_PROVIDER="apns",
-        NOTIFICATION_APNS_KEY_FILE=str(key_file),
-        NOTIFICATION_APNS_KEY_ID="K",
-        NOTIFICATION_APNS_TEAM_ID="T",
-        NOTIFICATION_APNS_TOPIC="app",
-    )
-    assert isinstance(closing(apns.push), Apns)
+    fcm_only = build(NOTIFICATION_PUSH_PROVIDER="fcm", NOTIFICATION_FCM_CREDENTIALS_FILE=service_account).push
+    assert {device: type(p) for device, p in fcm_only.routes.items()} == {"android": Fcm, "web": Fcm, "ios": Fcm}
+    apns_settings = {
+        "NOTIFICATION_APNS_KEY_FILE": str(key_file),
+        "NOTIFICATION_APNS_KEY_ID": "K",
+        "NOTIFICATION_APNS_TEAM_ID": "T",
+        "NOTIFICATION_APNS_TOPIC": "app",
+    }
+    apns_only = build(NOTIFICATION_PUSH_PROVIDER="apns", **apns_settings).push
+    assert isinstance(closing(apns_only.routes["ios"]), Apns) and set(apns_only.routes) == {"ios"}
+    with pytest.raises(PermanentFailure, match="android"):
+        apns_only.send(PushMessage(token="t", device_type="android", title="t", body="b", data={}))
+    both = build(
+        NOTIFICATION_PUSH_PROVIDER="fcm, apns", NOTIFICATION_FCM_CREDENTIALS_FILE=service_account, **apns_settings
+    ).push
+    assert isinstance(closing(both.routes["ios"]), Apns)
+    assert isinstance(both.routes["android"], Fcm) and isinstance(both.routes["web"], Fcm)
     assert isinstance(build(NOTIFICATION_EMAIL_PROVIDER="smtp").email, Smtp)
     with pytest.raises(ConfigError, match="NOTIFICATION_APNS_KEY_FILE"):
         build(NOTIFICATION_PUSH_PROVIDER="apns")
