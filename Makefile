@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint fmt migrate bench bench-gateway bench-mood chaos install clean
+.PHONY: run test lint fmt migrate bench bench-gateway bench-mood bench-notify chaos install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,13 +31,16 @@ fmt: $(STAMP)
 migrate: $(STAMP) ## apply every service's migrations to DATABASE_URL
 	$(PY) -m shared.migrate upgrade
 
-bench: bench-gateway bench-mood ## every benchmark (see docs/benchmarks.md)
+bench: bench-gateway bench-mood bench-notify ## every benchmark (see docs/benchmarks.md)
 
 bench-gateway: $(STAMP) ## the gateway against direct calls and nginx
 	$(PY) bench/gateway.py
 
 bench-mood: $(STAMP) ## per-user mood analytics at 3M rows, with and without the index
 	$(PY) bench/mood.py
+
+bench-notify: $(STAMP) ## hug-to-poll delivery latency; 10,000 held long polls against Nchan
+	$(PY) bench/notifications.py
 
 chaos: $(STAMP) ## the reliability (kill) tests at the issue's full size; CI runs them smaller
 	CHAOS_HUGS=2000 CHAOS_POLLERS=100 CHAOS_POLL_NOTIFICATIONS=1000 CHAOS_REDIS_DOWN_SECONDS=30 \
