@@ -42,9 +42,7 @@ opened per second, 200: done in 50 s, so that the single-user delivery is measur
 when the first polls time out at 60 s), BENCH_WORKER_CONNECTIONS (6000 per gevent worker), BENCH_GATEWAY_WORKERS /
 BENCH_NOTIFICATION_WORKERS (2 / 2), BENCH_WORKER_CONCURRENCY (Celery, 2), BENCH_NCHAN_WORKERS (2),
 BENCH_PARTS (hugs,nchan,hold: which parts to run), BENCH_QUIET_WAIT (10), BENCH_KEEP=1 (keep the temp
-dir with all logs, and the database). An experiment, off by default: BENCH_RECHECK_SECONDS=60 runs the
-notification service (its own app, via bench.notifications:notification_app_with_recheck) with its held
-polls' periodic database re-check every 60 s instead of the shipped 5 s. See docs/benchmarks.md.
+dir with all logs, and the database). See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -57,7 +55,6 @@ if __name__ == "__main__" and sys.argv[1:2] in (["--hold"], ["--hugs"]):
     monkey.patch_all()
 
 import contextlib  # noqa: E402
-import importlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
@@ -467,7 +464,6 @@ RAMP_RATE = env_float("BENCH_RAMP_RATE", 200)
 HOLD_IDLE_S = 5.0
 SUSTAIN_EXTRA_S = 15.0  # how long past the first timeouts the held polls are watched
 # An experiment, off by default: run the notification service with another re-query interval.
-RECHECK_OVERRIDE = os.environ.get("BENCH_RECHECK_SECONDS") or ""
 WORKER_CONNECTIONS = env_int("BENCH_WORKER_CONNECTIONS", 6000)
 GATEWAY_WORKERS = env_int("BENCH_GATEWAY_WORKERS", 2)
 NOTIFICATION_WORKERS = env_int("BENCH_NOTIFICATION_WORKERS", 2)
@@ -704,14 +700,6 @@ def run(fleet: NotifyFleet, tmp: Path, stamp: str, started: float) -> int:
     if migrated.returncode != 0:
         raise SystemExit(f"migrations failed:\n{migrated.stdout}{migrated.stderr}")
     commands = {name: gw.procfile_command(name, fleet.env) for name in FLEET}
-    if RECHECK_OVERRIDE:
-        spec = "services.notification:create_app()"
-        assert spec in commands["notification"], commands["notification"]
-        commands["notification"] = [
-            "bench.notifications:notification_app_with_recheck()" if a == spec else a for a in commands["notification"]
-        ]
-        fleet.env["BENCH_RECHECK_SECONDS"] = RECHECK_OVERRIDE
-        log(f"EXPERIMENT: the notification service re-queries held polls every {RECHECK_OVERRIDE} s")
     for name in FLEET:
         fleet.start(name, commands[name])
     conf = tmp / "nchan.conf"
@@ -760,7 +748,6 @@ def run(fleet: NotifyFleet, tmp: Path, stamp: str, started: float) -> int:
         "redis": REDIS_URL,
         "database": DB_NAME,
         "parts": sorted(PARTS),
-        "experiment_recheck_seconds": RECHECK_OVERRIDE or None,
     }
     log("fleet up: " + ", ".join(f"{n} :{p}" for n, p in PORTS.items()) + f" (logs in {tmp})")
     roots = {name: fleet.procs[name].pid for name in (*FLEET, "nginx")}
@@ -1358,7 +1345,6 @@ def part_hold(fleet: NotifyFleet, tmp: Path, roots: dict[str, int], tokens: list
             "cores": {n: round(idle["cpu_s"][n] / idle["wall_s"], 3) for n in ("gateway", "notification", "postgres")},
             "other_load_cores": idle["background_cores"],
             "polls_answered_meanwhile": holder.stats.get("answered", 0) - answered0,
-            "recheck_seconds": recheck_seconds(),
             "seconds_since_ramp_began": round(time.monotonic() - ramp_started, 1),
         }
         # Then through the first wave of timeouts: do the held polls stay held?
@@ -1385,24 +1371,6 @@ def part_hold(fleet: NotifyFleet, tmp: Path, roots: dict[str, int], tokens: list
         q = result["delivery"]["create_to_answer_ms"]
         log(f"hold: consumer call → held poll answers p50/p90/p99/max {q['p50']}/{q['p90']}/{q['p99']}/{q['max']} ms")
     return result
-
-
-def recheck_seconds() -> float | None:
-    """The notification service's periodic re-query of held polls (a module constant there)."""
-    if RECHECK_OVERRIDE:
-        return float(RECHECK_OVERRIDE)
-    with contextlib.suppress(Exception):
-        return importlib.import_module("services.notification.service.poll").RECHECK_SECONDS
-    return None
-
-
-def notification_app_with_recheck() -> Any:
-    """BENCH_RECHECK_SECONDS experiments only: the notification service's own app, with its
-    held-poll re-query interval changed (gunicorn app spec bench.notifications:<this>())."""
-    importlib.import_module("services.notification.service.poll").RECHECK_SECONDS = float(RECHECK_OVERRIDE)
-    from services.notification import create_app
-
-    return create_app()
 
 
 class Probe:
@@ -1546,11 +1514,6 @@ def render(r: dict[str, Any]) -> str:
         f" ({c['worker_connections']} connections each), Celery worker -c {c['worker_concurrency']}, relay, beat;"
         f" Nchan: nginx {c['nchan_workers']} workers; all on this machine",
     ]
-    if c.get("experiment_recheck_seconds"):
-        lines.append(
-            f"EXPERIMENT: the notification service re-queries held polls every {c['experiment_recheck_seconds']} s"
-            " (shipped: 5 s); not the code as shipped"
-        )
     if "hugs" in r:
         h = r["hugs"]
         mode = h.get("poll_mode", "split")
@@ -1658,8 +1621,8 @@ def render(r: dict[str, Any]) -> str:
             lines.append(
                 f"  HugMood, just holding them for {hi['seconds']:g} s (nothing delivered): CPU cores"
                 + "".join(f" {k} {max(v, 0):.2f}" for k, v in hi["cores"].items())
-                + f"; {hi['polls_answered_meanwhile']} polls answered meanwhile; the service re-queries every held"
-                f" poll every {hi['recheck_seconds']} s; other load {hi['other_load_cores']} cores"
+                + f"; {hi['polls_answered_meanwhile']} polls answered meanwhile; other load"
+                f" {hi['other_load_cores']} cores"
             )
         for name in ("hold", "nchan"):
             if name in r:

@@ -182,8 +182,28 @@ def to_problem(exc: BaseException) -> ProblemError:
         problem = BadRequest(exc.description)
         problem.status, problem.title = exc.code, exc.name
         return problem
+    unavailable = _dependency_problem(exc)
+    if unavailable is not None:
+        return unavailable
     log.exception("unhandled error", exc_info=exc)
     return ProblemError("An unexpected error occurred; it has been logged.")
+
+
+def _dependency_problem(exc: BaseException) -> ProblemError | None:
+    """A database or Redis that is down, saturated or too slow is a 503 the client may retry, not a 500."""
+    import redis
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.TimeoutError):
+        log.warning("database pool exhausted")
+        return ServiceUnavailable("The service is busy; try again shortly.", retry_after=1, code="database.busy")
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        log.warning("database unavailable", exc_info=exc)
+        return ServiceUnavailable("The database is unavailable.", code="database.unavailable")
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        log.warning("redis unavailable", exc_info=exc)
+        return ServiceUnavailable("A backing service is unavailable.", code="redis.unavailable")
+    return None
 
 
 def handle_exception(exc: BaseException) -> Response:

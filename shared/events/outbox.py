@@ -58,7 +58,9 @@ def scrubbed_payload() -> str:
 def publish(session: Session, model: type, event_type: str, data: dict[str, Any]) -> uuid.UUID:
     """Add an event to the outbox in the caller's transaction; it leaves only if that commits."""
     event_id = uuid.uuid4()
-    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": RELAY_CHANNEL})
+    session.execute(
+        text("SELECT pg_notify(:channel, :schema)"), {"channel": RELAY_CHANNEL, "schema": model.__table__.schema or ""}
+    )
     session.add(
         model(
             id=event_id,

@@ -99,8 +99,9 @@ def pending_count(engine: Engine, schema: str) -> int:
 class OutboxWakeup:
     """Waits for a NOTIFY on the relay channel, or `timeout` seconds, whichever comes first.
 
-    The notification only shortens the wait: every pass still reads the outbox, so a missed
-    notification (say, while reconnecting) delays an event by at most one idle pass.
+    A notification names the schema whose outbox has a new row, so a busy relay reads only that
+    outbox. It only shortens the wait: a pass after a quiet `timeout` reads every outbox, so a
+    missed notification (say, while reconnecting) delays an event by at most one idle pass.
     """
 
     def __init__(self, engine: Engine):
@@ -117,20 +118,24 @@ class OutboxWakeup:
             cursor.execute(f"LISTEN {RELAY_CHANNEL}")
         return conn
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, timeout: float) -> set[str] | None:
+        """The schemas notified meanwhile, or None when the wait ended without a notification."""
         import select
-        import time
 
         try:
             if self.conn is None:
                 self.conn = self._listen()
+            self.conn.poll()
             if not self.conn.notifies and select.select([self.conn], [], [], timeout)[0]:
                 self.conn.poll()
+            notified = {n.payload for n in self.conn.notifies}
             self.conn.notifies.clear()
+            return notified or None
         except Exception:
             log.warning("relay wake-up connection lost; polling until it is back")
             self.close()
             time.sleep(timeout)
+            return None
 
     def close(self) -> None:
         if self.conn is not None:
@@ -153,23 +158,30 @@ def relay_forever(
 
     engines = list(engines)
     wakeup = OutboxWakeup(engines[0][1])
-    next_redelivery = 0.0
+    next_sweep = 0.0
+    busy: set[str] = set()  # schemas whose last pass filled a whole batch: more may be waiting
+    notified: set[str] | None = None
     try:
         while not should_stop():
-            moved = 0
-            redeliver = time.monotonic() >= next_redelivery
+            # Every outbox after a quiet wait and on the sweep cadence; otherwise only the notified ones.
+            sweep = time.monotonic() >= next_sweep
+            scan = None if sweep or notified is None else notified | busy
+            busy = set()
             for schema, engine in engines:
+                if scan is not None and schema not in scan:
+                    continue
                 try:
-                    moved += relay_batch(engine, schema, send, consumers_for)
-                    if redeliver:
+                    moved = relay_batch(engine, schema, send, consumers_for)
+                    if moved >= 100:
+                        busy.add(schema)
+                    if sweep:
                         redeliver_stale(engine, schema, send, redeliver_after)
-                    OUTBOX_PENDING.labels(schema).set(pending_count(engine, schema))
+                        OUTBOX_PENDING.labels(schema).set(pending_count(engine, schema))
                 except Exception:
                     log.exception("relay pass failed", extra={"schema": schema})
-            if redeliver:
-                next_redelivery = time.monotonic() + min(redeliver_after / 4, 30.0)
-            if not moved:
-                wakeup.wait(idle_sleep)
+            if sweep:
+                next_sweep = time.monotonic() + min(redeliver_after / 4, 30.0)
+            notified = set() if busy else wakeup.wait(idle_sleep)
     finally:
         wakeup.close()
 

@@ -216,7 +216,10 @@ def test_the_relay_wakes_on_commit_not_on_its_next_pass(engine, session):
         wakeup.wait(0.01)  # connects and listens
         waited: list[float] = []
         started = time.monotonic()
-        waiter = threading.Thread(target=lambda: (wakeup.wait(20), waited.append(time.monotonic() - started)))
+        notified: list = []
+        waiter = threading.Thread(
+            target=lambda: (notified.append(wakeup.wait(20)), waited.append(time.monotonic() - started))
+        )
         waiter.start()
         publish(session, OutboxEvent, "Thing", {})
         time.sleep(0.3)
@@ -226,13 +229,14 @@ def test_the_relay_wakes_on_commit_not_on_its_next_pass(engine, session):
     finally:
         wakeup.close()
     assert 0.25 <= waited[0] < 10, waited
+    assert notified == [{"auth"}], "the notification names the schema to read"
 
 
 def test_the_relay_waits_out_its_idle_time_when_nothing_commits(engine):
     wakeup = OutboxWakeup(engine)
     try:
         started = time.monotonic()
-        wakeup.wait(0.5)
+        assert wakeup.wait(0.5) is None
         assert time.monotonic() - started >= 0.45
     finally:
         wakeup.close()
