@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
+from kombu.transport import redis as kombu_redis
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -73,10 +74,39 @@ def lazy_app(factory: Callable[[], Any]) -> Callable[[], Any]:
     return get
 
 
+class _RedisQoS(kombu_redis.QoS):
+    def restore_unacked(self, client: Any = None) -> Any:
+        try:
+            return super().restore_unacked(client)
+        except AttributeError:
+            # kombu 5.7: when Redis goes away, closing the channel tries to put the unacked messages
+            # back through a connection already torn down, raises AttributeError, and the whole
+            # worker exits ("Unrecoverable error ... 'NoneType' object has no attribute 'hostname'").
+            # The messages are still in Redis' unacked hash: the visibility timeout brings them back.
+            log.warning(
+                "could not requeue unacknowledged messages on connection loss; they return after the visibility timeout"
+            )
+            self._delivered.clear()
+            return None
+
+
+class _RedisChannel(kombu_redis.Channel):
+    QoS = _RedisQoS
+
+
+class RedisTransport(kombu_redis.Transport):
+    """kombu's Redis transport, except that losing the broker does not crash the worker."""
+
+    Channel = _RedisChannel
+
+
 def make_celery(config: Config, name: str = "hugmood") -> Celery:
     """A Celery app configured not to lose work: late acks, requeue on worker loss, prefetch 1."""
     visibility = config.get("CELERY_VISIBILITY_TIMEOUT_SECONDS", 300)
-    app = Celery(name, broker=config.CELERY_BROKER_URL or config.REDIS_URL)
+    broker = config.CELERY_BROKER_URL or config.REDIS_URL
+    app = Celery(name, broker=broker)
+    if broker.startswith(("redis://", "rediss://")):
+        app.conf.broker_transport = RedisTransport
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
