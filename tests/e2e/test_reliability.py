@@ -297,3 +297,5 @@ def test_redis_down_refuses_writes_clearly_and_loses_no_acknowledged_one(chaos):
     wait_until(drained, timeout=60)
     counts = hug_notifications(fleet, recipients)
     assert max(counts.values()) == 1
+    exited = {name: proc.returncode for name, proc in fleet.procs.items() if proc.poll() is not None}
+    assert not exited, f"processes that did not survive Redis going away: {exited}"
