@@ -5,6 +5,7 @@ consumer registry and the Celery app."""
 from __future__ import annotations
 
 import importlib
+import logging
 
 from shared.config import DATABASE_SETTINGS, SERVICES, load_config
 from shared.events import DeadLetters, DeliveryLedger, make_celery, register_event_tasks, service_engines
@@ -12,6 +13,10 @@ from shared.logging import configure_logging
 
 config = load_config("worker", settings=DATABASE_SETTINGS)
 configure_logging("worker", config.LOG_LEVEL)
+# Celery's two INFO lines per task ("received", "succeeded") cost more CPU than a small consumer
+# itself; failures, retries and dead letters are still logged (WARNING and up).
+for _chatty in ("celery.worker.strategy", "celery.app.trace"):
+    logging.getLogger(_chatty).setLevel(max(logging.getLevelName(config.LOG_LEVEL), logging.WARNING))
 celery = make_celery(config)
 beat_schedule: dict[str, dict] = {}
 for _service in SERVICES:

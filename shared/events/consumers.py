@@ -179,11 +179,13 @@ class DeliveryLedger:
             f"ON CONFLICT (event_id, consumer) DO UPDATE SET {column} = now()"
         )
 
-    def done(self, schema: str, event_id: str, consumer: str) -> None:
+    def done(self, schema: str, event_id: str, consumer: str, *, has_secret: bool = True) -> None:
         """The consumer has acted on the event (or gave up on it); blank its secrets once all have."""
         params = {"e": uuid.UUID(event_id), "c": consumer}
         with self.engine_for(service_of_schema(schema)).begin() as conn:
             conn.execute(self._upsert(schema, event_id, consumer, "done_at"), params)
+            if not has_secret:
+                return
             conn.execute(
                 text(
                     f"UPDATE {schema}.outbox SET payload = {scrubbed_payload()} WHERE id = :e "
@@ -277,9 +279,12 @@ def register_event_tasks(
 
     @app.task(name=CONSUME_TASK, bind=True, max_retries=max_retries, acks_late=True, shared=False)
     def consume(self: Any, consumer_name: str, event: dict[str, Any], source: str | None = None) -> None:
-        def report(step: Callable[[str, str, str], None]) -> None:
-            if ledger is not None and source:
-                step(source, event["id"], consumer_name)
+        reports = ledger is not None and bool(source)
+
+        def finished() -> None:
+            if reports:
+                has_secret = any(key in event.get("data", {}) for key in SECRET_DATA_KEYS)
+                ledger.done(source, event["id"], consumer_name, has_secret=has_secret)
 
         try:
             consumers.find(event["type"], consumer_name).handler(event)
@@ -287,11 +292,12 @@ def register_event_tasks(
             log.warning("consumer failed", extra={"consumer": consumer_name, "event_id": event["id"]})
             if self.request.retries >= max_retries and dead_letters is not None:
                 dead_letters.record(consumer_name, event, f"{type(exc).__name__}: {exc}")
-                report(ledger.done if ledger else None)
+                finished()
                 return
-            report(ledger.touch if ledger else None)
+            if reports:
+                ledger.touch(source, event["id"], consumer_name)
             raise self.retry(exc=exc, countdown=min(2**self.request.retries, longest_delay)) from exc
-        report(ledger.done if ledger else None)
+        finished()
 
 
 def consume_sender(app: Celery) -> Callable[[str, dict[str, Any], str | None], None]:
