@@ -266,3 +266,31 @@ def test_a_password_reset_is_emailed_with_its_token_and_stored_nowhere_else(flee
         conn.close()
     assert outbox and not any(token in row for row in outbox)
     assert stored and not any(token in row for row in stored)
+
+
+def test_held_polls_do_not_starve_other_routes(fleet, people):
+    (alice, _), (bob, _) = people(2)
+    cursor = alice.get("/api/v1/notifications/poll").json()["cursor"]
+    held = 150  # more than any thread pool of the fleet: only gevent's worker connections can hold them
+    answers: list[int] = []
+    lock = threading.Lock()
+
+    def hold() -> None:
+        client = Client(fleet.gateway, f"127.0.5.{uuid.uuid4().int % 250 + 1}")
+        client.headers["Authorization"] = alice.headers["Authorization"]
+        response = client.get("/api/v1/notifications/poll", params={"cursor": cursor, "timeout": 6}, timeout=20)
+        with lock:
+            answers.append(response.status_code)
+
+    threads = [threading.Thread(target=hold) for _ in range(held)]
+    for thread in threads:
+        thread.start()
+    time.sleep(2)  # all of them held now
+    assert not answers, "the polls answered before their timeout"
+    started = time.monotonic()
+    assert bob.get("/api/v1/notifications").status_code == 200
+    assert bob.get("/api/v1/hugs/types").status_code == 200
+    assert time.monotonic() - started < 2
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * held
