@@ -44,7 +44,7 @@ bench-notify: $(STAMP) ## hug-to-poll delivery latency; 10,000 held long polls a
 
 chaos: $(STAMP) ## the reliability (kill) tests at the issue's full size; CI runs them smaller
 	CHAOS_HUGS=2000 CHAOS_POLLERS=100 CHAOS_POLL_NOTIFICATIONS=1000 CHAOS_REDIS_DOWN_SECONDS=30 \
-		$(PY) -m pytest tests/e2e/test_reliability.py -v $(PYTEST_ARGS)
+		$(PY) -m pytest tests/e2e/test_reliability.py -v -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

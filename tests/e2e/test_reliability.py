@@ -167,6 +167,10 @@ def test_killing_the_worker_mid_stream_loses_and_duplicates_nothing(chaos):
     time.sleep(3)  # a redelivered duplicate would show up now
     counts = hug_notifications(fleet, recipients)
     lost = set(acknowledged) - set(counts)
+    print(
+        f"\nworker SIGKILL at 30%: {len(acknowledged)} hugs acknowledged, {len(counts)} notified, {len(lost)} lost, "
+        f"{sum(counts.values()) - len(counts)} duplicates"
+    )
     assert not lost, f"{len(lost)} of {HUGS} lost"
     assert set(counts) == set(acknowledged) and max(counts.values()) == 1, "0 duplicates"
 
@@ -230,6 +234,10 @@ def test_long_polls_get_each_notification_once_in_order_across_a_restart(chaos):
         for thread in threads:
             thread.join(timeout=10)
     short = {uid: len(items) for uid, items in received.items() if len(items) != per_poller}
+    print(
+        f"\nnotification restart: {POLLERS} pollers, {sum(len(v) for v in received.values())} notifications received "
+        f"of {per_poller * POLLERS} sent; poll errors while it restarted: {dict(errors)}"
+    )
     assert not short, f"expected {per_poller} each, got {short}; poll errors: {dict(errors)}"
     for _, uid in pollers:
         items = received[uid]
@@ -287,6 +295,7 @@ def test_redis_down_refuses_writes_clearly_and_loses_no_acknowledged_one(chaos):
     stop.set()
     for thread in threads:
         thread.join(timeout=20)
+    print(f"\nRedis down {REDIS_DOWN_SECONDS:g} s: answers {dict(outcomes)} (503 while down: {refused_while_down})")
     assert set(outcomes) <= {201, 503}, outcomes
     assert before > 0 and refused_while_down > 0 and outcomes[201] > before, outcomes
 
@@ -296,6 +305,9 @@ def test_redis_down_refuses_writes_clearly_and_loses_no_acknowledged_one(chaos):
 
     wait_until(drained, timeout=60)
     counts = hug_notifications(fleet, recipients)
+    print(
+        f"after Redis returned: {len(acknowledged)} acknowledged hugs, {len(set(acknowledged) & set(counts))} notified"
+    )
     assert max(counts.values()) == 1
     exited = {name: proc.returncode for name, proc in fleet.procs.items() if proc.poll() is not None}
     assert not exited, f"processes that did not survive Redis going away: {exited}"
