@@ -200,6 +200,12 @@ DATABASE_SETTINGS = [
         help="an event a consumer has neither finished nor retried for this long is sent to it again",
     ),
     Setting(
+        "EVENT_RETENTION_DAYS",
+        parse_positive(float),
+        7.0,
+        help="published outbox rows every consumer finished, and processed-event ids, are deleted after this many days",
+    ),
+    Setting(
         "SERVICE_CLIENT_SECRET",
         str,
         "dev-service-secret",

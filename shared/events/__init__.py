@@ -31,7 +31,15 @@ from shared.events.outbox import (
     claim_once,
     publish,
 )
-from shared.events.relay import OutboxWakeup, pending_count, redeliver_stale, relay_batch, relay_forever, run_relay
+from shared.events.relay import (
+    OutboxWakeup,
+    pending_count,
+    prune,
+    redeliver_stale,
+    relay_batch,
+    relay_forever,
+    run_relay,
+)
 
 __all__ = [
     "CONSUME_TASK",
@@ -52,6 +60,7 @@ __all__ = [
     "lazy_app",
     "make_celery",
     "pending_count",
+    "prune",
     "publish",
     "redeliver_stale",
     "register_event_tasks",

@@ -90,6 +90,40 @@ def redeliver_stale(engine: Engine, schema: str, send: Send, older_than: float, 
     return len(rows)
 
 
+def prune(engine: Engine, schema: str, older_than_days: float, batch: int = 1000) -> int:
+    """Delete outbox rows published more than `older_than_days` ago that every consumer has finished,
+    with their ledger rows, and processed-event ids as old; return how many outbox rows went.
+
+    Consumers dedupe on processed ids only for as long as a redelivery can come (minutes), so a
+    retention of days keeps every guarantee. Done in batches so a large backlog never holds locks long.
+    """
+    age = {"days": older_than_days, "n": batch}
+    with engine.begin() as conn:
+        gone = [
+            row.id
+            for row in conn.execute(
+                text(
+                    f"DELETE FROM {schema}.outbox WHERE id IN ("
+                    f"SELECT o.id FROM {schema}.outbox o WHERE o.published_at < now() - make_interval(days => :days) "
+                    f"AND NOT EXISTS (SELECT 1 FROM {schema}.outbox_deliveries d WHERE d.event_id = o.id "
+                    "AND d.done_at IS NULL) LIMIT :n) RETURNING id"
+                ),
+                age,
+            )
+        ]
+        if gone:
+            conn.execute(text(f"DELETE FROM {schema}.outbox_deliveries WHERE event_id = ANY(:ids)"), {"ids": gone})
+        conn.execute(
+            text(
+                f"DELETE FROM {schema}.processed_events WHERE (event_id, consumer) IN ("
+                f"SELECT event_id, consumer FROM {schema}.processed_events "
+                "WHERE processed_at < now() - make_interval(days => :days) LIMIT :n)"
+            ),
+            age,
+        )
+    return len(gone)
+
+
 def pending_count(engine: Engine, schema: str) -> int:
     """Outbox rows of `schema` not yet published."""
     with engine.connect() as conn:
@@ -150,6 +184,7 @@ def relay_forever(
     consumers_for: Callable[[str], list[str]],
     *,
     redeliver_after: float,
+    retention_days: float = 7.0,
     idle_sleep: float = 1.0,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
@@ -158,13 +193,14 @@ def relay_forever(
 
     engines = list(engines)
     wakeup = OutboxWakeup(engines[0][1])
-    next_sweep = 0.0
+    next_sweep = next_prune = 0.0
     busy: set[str] = set()  # schemas whose last pass filled a whole batch: more may be waiting
     notified: set[str] | None = None
     try:
         while not should_stop():
             # Every outbox after a quiet wait and on the sweep cadence; otherwise only the notified ones.
             sweep = time.monotonic() >= next_sweep
+            pruning = time.monotonic() >= next_prune
             scan = None if sweep or notified is None else notified | busy
             busy = set()
             for schema, engine in engines:
@@ -177,10 +213,14 @@ def relay_forever(
                     if sweep:
                         redeliver_stale(engine, schema, send, redeliver_after)
                         OUTBOX_PENDING.labels(schema).set(pending_count(engine, schema))
+                    if pruning:
+                        prune(engine, schema, retention_days)
                 except Exception:
                     log.exception("relay pass failed", extra={"schema": schema})
             if sweep:
                 next_sweep = time.monotonic() + min(redeliver_after / 4, 30.0)
+            if pruning:
+                next_prune = time.monotonic() + 3600
             notified = set() if busy else wakeup.wait(idle_sleep)
     finally:
         wakeup.close()
@@ -205,5 +245,6 @@ def run_relay(config: Any, app: Any, consumers: Any) -> None:
         consume_sender(app),
         lambda event_type: [c.name for c in consumers.by_type.get(event_type, [])],
         redeliver_after=config.EVENT_REDELIVER_SECONDS,
+        retention_days=config.EVENT_RETENTION_DAYS,
         should_stop=lambda: bool(stopping),
     )

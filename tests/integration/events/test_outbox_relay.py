@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -15,6 +16,7 @@ from shared.events import (
     DeliveryLedger,
     OutboxWakeup,
     claim_once,
+    prune,
     publish,
     redeliver_stale,
     relay_batch,
@@ -240,3 +242,37 @@ def test_the_relay_waits_out_its_idle_time_when_nothing_commits(engine):
         assert time.monotonic() - started >= 0.45
     finally:
         wakeup.close()
+
+
+def _count(engine, table: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(f"SELECT count(*) FROM auth.{table}")).scalar_one()
+
+
+def test_pruning_deletes_only_old_events_every_consumer_finished(engine, session, ledger):
+    old_done, old_undone, recent_done = (str(publish(session, OutboxEvent, "Thing", {"n": n})) for n in range(3))
+    old_no_consumer = str(publish(session, OutboxEvent, "Lonely", {}))
+    session.commit()
+    relay_batch(engine, "auth", collect([]), lambda t: [] if t == "Lonely" else ["user.profiles"])
+    for event_id in (old_done, recent_done):
+        ledger.done("auth", event_id, "user.profiles")
+    claim_once(session, ProcessedEvent, old_done, "auth.self")
+    claim_once(session, ProcessedEvent, recent_done, "auth.self")
+    session.commit()
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE auth.outbox SET published_at = now() - interval '8 days' WHERE id = ANY(:ids)"),
+            {"ids": [uuid.UUID(i) for i in (old_done, old_undone, old_no_consumer)]},
+        )
+        conn.execute(
+            text("UPDATE auth.processed_events SET processed_at = now() - interval '8 days' WHERE event_id = :e"),
+            {"e": uuid.UUID(old_done)},
+        )
+    assert prune(engine, "auth", older_than_days=7) == 2  # old_done and old_no_consumer
+    with engine.connect() as conn:
+        left = {str(r[0]) for r in conn.execute(text("SELECT id FROM auth.outbox"))}
+        processed = {str(r[0]) for r in conn.execute(text("SELECT event_id FROM auth.processed_events"))}
+    assert left == {old_undone, recent_done}, "an unfinished event is kept however old"
+    assert processed == {recent_done}
+    assert _count(engine, "outbox_deliveries") == 2
+    assert prune(engine, "auth", older_than_days=7) == 0
