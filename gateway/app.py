@@ -168,7 +168,7 @@ class Gateway:
         if route is None:
             raise NotFound("No such endpoint.")
         req.route_name = route.prefix
-        key = (req.method, req.path)
+        key = routes.access_key(req.method, req.path)
         environ = req.environ
         client_ip, forwarded_for = self.addresses.resolve(
             environ.get("REMOTE_ADDR", ""), environ.get("HTTP_X_FORWARDED_FOR")

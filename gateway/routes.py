@@ -37,6 +37,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/api/v1/auth/password/reset"),
         ("POST", "/api/v1/auth/password/reset/confirm"),
         ("GET", "/api/v1/auth/jwks"),
+        ("POST", "/api/v1/auth/oauth/{provider}"),
     }
 )
 
@@ -47,7 +48,18 @@ STRICT: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/token"): "login",
     ("POST", "/api/v1/auth/password/reset"): "reset",
     ("POST", "/api/v1/auth/password/reset/confirm"): "reset",
+    ("POST", "/api/v1/auth/oauth/{provider}"): "login",
 }
+
+OAUTH_PREFIX = "/api/v1/auth/oauth/"
+
+
+def access_key(method: str, path: str) -> tuple[str, str]:
+    """The (method, path) key of PUBLIC and STRICT: a path with a provider id maps to its template."""
+    if path.startswith(OAUTH_PREFIX) and "/" not in path[len(OAUTH_PREFIX) :]:
+        return method, OAUTH_PREFIX + "{provider}"
+    return method, path
+
 
 # Bodies of these may be form-encoded (RFC 6749 token requests).
 FORM_BODIES: frozenset[tuple[str, str]] = frozenset({("POST", "/api/v1/auth/token")})

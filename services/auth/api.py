@@ -11,6 +11,7 @@ from flask_restful import Resource
 from marshmallow import ValidationError
 
 from services.auth import errors, schemas, service
+from services.auth.service import oidc
 from shared.api import Api, load_body
 from shared.auth import Denylist, current_claims, current_identity, require_admin, require_service
 
@@ -60,6 +61,14 @@ class LoginResource(Resource):
             kid=_ctx().key.kid,
         )
         return _no_store(jsonify(_session_body(user, pair)))
+
+
+class OidcResource(Resource):
+    def post(self, provider: str) -> Response:
+        data = load_body(schemas.OidcIn())
+        verified, claims = _ctx().id_tokens.verify(provider, data["id_token"])
+        user, pair, created = oidc.sign_in(provider=verified, claims=claims, kid=_ctx().key.kid)
+        return _no_store(jsonify(_session_body(user, pair)), 201 if created else 200)
 
 
 class RefreshResource(Resource):
@@ -198,7 +207,16 @@ class InternalUserResource(Resource):
         return jsonify(_public_user_out.dump(service.get_user(user_id)))
 
 
-PUBLIC_ENDPOINTS = ("register", "login", "token", "refresh", "password_reset", "password_reset_confirm", "jwks")
+PUBLIC_ENDPOINTS = (
+    "register",
+    "login",
+    "token",
+    "refresh",
+    "password_reset",
+    "password_reset_confirm",
+    "jwks",
+    "oauth",
+)
 FORM_ENDPOINTS = ("token",)
 
 
@@ -209,6 +227,7 @@ def register_resources(api: Api) -> None:
     api.add_resource(LoginResource, f"{prefix}/login", endpoint="login")
     api.add_resource(TokenResource, f"{prefix}/token", endpoint="token")
     api.add_resource(RefreshResource, f"{prefix}/refresh", endpoint="refresh")
+    api.add_resource(OidcResource, f"{prefix}/oauth/<provider>", endpoint="oauth")
     api.add_resource(LogoutResource, f"{prefix}/logout", endpoint="logout")
     api.add_resource(PasswordResource, f"{prefix}/password", endpoint="password")
     api.add_resource(PasswordResetResource, f"{prefix}/password/reset", endpoint="password_reset")

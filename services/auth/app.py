@@ -12,6 +12,7 @@ from flask_jwt_extended import JWTManager
 from services.auth import api
 from services.auth.models import db
 from services.auth.service import LoginThrottle, SigningKey, ensure_admin, parse_service_clients, passwords
+from services.auth.service.oidc import IdTokenVerifier, parse_providers
 from shared.app import create_base_app
 from shared.auth import ACCESS_TOKEN_SECONDS, JwksKeys
 from shared.config import (
@@ -39,6 +40,12 @@ SETTINGS = [
     ),
     Setting("AUTH_HASH_WORKERS", parse_non_negative_int, 1, help="niced hashing processes per worker (0: inline)"),
     Setting("AUTH_HASH_QUEUE", parse_non_negative_int, 8, help="hashes that may wait per worker before 503"),
+    Setting(
+        "AUTH_OIDC_PROVIDERS",
+        parse_providers,
+        {},
+        help='OpenID Connect providers for /auth/oauth/{provider}, JSON: {"name": {"issuer", "client_id", "jwks_uri"}}',
+    ),
     Setting("ADMIN_USERNAME", str, "", help="bootstrap admin's username"),
     Setting("ADMIN_EMAIL", str, "", help="bootstrap admin's email"),
     Setting("ADMIN_PASSWORD", str, "", secret=True, help="bootstrap admin's password"),
@@ -50,6 +57,7 @@ class AuthContext:
     key: SigningKey
     throttle: LoginThrottle
     service_clients: dict[str, str]
+    id_tokens: IdTokenVerifier
 
 
 def _signing_key(config: Config) -> SigningKey:
@@ -93,7 +101,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JWT_ACCESS_TOKEN_EXPIRES=ACCESS_TOKEN_SECONDS,
     )
     JWTManager(app)  # signs access tokens; every process verifies them with shared.auth
-    app.extensions["auth"] = AuthContext(key, LoginThrottle(base.redis), config.AUTH_SERVICE_CLIENTS)
+    app.extensions["auth"] = AuthContext(
+        key, LoginThrottle(base.redis), config.AUTH_SERVICE_CLIENTS, IdTokenVerifier(config.AUTH_OIDC_PROVIDERS)
+    )
     api.register_resources(base.api)
     if all(admin):
         with app.app_context():

@@ -57,3 +57,15 @@ class OAuthError(ProblemError):
         super().__init__(description)
         self.error = error
         self.status = status
+
+
+class UnknownProvider(NotFound):
+    code = "auth.oidc_unknown_provider"
+
+
+class InvalidIdToken(Unauthorized):
+    code = "auth.oidc_invalid_token"
+
+
+class OidcEmailUnverified(Forbidden):
+    code = "auth.oidc_email_unverified"

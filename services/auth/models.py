@@ -33,6 +33,17 @@ class User(db.Model):
     )
 
 
+class OidcIdentity(db.Model):
+    """An account's identity at an OpenID Connect provider: (provider, subject) signs in as user_id."""
+
+    __tablename__ = "oidc_identities"
+
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
 class TokenFamily(db.Model):
     """One login: every refresh token rotated from it shares the family."""
 

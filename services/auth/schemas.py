@@ -50,6 +50,10 @@ class RegisterIn(Schema):
             raise ValidationError("The password must not be your username or email.", "password")
 
 
+class OidcIn(Schema):
+    id_token = fields.String(required=True, validate=validate.Length(min=1, max=16384), load_only=True)
+
+
 class LoginIn(Schema):
     email = fields.String(validate=validate.Length(min=1, max=254))
     username = fields.String(validate=validate.Length(min=1, max=254))

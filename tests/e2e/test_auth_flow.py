@@ -160,3 +160,10 @@ def test_outbox_rows_reach_their_consumer_and_the_ledger_says_so(fleet, new_user
         assert row == (True, "user.profiles", True)
     finally:
         conn.close()
+
+
+def test_provider_sign_in_needs_no_token_at_the_gateway(client):
+    # No provider is configured in this fleet: the auth service itself answers 404, not the gateway 401.
+    response = client.post("/api/v1/auth/oauth/nosuch", json={"id_token": "x.y.z"})
+    assert response.status_code == 404 and response.json()["code"] == "auth.oidc_unknown_provider"
+    assert "RateLimit-Limit" in response.headers

@@ -50,3 +50,12 @@ def test_local_limiter_counts_per_key():
     limiter = LocalLimiter()
     assert [limiter.hit("a", 2, 60).allowed for _ in range(3)] == [True, True, False]
     assert limiter.hit("b", 2, 60).allowed
+
+
+def test_provider_sign_in_is_public_and_strictly_limited_for_any_provider_name():
+    from gateway import routes
+
+    key = routes.access_key("POST", "/api/v1/auth/oauth/google")
+    assert key in routes.PUBLIC and routes.STRICT[key] == "login"
+    assert routes.access_key("POST", "/api/v1/auth/oauth/google/extra") not in routes.PUBLIC
+    assert routes.access_key("GET", "/api/v1/hugs") == ("GET", "/api/v1/hugs")

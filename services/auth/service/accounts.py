@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.auth import errors
 from services.auth.models import OutboxEvent, PasswordResetToken, User, db
-from services.auth.service.passwords import DUMMY_HASH, passwords
+from services.auth.service.passwords import DUMMY_HASH, NO_PASSWORD, passwords
 from services.auth.service.tokens import TokenPair, live_families, now, revoke_families, start_session, token_hash
 from shared.auth import Denylist
 from shared.events import publish
@@ -24,9 +24,10 @@ from shared.events import publish
 RESET_TOKEN_LIFETIME = timedelta(hours=1)
 
 
-def _create_user(*, username: str, email: str, password: str, roles: list[str], display_name: str) -> User:
-    """Insert an account and announce it (UserRegistered) in the same transaction."""
-    user = User(id=uuid.uuid4(), username=username, email=email, roles=roles, password_hash=passwords.hash(password))
+def create_user(*, username: str, email: str, password: str | None, roles: list[str], display_name: str) -> User:
+    """Insert an account and announce it (UserRegistered) in the same transaction (no password: OIDC only)."""
+    password_hash = passwords.hash(password) if password is not None else NO_PASSWORD
+    user = User(id=uuid.uuid4(), username=username, email=email, roles=roles, password_hash=password_hash)
     db.session.add(user)
     db.session.flush()
     publish(
@@ -54,7 +55,7 @@ def register(*, data: dict[str, Any], kid: str) -> tuple[User, TokenPair]:
         if taken.username.lower() == username.lower():
             raise errors.UsernameTaken("That username is taken.")
         raise errors.EmailTaken("An account with that email exists.")
-    user = _create_user(
+    user = create_user(
         username=username,
         email=email,
         password=data["password"],
@@ -241,7 +242,7 @@ def ensure_admin(*, username: str, email: str, password: str) -> User:
     db.session.execute(select(func.pg_advisory_xact_lock(0x41444D4E)))
     user = find_by_login(username) or find_by_login(email)
     if user is None:
-        user = _create_user(
+        user = create_user(
             username=username, email=email, password=password, roles=["admin", "user"], display_name=username
         )
     else:

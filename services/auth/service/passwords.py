@@ -28,8 +28,19 @@ def _hash(secret: str) -> str:
     return _context.hash(secret)
 
 
+# The password_hash of an account that signs in only through an OpenID Connect provider: no
+# password matches it (a password reset can still set one).
+NO_PASSWORD = "!"
+
+
 def _verify_and_update(secret: str, hashed: str) -> tuple[bool, str | None]:
+    if hashed == NO_PASSWORD:
+        _context.verify(secret, _DUMMY)  # the same work as a real check, so timing tells nothing
+        return False, None
     return _context.verify_and_update(secret, hashed)
+
+
+_DUMMY = _context.hash(secrets.token_urlsafe(16))
 
 
 def _lower_priority() -> None:
