@@ -98,13 +98,14 @@ def prune(engine: Engine, schema: str, older_than_days: float, batch: int = 1000
     retention of days keeps every guarantee. Done in batches so a large backlog never holds locks long.
     """
     age = {"days": older_than_days, "n": batch}
+    cutoff = "now() - CAST(:days AS double precision) * interval '1 day'"
     with engine.begin() as conn:
         gone = [
             row.id
             for row in conn.execute(
                 text(
                     f"DELETE FROM {schema}.outbox WHERE id IN ("
-                    f"SELECT o.id FROM {schema}.outbox o WHERE o.published_at < now() - make_interval(days => :days) "
+                    f"SELECT o.id FROM {schema}.outbox o WHERE o.published_at < {cutoff} "
                     f"AND NOT EXISTS (SELECT 1 FROM {schema}.outbox_deliveries d WHERE d.event_id = o.id "
                     "AND d.done_at IS NULL) LIMIT :n) RETURNING id"
                 ),
@@ -117,7 +118,7 @@ def prune(engine: Engine, schema: str, older_than_days: float, batch: int = 1000
             text(
                 f"DELETE FROM {schema}.processed_events WHERE (event_id, consumer) IN ("
                 f"SELECT event_id, consumer FROM {schema}.processed_events "
-                "WHERE processed_at < now() - make_interval(days => :days) LIMIT :n)"
+                f"WHERE processed_at < {cutoff} LIMIT :n)"
             ),
             age,
         )

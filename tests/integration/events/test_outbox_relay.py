@@ -268,7 +268,8 @@ def test_pruning_deletes_only_old_events_every_consumer_finished(engine, session
             text("UPDATE auth.processed_events SET processed_at = now() - interval '8 days' WHERE event_id = :e"),
             {"e": uuid.UUID(old_done)},
         )
-    assert prune(engine, "auth", older_than_days=7) == 2  # old_done and old_no_consumer
+    # A float, as EVENT_RETENTION_DAYS is; old_done and old_no_consumer go.
+    assert prune(engine, "auth", older_than_days=7.0) == 2
     with engine.connect() as conn:
         left = {str(r[0]) for r in conn.execute(text("SELECT id FROM auth.outbox"))}
         processed = {str(r[0]) for r in conn.execute(text("SELECT event_id FROM auth.processed_events"))}
