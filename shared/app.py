@@ -36,6 +36,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 access_log = logging.getLogger("hugmood.access")
 
 
+REDIS_POOL_SIZE = 64  # per process; the gateway has its own, larger pool
+
+
 def request_id_from(header: str | None) -> str:
     """The client's request id when it is sane, else a new one."""
     if header and _REQUEST_ID.match(header):
@@ -98,8 +101,17 @@ def create_base_app(
     app.config["HUGMOOD"] = config
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False
-    redis_client = redis.Redis.from_url(
-        config.REDIS_URL, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30
+    # A blocking pool: when every connection is busy (a burst of gevent requests), a request waits up
+    # to 2 s for one instead of failing at once (redis-py's plain pool raises "Too many connections").
+    redis_client = redis.Redis(
+        connection_pool=redis.BlockingConnectionPool.from_url(
+            config.REDIS_URL,
+            max_connections=REDIS_POOL_SIZE,
+            timeout=2.0,
+            socket_timeout=1.0,
+            socket_connect_timeout=1.0,
+            health_check_interval=30,
+        )
     )
     app.extensions["redis"] = redis_client
     public = OPS_ENDPOINTS | frozenset(public_endpoints)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -18,6 +19,9 @@ from shared.errors import Forbidden, ServiceUnavailable, Unauthorized
 ALGORITHMS = ["RS256"]
 ACCESS_TOKEN_TYP = "at+jwt"
 ACCESS_TOKEN_SECONDS = 15 * 60
+
+
+log = logging.getLogger("hugmood.auth")
 
 
 class JwksKeys:
@@ -158,6 +162,7 @@ class Denylist:
         try:
             values = self.redis.mget(self.keys_for(claims))
         except redis.RedisError as exc:
+            log.warning("denylist unavailable: %s: %s", type(exc).__name__, exc)
             raise ServiceUnavailable(
                 "Token revocation cannot be checked right now.", code="auth.revocation_unavailable"
             ) from exc
