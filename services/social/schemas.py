@@ -1,1 +1,59 @@
 """Request and response shapes of the social service."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from shared.api import UtcDateTime
+from shared.pagination import PageArgs
+
+VISIBILITIES = ("public", "friends", "private")
+# Made only from other services' events: a client cannot claim a hug or a milestone it never had.
+EVENT_TYPES = frozenset({"mood_shared", "hug_sent", "streak_milestone", "new_friend"})
+MAX_DATA_BYTES = 4096
+MAX_DATA_KEYS = 20
+
+
+class ActivityCreate(Schema):
+    type = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]{1,50}$"))
+    object_id = fields.UUID(allow_none=True)
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+    visibility = fields.String(required=True, validate=validate.OneOf(VISIBILITIES))
+
+    @validates("type")
+    def _not_reserved(self, value: str, **_: Any) -> None:
+        if value in EVENT_TYPES:
+            raise ValidationError("This type is recorded by the service itself.")
+
+    @validates("data")
+    def _small(self, value: dict[str, Any], **_: Any) -> None:
+        if len(value) > MAX_DATA_KEYS:
+            raise ValidationError(f"At most {MAX_DATA_KEYS} keys.")
+        if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_DATA_BYTES:
+            raise ValidationError(f"At most {MAX_DATA_BYTES} bytes once serialized.")
+
+
+class Activity(Schema):
+    id = fields.UUID()
+    user_id = fields.UUID()
+    type = fields.String()
+    object_id = fields.UUID(allow_none=True)
+    data = fields.Dict()
+    visibility = fields.String()
+    created_at = UtcDateTime()
+
+
+class FeedArgs(PageArgs):
+    """`?limit=&cursor=`."""
+
+
+class RecommendationArgs(Schema):
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+
+
+class Recommendation(Schema):
+    user_id = fields.UUID()
+    mutual_friends = fields.Integer()

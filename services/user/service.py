@@ -201,6 +201,16 @@ def _end_friendship(a: uuid.UUID, b: uuid.UUID, reason: str) -> bool:
     return bool(removed)
 
 
+def _request_closed(requester_id: uuid.UUID, addressee_id: uuid.UUID, reason: str) -> None:
+    """A pending request ended without a friendship ("declined" or "withdrawn")."""
+    publish(
+        db.session,
+        OutboxEvent,
+        "FriendRequestClosed",
+        {"requester_id": str(requester_id), "addressee_id": str(addressee_id), "reason": reason},
+    )
+
+
 def answer(*, caller_id: uuid.UUID, other_id: uuid.UUID, status: str, auth_lookup: AuthLookup) -> str:
     """Accept or decline `other_id`'s request, or block `other_id` (anyone)."""
     if caller_id == other_id:
@@ -223,6 +233,7 @@ def answer(*, caller_id: uuid.UUID, other_id: uuid.UUID, status: str, auth_looku
         _befriend(other_id, caller_id)
     else:
         db.session.delete(pending)
+        _request_closed(other_id, caller_id, "declined")
     db.session.commit()
     return status
 
@@ -234,11 +245,13 @@ def remove(*, caller_id: uuid.UUID, other_id: uuid.UUID) -> str:
         db.session.commit()
         return "unfriended"
     if db.session.execute(delete(Block).where(Block.blocker_id == caller_id, Block.blocked_id == other_id)).rowcount:
+        publish(db.session, OutboxEvent, "UserUnblocked", {"blocker_id": str(caller_id), "blocked_id": str(other_id)})
         db.session.commit()
         return "unblocked"
     if db.session.execute(
         delete(FriendRequest).where(FriendRequest.requester_id == caller_id, FriendRequest.addressee_id == other_id)
     ).rowcount:
+        _request_closed(caller_id, other_id, "withdrawn")
         db.session.commit()
         return "withdrawn"
     raise errors.NoSuchRequest("There is no friendship, request or block with this user.")

@@ -1,0 +1,74 @@
+"""Activities that mirror public moods, with the owner's share_moods_with as their visibility."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, select, update
+
+from services.social import errors
+from services.social.models import Activity, db
+from services.social.service.activities import record_event_activity
+from shared.http import ServiceClient
+
+MOOD_ACTIVITY = "mood_shared"
+_VISIBILITY = {"public": "public", "friends": "friends"}
+
+
+def mood_shared_visibility(client: ServiceClient, owner_id: uuid.UUID) -> str | None:
+    """The visibility the owner's shared moods get now (None: they share with no one).
+
+    Asked of the user service at consume time; any failure raises, so the consumer is retried.
+    """
+    response = client.get("user", f"/internal/v1/users/{owner_id}/audience/{owner_id}")
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise errors.UsersUnavailable("The user service could not answer.")
+    return _VISIBILITY.get(response.json()["share_moods_with"])
+
+
+def _of_mood(user_id: uuid.UUID, mood_id: uuid.UUID) -> list[Activity]:
+    query = select(Activity).where(
+        Activity.type == MOOD_ACTIVITY, Activity.user_id == user_id, Activity.object_id == mood_id
+    )
+    return list(db.session.execute(query).scalars())
+
+
+def sync_mood(
+    *, event_id: uuid.UUID, user_id: uuid.UUID, mood_id: uuid.UUID, is_public: bool, visibility: str | None
+) -> None:
+    """Create, update or remove the mood's activity to match is_public and the owner's setting."""
+    existing = _of_mood(user_id, mood_id)
+    if not is_public or visibility is None:
+        delete_mood(user_id=user_id, mood_id=mood_id)
+    elif existing:
+        for activity in existing:
+            activity.visibility = visibility
+    else:
+        # Ids only: a mood's note and label never leave the mood service.
+        record_event_activity(
+            source_event_id=event_id,
+            user_id=user_id,
+            type=MOOD_ACTIVITY,
+            visibility=visibility,
+            object_id=mood_id,
+            data={"mood_id": str(mood_id)},
+        )
+
+
+def delete_mood(*, user_id: uuid.UUID, mood_id: uuid.UUID) -> None:
+    db.session.execute(
+        delete(Activity).where(
+            Activity.type == MOOD_ACTIVITY, Activity.user_id == user_id, Activity.object_id == mood_id
+        )
+    )
+
+
+def reshare_moods(*, user_id: uuid.UUID, visibility: str | None) -> None:
+    """Re-derive the visibility of the user's mood activities; sharing with no one makes them private."""
+    db.session.execute(
+        update(Activity)
+        .where(Activity.type == MOOD_ACTIVITY, Activity.user_id == user_id)
+        .values(visibility=visibility or "private")
+    )

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+
+from services.social import create_app, tasks
+from services.social.models import db
+from shared.testing import rolled_back
+
+CONSUMERS = {
+    "FriendshipAccepted": tasks.on_friendship_accepted,
+    "FriendshipEnded": tasks.on_friendship_ended,
+    "UserBlocked": tasks.on_user_blocked,
+    "UserUnblocked": tasks.on_user_unblocked,
+    "FriendRequested": tasks.on_friend_requested,
+    "FriendRequestClosed": tasks.on_friend_request_closed,
+    "MoodRecorded": tasks.on_mood_written,
+    "MoodUpdated": tasks.on_mood_written,
+    "MoodDeleted": tasks.on_mood_deleted,
+    "PrivacyChanged": tasks.on_privacy_changed,
+    "HugSent": tasks.on_hug_sent,
+    "StreakMilestone": tasks.on_streak_milestone,
+}
+
+
+@pytest.fixture(scope="session")
+def social_app(service_config: dict[str, Any], user_server: str) -> Flask:
+    return create_app({**service_config, "USER_URL": user_server})
+
+
+@pytest.fixture
+def client(social_app: Flask, redis_client, monkeypatch) -> Iterator[FlaskClient]:
+    monkeypatch.setattr(tasks, "app", lambda: social_app)
+    with social_app.app_context(), rolled_back(db):
+        yield social_app.test_client()
+
+
+def event(kind: str, at: datetime | None = None, **data: Any) -> dict[str, Any]:
+    """A synthetic event as the relay delivers it."""
+    return {
+        "id": str(uuid.uuid4()),
+        "type": kind,
+        "occurred_at": (at or datetime.now(UTC)).isoformat(),
+        "data": {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in data.items()},
+    }
+
+
+def deliver(evt: dict[str, Any]) -> None:
+    CONSUMERS[evt["type"]](evt)
+
+
+class Viewer:
+    """A caller of the social service (a token for an id); the graph is fed with synthetic events."""
+
+    def __init__(self, client: FlaskClient, user_id: str, token: str):
+        self.client, self.id = client, user_id
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str, **kw: Any):
+        return self.client.get(path, headers=self.headers, **kw)
+
+    def post(self, path: str, **kw: Any):
+        return self.client.post(path, headers=self.headers, **kw)
+
+    def delete(self, path: str, **kw: Any):
+        return self.client.delete(path, headers=self.headers, **kw)
+
+    def share(self, visibility: str = "public", **fields: Any) -> dict[str, Any]:
+        response = self.post("/api/v1/social/activities", json={"type": "note", "visibility": visibility, **fields})
+        assert response.status_code == 201, response.json
+        return response.json
+
+    def feed(self, path: str = "/api/v1/social/feed") -> list[str]:
+        response = self.get(path)
+        assert response.status_code == 200, response.json
+        return [a["id"] for a in response.json["items"]]
+
+    def befriend(self, other: Viewer) -> None:
+        deliver(event("FriendshipAccepted", user_id=self.id, friend_id=other.id))
+
+    def unfriend(self, other: Viewer) -> None:
+        deliver(event("FriendshipEnded", user_id=self.id, other_id=other.id, reason="unfriended"))
+
+    def block(self, other: Viewer) -> None:
+        deliver(event("UserBlocked", blocker_id=self.id, blocked_id=other.id))
+
+
+@pytest.fixture
+def viewer(client, token_for):
+    def new() -> Viewer:
+        user_id = str(uuid.uuid4())
+        return Viewer(client, user_id, token_for(user_id))
+
+    return new
+
+
+@pytest.fixture
+def member(client, make_user, user_server):
+    """A real account, whose privacy settings live in the real user service."""
+
+    def new() -> Viewer:
+        user_id, token, _ = make_user()
+        person = Viewer(client, user_id, token)
+
+        def set_privacy(**settings: Any) -> None:
+            response = requests.put(
+                f"{user_server}/api/v1/users/me/privacy", json=settings, headers=person.headers, timeout=5
+            )
+            assert response.status_code == 200, response.text
+
+        person.set_privacy = set_privacy  # type: ignore[attr-defined]
+        return person
+
+    return new
