@@ -38,6 +38,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/api/v1/auth/password/reset/confirm"),
         ("GET", "/api/v1/auth/jwks"),
         ("POST", "/api/v1/auth/oauth/{provider}"),
+        ("GET", "/api/v1/social/shared/{token}"),
     }
 )
 
@@ -52,12 +53,17 @@ STRICT: dict[tuple[str, str], str] = {
 }
 
 OAUTH_PREFIX = "/api/v1/auth/oauth/"
+SHARED_PREFIX = "/api/v1/social/shared/"
+# Paths whose last segment is a variable: prefix -> its template.
+_TEMPLATES: dict[str, str] = {OAUTH_PREFIX: OAUTH_PREFIX + "{provider}", SHARED_PREFIX: SHARED_PREFIX + "{token}"}
 
 
 def access_key(method: str, path: str) -> tuple[str, str]:
-    """The (method, path) key of PUBLIC and STRICT: a path with a provider id maps to its template."""
-    if path.startswith(OAUTH_PREFIX) and "/" not in path[len(OAUTH_PREFIX) :]:
-        return method, OAUTH_PREFIX + "{provider}"
+    """The (method, path) key of PUBLIC and STRICT: a path with a provider id or share token maps to its template."""
+    for prefix, template in _TEMPLATES.items():
+        rest = path[len(prefix) :]
+        if path.startswith(prefix) and "/" not in rest:
+            return method, template
     return method, path
 
 

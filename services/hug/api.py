@@ -9,7 +9,7 @@ from flask_restful import Resource
 
 from services.hug import errors, schemas, service
 from shared.api import Api, load_body, load_query
-from shared.auth import current_identity
+from shared.auth import current_identity, require_service
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 PREFIX = "/api/v1/hugs"
@@ -19,6 +19,7 @@ _hugs = schemas.Hug(many=True)
 _request = schemas.HugRequest()
 _requests = schemas.HugRequest(many=True)
 _group = schemas.GroupHug()
+_shareable = schemas.ShareableHug()
 
 
 def _caller() -> uuid.UUID:
@@ -77,6 +78,16 @@ class HugReadResource(Resource):
     def put(self, hug_id: str) -> Response:
         hug = service.hugs.mark_read(hug_id=service.parse_id(hug_id, errors.HugNotFound), viewer_id=_caller())
         return jsonify(_hug.dump(hug))
+
+
+class ShareableHugResource(Resource):
+    """Internal: what a shared hug may show (never the message), for the social service."""
+
+    def get(self, hug_id: str) -> Response:
+        require_service()
+        load_query(schemas.NoArgs())
+        hug = service.hugs.shareable(hug_id=service.parse_id(hug_id, errors.HugNotFound))
+        return jsonify(_shareable.dump(hug))
 
 
 class HugRequestListResource(Resource):
@@ -140,3 +151,4 @@ def register_resources(api: Api) -> None:
     api.add_resource(GroupHugJoinResource, f"{PREFIX}/group/<group_id>/join", endpoint="group_hug_join")
     api.add_resource(HugResource, f"{PREFIX}/<hug_id>", endpoint="hug")
     api.add_resource(HugReadResource, f"{PREFIX}/<hug_id>/read", endpoint="hug_read")
+    api.add_resource(ShareableHugResource, "/internal/v1/hugs/<hug_id>/shareable", endpoint="hug_shareable")

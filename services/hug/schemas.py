@@ -50,6 +50,21 @@ class Hug(Schema):
     created_at = UtcDateTime()
 
 
+class NoArgs(Schema):
+    """An endpoint that takes no query parameters."""
+
+
+class ShareableHug(Schema):
+    """A hug as the social service sees it for sharing: never the message."""
+
+    id = fields.UUID()
+    sender_id = fields.UUID()
+    recipient_id = fields.UUID()
+    type = fields.String()
+    type_label = fields.Function(lambda hug: label_of(hug.type))
+    created_at = UtcDateTime()
+
+
 class ReceivedArgs(PageArgs):
     unread = QueryBoolean(load_default=None)
 

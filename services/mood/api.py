@@ -9,12 +9,13 @@ from flask_restful import Resource
 
 from services.mood import schemas, service
 from shared.api import Api, load_body, load_query
-from shared.auth import current_identity
+from shared.auth import current_identity, require_service
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 
 _mood = schemas.Mood()
 _moods = schemas.Mood(many=True)
+_shareable = schemas.ShareableMood()
 
 
 def _viewer() -> uuid.UUID:
@@ -93,11 +94,21 @@ class StreakResource(Resource):
         )
 
 
+class ShareableMoodResource(Resource):
+    """Internal: what a shared mood may show publicly (never the note), for the social service."""
+
+    def get(self, mood_id: str) -> Response:
+        require_service()
+        load_query(schemas.NoArgs())
+        return jsonify(_shareable.dump(service.shareable(mood_id=service.parse_id(mood_id))))
+
+
 def register_resources(api: Api) -> None:
-    """Mount the mood resources under /api/v1/moods."""
+    """Mount the mood resources under /api/v1/moods, and the internal one under /internal/v1/moods."""
     prefix = "/api/v1/moods"
     api.add_resource(MoodListResource, prefix, endpoint="moods")
     api.add_resource(UserMoodsResource, f"{prefix}/user/<user_id>", endpoint="user_moods")
     api.add_resource(AnalyticsResource, f"{prefix}/analytics/<user_id>", endpoint="analytics")
     api.add_resource(StreakResource, f"{prefix}/streak/<user_id>", endpoint="streak")
     api.add_resource(MoodResource, f"{prefix}/<mood_id>", endpoint="mood")
+    api.add_resource(ShareableMoodResource, "/internal/v1/moods/<mood_id>/shareable", endpoint="mood_shareable")

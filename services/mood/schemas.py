@@ -95,6 +95,22 @@ class Mood(Schema):
     updated_at = UtcDateTime()
 
 
+class ShareableMood(Schema):
+    """A mood as the social service sees it for sharing: never the note."""
+
+    id = fields.UUID()
+    owner_id = fields.UUID(attribute="user_id")
+    is_public = fields.Boolean()
+    mood = fields.String()
+    intensity = fields.Float()
+    tags = fields.List(fields.String())
+    recorded_at = UtcDateTime()
+
+
+class NoArgs(Schema):
+    """An endpoint that takes no query parameters."""
+
+
 class MoodListArgs(PageArgs):
     from_ = fields.AwareDateTime(data_key="from", default_timezone=UTC)
     to = fields.AwareDateTime(default_timezone=UTC)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
 from services.social import schemas, service
 from shared.api import Api, load_body, load_query
 from shared.auth import current_identity
+from shared.http import ServiceClient
 
-PUBLIC_ENDPOINTS: tuple[str, ...] = ()
+# Reachable without a token: a shared link is opened by anyone who has it.
+PUBLIC_ENDPOINTS: tuple[str, ...] = ("shared_view",)
 
 _activity = schemas.Activity()
 _activities = schemas.Activity(many=True)
 _recommendations = schemas.Recommendation(many=True)
+_share = schemas.Share()
 
 
 def _viewer() -> uuid.UUID:
@@ -60,6 +64,39 @@ class RecommendationsResource(Resource):
         return jsonify({"items": _recommendations.dump(items)})
 
 
+def _client() -> ServiceClient:
+    return current_app.extensions["service_client"]
+
+
+def _share_out(share: Any) -> dict[str, Any]:
+    """The share as its owner sees it: the token only inside share_url."""
+    base_url = current_app.config["HUGMOOD"].SOCIAL_PUBLIC_BASE_URL
+    return {**_share.dump(share), "share_url": service.share_url(base_url, share.token)}
+
+
+class ShareListResource(Resource):
+    def post(self) -> Response:
+        data = load_body(schemas.ShareCreate())
+        share, created = service.create_share(client=_client(), owner_id=_viewer(), data=data)
+        response = jsonify(_share_out(share))
+        response.status_code = 201 if created else 200
+        return response
+
+
+class ShareResource(Resource):
+    def delete(self, share_id: str) -> Response:
+        service.revoke_share(share_id=service.parse_share_id(share_id), owner_id=_viewer())
+        return Response(status=204)
+
+
+class SharedViewResource(Resource):
+    """Public: the read-only view of a shared link."""
+
+    def get(self, token: str) -> Response:
+        load_query(schemas.SharedViewArgs())
+        return jsonify(service.shared_view(client=_client(), token=token))
+
+
 def register_resources(api: Api) -> None:
     """Mount the social resources under /api/v1/social."""
     prefix = "/api/v1/social"
@@ -68,3 +105,6 @@ def register_resources(api: Api) -> None:
     api.add_resource(FeedResource, f"{prefix}/feed", endpoint="feed")
     api.add_resource(FriendsActivityResource, f"{prefix}/friends-activity", endpoint="friends_activity")
     api.add_resource(RecommendationsResource, f"{prefix}/recommendations", endpoint="recommendations")
+    api.add_resource(ShareListResource, f"{prefix}/share", endpoint="shares")
+    api.add_resource(ShareResource, f"{prefix}/share/<share_id>", endpoint="share")
+    api.add_resource(SharedViewResource, f"{prefix}/shared/<token>", endpoint="shared_view")

@@ -9,9 +9,17 @@ from flask import Flask
 from services.social import api
 from services.social.models import db
 from shared.app import create_base_app
-from shared.config import DATABASE_SETTINGS, resolve_config
+from shared.config import DATABASE_SETTINGS, Setting, resolve_config
 
-SETTINGS = [*DATABASE_SETTINGS]
+SETTINGS = [
+    *DATABASE_SETTINGS,
+    Setting(
+        "SOCIAL_PUBLIC_BASE_URL",
+        str,
+        "http://localhost:4000",
+        help="public base URL of the gateway, the start of every share_url",
+    ),
+]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -1,6 +1,6 @@
 """Errors the social service raises, each with a stable code."""
 
-from shared.errors import NotFound, ServiceUnavailable
+from shared.errors import Conflict, NotFound, ServiceUnavailable
 
 
 class ActivityNotFound(NotFound):
@@ -8,4 +8,24 @@ class ActivityNotFound(NotFound):
 
 
 class UsersUnavailable(ServiceUnavailable):
+    code = "upstream.unavailable"
+
+
+class ShareNotFound(NotFound):
+    code = "social.share_not_found"
+
+
+class ContentNotFound(NotFound):
+    """The content does not exist, or the caller does not own it (which of the two stays secret)."""
+
+    code = "social.content_not_found"
+
+
+class ContentNotPublic(Conflict):
+    """Only content its owner has made public can be shared."""
+
+    code = "social.content_not_public"
+
+
+class ContentUnavailable(ServiceUnavailable):
     code = "upstream.unavailable"

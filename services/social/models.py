@@ -81,6 +81,36 @@ class RelationClock(db.Model):
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
+class Share(db.Model):
+    """A public link to one piece of content; `token` is the unguessable part of its URL."""
+
+    __tablename__ = "shares"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    token: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    content_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    content_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    platform: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=lambda: datetime.now(UTC), server_default=func.now()
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # One live share per owner, content and platform: sharing again returns it.
+        Index(
+            "ux_shares_live",
+            "owner_id",
+            "content_type",
+            "content_id",
+            "platform",
+            unique=True,
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+
 class OutboxEvent(OutboxMixin, db.Model):
     pass
 

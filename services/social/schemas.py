@@ -13,6 +13,7 @@ from shared.pagination import PageArgs
 VISIBILITIES = ("public", "friends", "private")
 # Made only from other services' events: a client cannot claim a hug or a milestone it never had.
 EVENT_TYPES = frozenset({"mood_shared", "hug_sent", "streak_milestone", "new_friend"})
+SHARE_CONTENT_TYPES = ("mood", "hug", "achievement")
 MAX_DATA_BYTES = 4096
 MAX_DATA_KEYS = 20
 
@@ -34,6 +35,25 @@ class ActivityCreate(Schema):
             raise ValidationError(f"At most {MAX_DATA_KEYS} keys.")
         if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_DATA_BYTES:
             raise ValidationError(f"At most {MAX_DATA_BYTES} bytes once serialized.")
+
+
+class ShareCreate(Schema):
+    content_type = fields.String(required=True, validate=validate.OneOf(SHARE_CONTENT_TYPES))
+    content_id = fields.UUID(required=True)
+    platform = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_-]{1,32}$"))
+
+
+class Share(Schema):
+    id = fields.UUID()
+    share_url = fields.String()
+    content_type = fields.String()
+    content_id = fields.UUID()
+    platform = fields.String()
+    created_at = UtcDateTime()
+
+
+class SharedViewArgs(Schema):
+    """No query parameters."""
 
 
 class Activity(Schema):

@@ -88,3 +88,15 @@ def rolled_back(db: SQLAlchemy) -> Iterator[None]:
         db.session = original
         transaction.rollback()
         connection.close()
+
+
+def serve_wsgi(app: Any) -> Iterator[str]:
+    """Serve a WSGI app over real HTTP from a thread; yield its base URL, then stop it."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

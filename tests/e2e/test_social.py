@@ -51,3 +51,29 @@ def test_feed_follows_friendships_and_privacy_across_services(people):
     wait_for(lambda: ("gratitude", a_id) not in feed_types(bob))
     assert alice.post("/api/v1/social/activities", json={"type": "x", "user_id": b_id}).status_code == 422
     assert alice.get("/api/v1/social/feed", params={"limit": 0}).status_code == 422
+
+
+def test_a_shared_public_mood_opens_without_a_token_until_it_is_made_private(fleet, people):
+    from tests.e2e.fleet import Client
+
+    (alice, _), (bob, _) = people(2)
+    assert alice.put("/api/v1/users/me/privacy", json={"share_moods_with": "public"}).status_code == 200
+    mood = alice.post("/api/v1/moods", json={"mood": "proud", "intensity": 0.8, "is_public": True, "note": NOTE}).json()
+    share = alice.post(
+        "/api/v1/social/share", json={"content_type": "mood", "content_id": mood["id"], "platform": "web"}
+    )
+    assert share.status_code == 201, share.text
+    assert (
+        bob.post(
+            "/api/v1/social/share", json={"content_type": "mood", "content_id": mood["id"], "platform": "web"}
+        ).status_code
+        == 404
+    )
+    path = "/api/v1/social/shared/" + share.json()["share_url"].rsplit("/", 1)[1]
+    anonymous = Client(fleet.gateway, "127.0.6.1")
+    view = anonymous.get(path)
+    assert view.status_code == 200 and view.json()["mood"] == "proud" and NOTE not in view.text
+    assert alice.put(f"/api/v1/moods/{mood['id']}", json={"is_public": False}).status_code == 200
+    gone = anonymous.get(path)
+    assert gone.status_code == 404 and gone.headers["Content-Type"] == "application/problem+json"
+    assert anonymous.get("/api/v1/social/shared/not-a-token").status_code == 404

@@ -11,7 +11,7 @@ import redis
 
 from services.auth.service import SigningKey, generate_private_key_pem
 from shared.migrate import upgrade
-from shared.testing import fresh_database, mint_token
+from shared.testing import fresh_database, mint_token, serve_wsgi
 
 
 @pytest.fixture(scope="session")
@@ -59,25 +59,12 @@ def token_for(signing_key: SigningKey):
     return mint
 
 
-def _serve(app: Any) -> Iterator[str]:
-    """Serve a WSGI app over real HTTP from a thread; yield its base URL."""
-    import threading
-
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
 @pytest.fixture(scope="session")
 def auth_server(base_config: dict[str, Any]) -> Iterator[str]:
     """The real auth service over real HTTP, for services that call it."""
     from services.auth import create_app
 
-    yield from _serve(create_app({**base_config, "AUTH_HASH_WORKERS": "0"}))
+    yield from serve_wsgi(create_app({**base_config, "AUTH_HASH_WORKERS": "0"}))
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +72,7 @@ def user_server(service_config: dict[str, Any]) -> Iterator[str]:
     """The real user service over real HTTP (privacy, relations), for services that call it."""
     from services.user import create_app
 
-    yield from _serve(create_app(service_config))
+    yield from serve_wsgi(create_app(service_config))
 
 
 @pytest.fixture(scope="session")

@@ -59,3 +59,14 @@ def test_provider_sign_in_is_public_and_strictly_limited_for_any_provider_name()
     assert key in routes.PUBLIC and routes.STRICT[key] == "login"
     assert routes.access_key("POST", "/api/v1/auth/oauth/google/extra") not in routes.PUBLIC
     assert routes.access_key("GET", "/api/v1/hugs") == ("GET", "/api/v1/hugs")
+
+
+def test_a_shared_link_is_public_for_any_token_but_only_to_read():
+    from gateway import routes
+
+    assert routes.access_key("GET", "/api/v1/social/shared/abc_DEF-123") in routes.PUBLIC
+    assert routes.access_key("GET", "/api/v1/social/shared/abc/extra") not in routes.PUBLIC
+    assert routes.access_key("DELETE", "/api/v1/social/shared/abc") not in routes.PUBLIC
+    assert routes.access_key("POST", "/api/v1/social/share") not in routes.PUBLIC
+    assert routes.access_key("GET", "/api/v1/social/feed") not in routes.PUBLIC
+    assert routes.match("/api/v1/social/shared/abc").service == "social"

@@ -120,6 +120,14 @@ def read(*, hug_id: uuid.UUID, viewer_id: uuid.UUID) -> Hug:
     return hug
 
 
+def shareable(*, hug_id: uuid.UUID) -> Hug:
+    """Any hug, for the social service's share checks (the caller decides who owns it)."""
+    hug = db.session.get(Hug, hug_id)
+    if hug is None:
+        raise errors.HugNotFound("No such hug.")
+    return hug
+
+
 def mark_read(*, hug_id: uuid.UUID, viewer_id: uuid.UUID) -> Hug:
     """Mark a received hug read (idempotent: a second call keeps the first read_at); the sender gets 403."""
     hug = read(hug_id=hug_id, viewer_id=viewer_id)

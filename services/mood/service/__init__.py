@@ -2,7 +2,7 @@
 
 from services.mood.service.analytics import analytics
 from services.mood.service.audience import Audience, AudienceSource, admits
-from services.mood.service.entries import change, history, parse_id, read, record, remove, visible
+from services.mood.service.entries import change, history, parse_id, read, record, remove, shareable, visible
 from services.mood.service.streaks import MILESTONES, publish_milestones, streak
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "read",
     "record",
     "remove",
+    "shareable",
     "streak",
     "visible",
 ]

@@ -55,6 +55,11 @@ def _load(mood_id: uuid.UUID) -> MoodEntry:
     return entry
 
 
+def shareable(*, mood_id: uuid.UUID) -> MoodEntry:
+    """Any entry, for the social service's share checks (the caller decides what may be shown)."""
+    return _load(mood_id)
+
+
 def visible(entry: MoodEntry, audience: Audience) -> bool:
     return audience.is_owner or (audience.sees_public and entry.is_public)
 

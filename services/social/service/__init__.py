@@ -1,4 +1,4 @@
-"""Social business logic: activities and feeds, the local friend graph, recommendations."""
+"""Social business logic: activities and feeds, the local friend graph, recommendations, shares."""
 
 from services.social.service.activities import (
     create,
@@ -19,6 +19,7 @@ from services.social.service.graph import (
     unblock,
 )
 from services.social.service.moods import MOOD_ACTIVITY, delete_mood, mood_shared_visibility, reshare_moods, sync_mood
+from services.social.service.shares import create_share, parse_share_id, revoke_share, share_url, shared_view
 
 __all__ = [
     "MOOD_ACTIVITY",
@@ -26,18 +27,23 @@ __all__ = [
     "block",
     "close_request",
     "create",
+    "create_share",
     "delete_mood",
     "end_friendship",
     "feed",
     "friends_activity",
     "mood_shared_visibility",
     "parse_id",
+    "parse_share_id",
     "read",
     "recommendations",
     "record_event_activity",
     "remove",
     "request_friendship",
     "reshare_moods",
+    "revoke_share",
+    "share_url",
+    "shared_view",
     "sync_mood",
     "unblock",
 ]

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from services.social import create_app, tasks
 from services.social.models import db
-from shared.testing import rolled_back
+from shared.testing import rolled_back, serve_wsgi
 
 CONSUMERS = {
     "FriendshipAccepted": tasks.on_friendship_accepted,
@@ -31,8 +31,30 @@ CONSUMERS = {
 
 
 @pytest.fixture(scope="session")
-def social_app(service_config: dict[str, Any], user_server: str) -> Flask:
-    return create_app({**service_config, "USER_URL": user_server})
+def mood_server(service_config: dict[str, Any], user_server: str) -> Iterator[str]:
+    """The real mood service over real HTTP, for shares of moods."""
+    from services.mood import create_app as create_mood_app
+
+    yield from serve_wsgi(create_mood_app({**service_config, "USER_URL": user_server}))
+
+
+@pytest.fixture(scope="session")
+def hug_server(service_config: dict[str, Any], user_server: str) -> Iterator[str]:
+    """The real hug service over real HTTP, for shares of hugs."""
+    from services.hug import create_app as create_hug_app
+
+    yield from serve_wsgi(create_hug_app({**service_config, "USER_URL": user_server}))
+
+
+@pytest.fixture(scope="session")
+def social_app(service_config: dict[str, Any], user_server: str, mood_server: str, hug_server: str) -> Flask:
+    return create_app({**service_config, "USER_URL": user_server, "MOOD_URL": mood_server, "HUG_URL": hug_server})
+
+
+@pytest.fixture(scope="session")
+def moodless_app(service_config: dict[str, Any], user_server: str) -> Flask:
+    """The social service with its mood service unreachable."""
+    return create_app({**service_config, "USER_URL": user_server, "MOOD_URL": "http://127.0.0.1:9"})
 
 
 @pytest.fixture
