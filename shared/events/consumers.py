@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from celery import Celery
 from kombu.transport import redis as kombu_redis
 from sqlalchemy import text
@@ -78,20 +79,26 @@ class _RedisQoS(kombu_redis.QoS):
     def restore_unacked(self, client: Any = None) -> Any:
         try:
             return super().restore_unacked(client)
-        except AttributeError:
-            # kombu 5.7: when Redis goes away, closing the channel tries to put the unacked messages
-            # back through a connection already torn down, raises AttributeError, and the whole
-            # worker exits ("Unrecoverable error ... 'NoneType' object has no attribute 'hostname'").
-            # The messages are still in Redis' unacked hash: the visibility timeout brings them back.
-            log.warning(
-                "could not requeue unacknowledged messages on connection loss; they return after the visibility timeout"
-            )
+        except (AttributeError, redis.ConnectionError):
+            # Closing a channel after Redis went away: the unacked messages cannot be put back now.
+            # They are still in Redis' unacked hash, and the visibility timeout brings them back.
+            log.warning("unacknowledged messages left to the visibility timeout (the broker connection is gone)")
             self._delivered.clear()
             return None
 
 
 class _RedisChannel(kombu_redis.Channel):
     QoS = _RedisQoS
+
+    def _connparams(self, asynchronous: bool = False) -> Any:
+        # kombu 5.7 keeps using a channel after its connection was torn down (acking a task that
+        # finished across a reconnect, requeueing on close) and fails with AttributeError, which
+        # kills the whole worker ("Unrecoverable error"). A connection error instead is one kombu
+        # and Celery handle: the ack is logged as lost and the message comes back after the
+        # visibility timeout; consumers are idempotent.
+        if self.connection is None or self.connection.client is None:
+            raise redis.ConnectionError("the broker connection of this channel is closed")
+        return super()._connparams(asynchronous=asynchronous)
 
 
 class RedisTransport(kombu_redis.Transport):

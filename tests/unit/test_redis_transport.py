@@ -1,10 +1,12 @@
 """The worker survives losing Redis: requeueing unacked messages on a dead connection is not fatal."""
 
+import pytest
+import redis
 from kombu.transport import redis as kombu_redis
 
 from shared.config import Config
 from shared.events import make_celery
-from shared.events.consumers import RedisTransport, _RedisQoS
+from shared.events.consumers import RedisTransport, _RedisChannel, _RedisQoS
 
 
 def test_a_redis_broker_uses_the_transport_that_survives_losing_redis():
@@ -23,3 +25,10 @@ def test_requeueing_on_a_torn_down_connection_leaves_the_messages_to_the_visibil
     qos._delivered = {"tag-1": object()}
     assert qos.restore_unacked() is None
     assert qos._delivered == {}
+
+
+def test_a_channel_whose_connection_is_gone_raises_a_connection_error_kombu_handles():
+    channel = _RedisChannel.__new__(_RedisChannel)
+    channel.connection = None
+    with pytest.raises(redis.ConnectionError):
+        channel._connparams()
