@@ -211,6 +211,15 @@ class ServiceClient:
     def post(self, service: str, path: str, **kwargs: Any) -> requests.Response:
         return self.request("POST", service, path, **kwargs)
 
+    def read(self, service: str, path: str) -> Any:
+        """GET a JSON document from `service`: None on 404, 503 on any other answer but 200."""
+        response = self.get(service, path)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ServiceUnavailable(f"The {service} service could not answer.", code="upstream.unavailable")
+        return response.json()
+
 
 class ServiceTokens:
     """This service's own access token from the auth service (client_credentials), renewed early."""

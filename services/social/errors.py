@@ -7,10 +7,6 @@ class ActivityNotFound(NotFound):
     code = "social.activity_not_found"
 
 
-class UsersUnavailable(ServiceUnavailable):
-    code = "upstream.unavailable"
-
-
 class ShareNotFound(NotFound):
     code = "social.share_not_found"
 

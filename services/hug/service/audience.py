@@ -8,7 +8,6 @@ from typing import Any
 import redis
 
 from services.hug import errors
-from shared.errors import ServiceUnavailable
 from shared.http import ReadThroughCache, ServiceClient
 
 # A privacy change or a block takes effect for new hugs within this many seconds.
@@ -36,12 +35,7 @@ class AudienceSource:
         self.cache = ReadThroughCache(cache_client, "hm:hug:audience", ttl=AUDIENCE_TTL_SECONDS, serve_stale=False)
 
     def _fetch(self, owner_id: uuid.UUID, viewer_id: uuid.UUID) -> dict[str, Any] | None:
-        response = self.client.get("user", f"/internal/v1/users/{owner_id}/audience/{viewer_id}")
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise ServiceUnavailable("The user service could not answer.", code="upstream.unavailable")
-        return response.json()
+        return self.client.read("user", f"/internal/v1/users/{owner_id}/audience/{viewer_id}")
 
     def lookup(self, owner_id: uuid.UUID, viewer_id: uuid.UUID) -> dict[str, Any] | None:
         """The user service's audience document, or None if `owner_id` does not exist."""

@@ -9,7 +9,6 @@ from typing import Any
 import redis
 
 from services.mood import errors
-from shared.errors import ServiceUnavailable
 from shared.http import ReadThroughCache, ServiceClient
 
 # Privacy changes take effect for other viewers within this many seconds.
@@ -64,12 +63,7 @@ class AudienceSource:
         )
 
     def _fetch(self, owner_id: uuid.UUID, viewer_id: uuid.UUID) -> dict[str, Any] | None:
-        response = self.client.get("user", f"/internal/v1/users/{owner_id}/audience/{viewer_id}")
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise ServiceUnavailable("The user service could not answer.", code="upstream.unavailable")
-        return response.json()
+        return self.client.read("user", f"/internal/v1/users/{owner_id}/audience/{viewer_id}")
 
     def get(self, owner_id: uuid.UUID, viewer_id: uuid.UUID) -> Audience:
         """The audience; 404 if the owner does not exist."""

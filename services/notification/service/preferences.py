@@ -113,12 +113,8 @@ class TimezoneSource:
         self.cache = ReadThroughCache(cache_client, "hm:notification:tz", ttl=300, stale_ttl=86400, serve_stale=True)
 
     def _fetch(self, user_id: uuid.UUID) -> str | None:
-        response = self.client.get("user", f"/internal/v1/users/{user_id}/audience/{user_id}")
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise ServiceUnavailable("The user service could not answer.", code="upstream.unavailable")
-        return response.json()["timezone"]
+        audience = self.client.read("user", f"/internal/v1/users/{user_id}/audience/{user_id}")
+        return None if audience is None else audience["timezone"]
 
     def get(self, user_id: uuid.UUID) -> str:
         """The user's zone name; UTC when unknown or unreachable with nothing cached."""

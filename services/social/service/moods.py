@@ -6,7 +6,6 @@ import uuid
 
 from sqlalchemy import delete, select, update
 
-from services.social import errors
 from services.social.models import Activity, db
 from services.social.service.activities import record_event_activity
 from shared.http import ServiceClient
@@ -20,12 +19,8 @@ def mood_shared_visibility(client: ServiceClient, owner_id: uuid.UUID) -> str | 
 
     Asked of the user service at consume time; any failure raises, so the consumer is retried.
     """
-    response = client.get("user", f"/internal/v1/users/{owner_id}/audience/{owner_id}")
-    if response.status_code == 404:
-        return None
-    if response.status_code != 200:
-        raise errors.UsersUnavailable("The user service could not answer.")
-    return _VISIBILITY.get(response.json()["share_moods_with"])
+    audience = client.read("user", f"/internal/v1/users/{owner_id}/audience/{owner_id}")
+    return None if audience is None else _VISIBILITY.get(audience["share_moods_with"])
 
 
 def _of_mood(user_id: uuid.UUID, mood_id: uuid.UUID) -> list[Activity]:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
@@ -51,14 +50,9 @@ def parse_share_id(raw: str) -> uuid.UUID:
 def _ask(client: ServiceClient, service: str, path: str) -> dict[str, Any] | None:
     """The owning service's JSON answer, None on 404; 503 when it cannot answer."""
     try:
-        response: requests.Response = client.get(service, path)
+        return client.read(service, path)
     except (BadGateway, GatewayTimeout) as exc:
         raise errors.ContentUnavailable(f"The {service} service could not answer.") from exc
-    if response.status_code == 404:
-        return None
-    if response.status_code != 200:
-        raise errors.ContentUnavailable(f"The {service} service could not answer.")
-    return response.json()
 
 
 def _mood(client: ServiceClient, mood_id: uuid.UUID) -> Content | None:

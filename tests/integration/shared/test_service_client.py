@@ -115,6 +115,16 @@ def test_refusals_do_not_open_the_circuit(upstream, status):
     assert client.breakers["user"].current_state == "closed"
 
 
+def test_read_gives_the_document_none_for_404_and_503_for_any_other_answer(upstream):
+    client = make_client(upstream, retries=0)
+    upstream.script = [(200, 0), (404, 0), (409, 0)]
+    assert client.read("user", "/doc") == {"ok": True}
+    assert client.read("user", "/gone") is None
+    with pytest.raises(ServiceUnavailable) as caught:
+        client.read("user", "/odd")
+    assert caught.value.code == "upstream.unavailable" and "user service" in caught.value.detail
+
+
 def test_read_through_cache_serves_fresh_then_stale_then_fails_closed(redis_client):
     from shared.http import ReadThroughCache
 
