@@ -299,6 +299,22 @@ def drop_database() -> None:
         conn.close()
 
 
+def clean_up(tmp: Path) -> None:
+    """Drop the bench's database, flush its Redis db and remove its temp dir, unless BENCH_KEEP=1.
+
+    DB_NAME and REDIS_URL are this module's; the other benches set them to their own first.
+    """
+    if KEEP:
+        log(f"kept {tmp} and database {DB_NAME}")
+        return
+    drop_database()
+    with contextlib.suppress(Exception):
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 # ---- /proc CPU accounting ---------------------------------------------------------------------
 
 
@@ -854,15 +870,7 @@ def main() -> int:
     finally:
         log("stopping the bench fleet")
         fleet.stop()
-        if not KEEP:
-            drop_database()
-            with contextlib.suppress(Exception):
-                import redis
-
-                redis.Redis.from_url(REDIS_URL).flushdb()
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            log(f"kept {tmp} and database {DB_NAME}")
+        clean_up(tmp)
 
 
 def run(fleet: Fleet, tmp: Path, stamp: str, started: float) -> int:

@@ -40,7 +40,6 @@ import json
 import os
 import random
 import resource
-import shutil
 import signal
 import sys
 import tempfile
@@ -71,7 +70,6 @@ gw.REDIS_URL = REDIS_URL
 PORT_BASE = gw.env_int("BENCH_MOOD_PORT_BASE", 14500)
 MOOD_PORT, AUTH_PORT, USER_PORT = PORT_BASE, PORT_BASE + 1, PORT_BASE + 2
 MOOD_WORKERS = gw.env_int("BENCH_MOOD_WORKERS", 1)
-KEEP = os.environ.get("BENCH_KEEP") == "1"
 PERIOD = "year"
 HISTORY_DAYS = 730
 CONNECTIONS = 16
@@ -578,15 +576,7 @@ def main() -> int:
         log("stopping the bench fleet")
         if fleet is not None:
             fleet.stop()
-        if not KEEP:
-            gw.drop_database()
-            with contextlib.suppress(Exception):
-                import redis
-
-                redis.Redis.from_url(REDIS_URL).flushdb()
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            log(f"kept {tmp} and database {DB_NAME}")
+        gw.clean_up(tmp)
 
 
 def run(fleet: MoodFleet, args: argparse.Namespace, stamp: str) -> int:

@@ -470,7 +470,6 @@ NOTIFICATION_WORKERS = env_int("BENCH_NOTIFICATION_WORKERS", 2)
 WORKER_CONCURRENCY = env_int("BENCH_WORKER_CONCURRENCY", 2)
 NCHAN_WORKERS = env_int("BENCH_NCHAN_WORKERS", 2)
 PARTS = {p.strip() for p in (os.environ.get("BENCH_PARTS") or "hugs,nchan,hold").split(",") if p.strip()}
-KEEP = os.environ.get("BENCH_KEEP") == "1"
 HUGE = "100000000"
 PROBE_GAP = 0.03  # between sending the probe's poll and creating its notification: the poll is held by then
 NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so"
@@ -666,15 +665,7 @@ def main() -> int:
                 proc.kill()
                 proc.wait()
         fleet.stop()
-        if not KEEP:
-            gw.drop_database()
-            with contextlib.suppress(Exception):
-                import redis
-
-                redis.Redis.from_url(REDIS_URL).flushdb()
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            log(f"kept {tmp} and database {DB_NAME}")
+        gw.clean_up(tmp)
 
 
 CLIENTS: list[subprocess.Popen] = []
