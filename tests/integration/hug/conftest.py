@@ -4,7 +4,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, or_, select, text
@@ -12,6 +11,7 @@ from sqlalchemy import delete, or_, select, text
 from services.hug import create_app
 from services.hug.models import GroupHug, Hug, HugRequest, OutboxEvent, db
 from shared.testing import rolled_back
+from tests.integration import people
 
 
 @pytest.fixture(scope="session")
@@ -39,22 +39,8 @@ def client(hug_app: Flask, redis_client) -> Iterator[FlaskClient]:
         yield hug_app.test_client()
 
 
-class Person:
-    """A registered user: requests to the hug service, and settings through the real user service."""
-
-    def __init__(self, client: FlaskClient, user_server: str, user_id: str, token: str, username: str):
-        self.client, self.user_server = client, user_server
-        self.id, self.token, self.username = user_id, token, username
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def get(self, path: str, **kw: Any):
-        return self.client.get(path, headers=self.headers, **kw)
-
-    def post(self, path: str, **kw: Any):
-        return self.client.post(path, headers=self.headers, **kw)
-
-    def put(self, path: str, **kw: Any):
-        return self.client.put(path, headers=self.headers, **kw)
+class Person(people.Person):
+    """A registered user of the hug service."""
 
     def hug(self, other: Person, **fields: Any) -> dict[str, Any]:
         response = self.post("/api/v1/hugs", json={"recipient_id": other.id, "type": "warm", **fields})
@@ -67,23 +53,8 @@ class Person:
         assert response.status_code == 201, response.json
         return response.json
 
-    def users(self, method: str, path: str, **kw: Any) -> requests.Response:
-        response = requests.request(method, self.user_server + path, headers=self.headers, timeout=5, **kw)
-        assert response.status_code < 300, response.text
-        return response
-
-    def set_privacy(self, **settings: Any) -> None:
-        self.users("PUT", "/api/v1/users/me/privacy", json=settings)
-
     def open_hugs(self) -> None:
         self.set_privacy(allow_hugs_from="anyone")
-
-    def befriend(self, other: Person) -> None:
-        self.users("POST", f"/api/v1/users/{other.id}/friends")
-        other.users("PUT", f"/api/v1/users/me/friends/{self.id}", json={"status": "accepted"})
-
-    def block(self, other: Person) -> None:
-        self.users("PUT", f"/api/v1/users/me/friends/{other.id}", json={"status": "blocked"})
 
 
 @pytest.fixture
