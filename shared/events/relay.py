@@ -16,10 +16,11 @@ from shared.events.outbox import RELAY_CHANNEL, scrubbed_payload
 
 log = logging.getLogger("hugmood.events")
 Send = Callable[[str, dict[str, Any], str], None]
+BATCH = 100  # outbox rows per relay transaction
 
 
 def relay_batch(
-    engine: Engine, schema: str, send: Send, consumers_for: Callable[[str], list[str]], batch: int = 100
+    engine: Engine, schema: str, send: Send, consumers_for: Callable[[str], list[str]], batch: int = BATCH
 ) -> int:
     """Send up to `batch` pending outbox rows of `schema` to each of their consumers; return how many rows went.
 
@@ -65,7 +66,7 @@ def relay_batch(
     return sent
 
 
-def redeliver_stale(engine: Engine, schema: str, send: Send, older_than: float, batch: int = 100) -> int:
+def redeliver_stale(engine: Engine, schema: str, send: Send, older_than: float, batch: int = BATCH) -> int:
     """Send again each (event, consumer) not done and not touched for `older_than` seconds."""
     with engine.begin() as conn:
         rows = conn.execute(
@@ -209,7 +210,7 @@ def relay_forever(
                     continue
                 try:
                     moved = relay_batch(engine, schema, send, consumers_for)
-                    if moved >= 100:
+                    if moved >= BATCH:  # a full batch: more rows may be waiting
                         busy.add(schema)
                     if sweep:
                         redeliver_stale(engine, schema, send, redeliver_after)
