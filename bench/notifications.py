@@ -76,6 +76,9 @@ from urllib.parse import urlsplit  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from shared.config import SERVICES  # noqa: E402
+from shared.events import service_queue  # noqa: E402
+
 POLL = "/api/v1/notifications/poll"
 POLL_TIMEOUT = 60  # the API's maximum
 
@@ -1067,7 +1070,7 @@ class Backlog:
                 with conn.cursor() as cur:
                     cur.execute("SELECT count(*) FROM hugs.outbox WHERE published_at IS NULL")
                     outbox = cur.fetchone()[0]
-                queued = client.llen("events")
+                queued = sum(client.llen(service_queue(s)) for s in SERVICES)
                 self.samples.append((round(time.monotonic() - t0, 2), outbox, queued))
         finally:
             conn.close()

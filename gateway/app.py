@@ -15,6 +15,7 @@ import requests
 
 from gateway import routes
 from gateway.auth import ClientAddress
+from gateway.datarights import ACCOUNT_DELETION, ERASURES_PREFIX, EXPORT_PATH, DataRights
 from gateway.proxy import Upstream, forward, make_upstream
 from gateway.ratelimit import Limiter, Verdict
 from shared import VERSION
@@ -137,11 +138,13 @@ class Gateway:
         self.health_session = requests.Session()
         self.health_session.trust_env = False
         self._status_cache: tuple[float, dict[str, Any]] = (0.0, {})
+        self.data_rights = DataRights(self.upstreams, self.redis, self._caller_claims)
         self.local_endpoints: dict[tuple[str, str], Callable[[Request], tuple[int, Any]]] = {
             ("GET", "/healthz"): lambda r: (200, {"status": "ok", "service": "gateway", "version": VERSION}),
             ("GET", "/readyz"): self.readyz,
             ("GET", "/api/v1/status"): self.status,
             ("GET", "/api/v1/service-registry"): self.service_registry,
+            ("GET", EXPORT_PATH): self.data_rights.export,
         }
 
     # ---- WSGI entry -----------------------------------------------------------------------------
@@ -157,6 +160,11 @@ class Gateway:
             if local is not None:
                 req.route_name = req.path
                 status, payload = local(req)
+                return self._json(req, start_response, status, payload)
+            erased = req.path[len(ERASURES_PREFIX) :]
+            if req.method == "GET" and req.path.startswith(ERASURES_PREFIX) and erased and "/" not in erased:
+                req.route_name = ERASURES_PREFIX + "{user_id}"
+                status, payload = self.data_rights.erasure_report(req, erased)
                 return self._json(req, start_response, status, payload)
             return self._proxy(req, start_response, extra_headers)
         except Exception as exc:  # every failure leaves as problem+json
@@ -221,6 +229,8 @@ class Gateway:
         path_qs = req.path + ("?" + query if query else "")
         upstream = self.upstreams[route.service]
         forwarded = forward(upstream, req.method, path_qs, headers, body, long_poll=route.long_poll)
+        if key == ACCOUNT_DELETION and forwarded.status == 202 and claims is not None:
+            self.data_rights.account_deleted(claims["sub"])
         response_headers = [h for h in forwarded.headers if h[0].lower() != "x-request-id"]
         return self._respond(req, start_response, forwarded.status, response_headers + extra_headers, forwarded)
 

@@ -12,20 +12,27 @@ import redis
 from shared.auth import Denylist
 
 # KEYS: n bucket keys (each named after its window, so no TTL read is needed), then optionally
-# the token's 3 denylist keys. ARGV: n, key lifetime, token iat. Returns each bucket's count, then
-# whether the token is revoked. INCR is atomic: concurrent clients can never be over-admitted.
+# the token's 3 denylist keys. ARGV: n, key lifetime, token iat, how many leading buckets a revoked
+# token still counts in. Returns each bucket's count, then whether the token is revoked. INCR is
+# atomic: concurrent clients can never be over-admitted. A revoked token still counts against the
+# client's IP buckets but not the user's (it is refused anyway), so a deleted account's keys, once
+# dropped, stay gone.
 LUA = """
 local n = tonumber(ARGV[1])
-local counts = {}
-for i = 1, n do
-  local count = redis.call('INCR', KEYS[i])
-  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end
-  counts[i] = count
-end
 local revoked = 0
 if #KEYS > n then
   local v = redis.call('MGET', KEYS[n + 1], KEYS[n + 2], KEYS[n + 3])
   if v[1] or v[2] or (v[3] and tonumber(ARGV[3]) < tonumber(v[3])) then revoked = 1 end
+end
+local counts = {}
+for i = 1, n do
+  if revoked == 1 and i > tonumber(ARGV[4]) then
+    counts[i] = 0
+  else
+    local count = redis.call('INCR', KEYS[i])
+    if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+    counts[i] = count
+  end
 end
 counts[n + 1] = revoked
 return counts
@@ -74,7 +81,12 @@ class Limiter:
         now = int(time.time())
         window_start = now - now % self.window
         keys = [f"hm:rl:{name}:{window_start}" for name, _ in buckets]
-        args: list[Any] = [len(buckets), self.window + 1, 0]
+        args: list[Any] = [
+            len(buckets),
+            self.window + 1,
+            0,
+            sum(1 for name, _ in buckets if not name.startswith("user:")),
+        ]
         if claims is not None:
             keys += Denylist.keys_for(claims)
             args[2] = int(claims.get("iat", 0))

@@ -104,6 +104,15 @@ def parse_log_level(value: str) -> str:
     return level
 
 
+def parse_services(value: str) -> tuple[str, ...]:
+    """A comma-separated subset of SERVICES."""
+    names = tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+    unknown = [name for name in names if name not in SERVICES]
+    if unknown or not names:
+        raise ValueError(f"expected a comma-separated list of {', '.join(SERVICES)}")
+    return names
+
+
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its parser, default, and whether to hide its value."""
@@ -204,6 +213,13 @@ DATABASE_SETTINGS = [
         parse_positive(float),
         7.0,
         help="published outbox rows every consumer finished, and processed-event ids, are deleted after this many days",
+    ),
+    Setting(
+        "WORKER_SERVICES",
+        parse_services,
+        SERVICES,
+        help="the services whose consumers and tasks this worker runs (comma-separated; default all), "
+        "so each service's work can run, and stop, on its own",
     ),
     Setting(
         "SERVICE_CLIENT_SECRET",

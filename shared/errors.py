@@ -182,6 +182,12 @@ def to_problem(exc: BaseException) -> ProblemError:
         problem = BadRequest(exc.description)
         problem.status, problem.title = exc.code, exc.name
         return problem
+    from shared.datarights import is_erasure_refusal
+
+    if is_erasure_refusal(exc):
+        # A write naming a user who deleted their account while it was in flight (psycopg2 raises
+        # it as an OperationalError, so this goes before the dependency check).
+        return NotFound("No such user: the account has been deleted.", code="user.deleted")
     unavailable = _dependency_problem(exc)
     if unavailable is not None:
         return unavailable

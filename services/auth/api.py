@@ -11,9 +11,11 @@ from flask_restful import Resource
 from marshmallow import ValidationError
 
 from services.auth import errors, schemas, service
+from services.auth.models import USER_DATA, db
 from services.auth.service import oidc
 from shared.api import Api, load_body
 from shared.auth import Denylist, current_claims, current_identity, require_admin, require_service
+from shared.datarights import add_data_rights_resources
 
 _user_out = schemas.UserOut()
 _public_user_out = schemas.PublicUserOut()
@@ -165,6 +167,19 @@ class PasswordResource(Resource):
         return Response(status=204)
 
 
+class AccountResource(Resource):
+    def delete(self) -> Response:
+        data = load_body(schemas.AccountDeleteIn())
+        user_id = service.delete_account(
+            user_id=current_identity().user_id,
+            password=data["password"],
+            ip=client_ip(),
+            throttle=_ctx().throttle,
+            denylist=_denylist(),
+        )
+        return _no_store(jsonify({"user_id": user_id, "status": "deleting"}), 202)
+
+
 class PasswordResetResource(Resource):
     def post(self) -> Response:
         data = load_body(schemas.ResetRequestIn())
@@ -235,6 +250,8 @@ def register_resources(api: Api) -> None:
         PasswordResetConfirmResource, f"{prefix}/password/reset/confirm", endpoint="password_reset_confirm"
     )
     api.add_resource(MeResource, f"{prefix}/me", endpoint="me")
+    api.add_resource(AccountResource, f"{prefix}/account", endpoint="account")
+    add_data_rights_resources(api, USER_DATA, lambda: db.session, service.export_account)
     api.add_resource(JwksResource, f"{prefix}/jwks", endpoint="jwks")
     api.add_resource(RolesResource, f"{prefix}/users/<user_id>/roles", endpoint="roles")
     api.add_resource(InternalUserResource, "/internal/v1/auth/users/<user_id>", endpoint="internal_user")

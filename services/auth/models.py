@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ARRAY, DateTime, ForeignKey, Index, String, Text, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.datarights import Holding, UserData
 from shared.db import make_db
 from shared.events import OutboxMixin, ProcessedEventMixin
 
@@ -86,3 +87,17 @@ class OutboxEvent(OutboxMixin, db.Model):
 
 class ProcessedEvent(ProcessedEventMixin, db.Model):
     pass
+
+
+# What the auth service holds about a user (refresh tokens go with their family), and its Redis
+# keys that name one: a role change's "tokens issued before" mark.
+USER_DATA = UserData(
+    "auth",
+    [
+        Holding("users", columns=("id",)),
+        Holding("oidc_identities", columns=("user_id",)),
+        Holding("token_families", columns=("user_id",)),
+        Holding("password_reset_tokens", columns=("user_id",)),
+    ],
+    key_patterns=("hm:deny:usr:{user}",),
+)

@@ -78,6 +78,10 @@ class PasswordChangeIn(Schema):
     new_password = Password()
 
 
+class AccountDeleteIn(Schema):
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+
+
 class ResetRequestIn(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
 

@@ -21,7 +21,9 @@ from shared.events.consumers import (
     make_celery,
     register_event_tasks,
     registry,
+    route_task,
     service_engines,
+    service_queue,
 )
 from shared.events.outbox import (
     RELAY_CHANNEL,
@@ -64,6 +66,8 @@ __all__ = [
     "publish",
     "redeliver_stale",
     "register_event_tasks",
+    "route_task",
+    "service_queue",
     "registry",
     "relay_batch",
     "relay_forever",

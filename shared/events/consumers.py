@@ -14,12 +14,14 @@ from typing import Any
 
 import redis
 from celery import Celery
+from kombu import Queue
 from kombu.transport import redis as kombu_redis
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from shared.config import SCHEMAS, Config
-from shared.events.outbox import SECRET_DATA_KEYS, scrubbed_payload
+from shared.config import SCHEMAS, SERVICES, Config
+from shared.datarights import is_erasure_refusal
+from shared.events.outbox import FORGET_WHEN_DELIVERED, SECRET_DATA_KEYS, scrubbed_payload
 
 log = logging.getLogger("hugmood.events")
 CONSUME_TASK = "hugmood.events.consume"
@@ -107,6 +109,23 @@ class RedisTransport(kombu_redis.Transport):
     Channel = _RedisChannel
 
 
+def service_queue(service: str) -> str:
+    """The broker queue of one service's consumers and tasks ("events.social")."""
+    return f"{EVENTS_QUEUE}.{service}"
+
+
+def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_: Any) -> dict[str, str] | None:
+    """Celery router: a consume task goes to its consumer's service queue, a task named
+    "<service>.<what>" to that service's queue. A worker started for some services only
+    (WORKER_SERVICES) leaves the rest waiting in the broker until their own worker runs."""
+    if name == CONSUME_TASK and args:
+        return {"queue": service_queue(consumer_service(args[0]))}
+    service = name.split(".", 1)[0]
+    if service in SCHEMAS:
+        return {"queue": service_queue(service)}
+    return None
+
+
 def make_celery(config: Config, name: str = "hugmood") -> Celery:
     """A Celery app configured not to lose work: late acks, requeue on worker loss, prefetch 1."""
     visibility = config.get("CELERY_VISIBILITY_TIMEOUT_SECONDS", 300)
@@ -128,6 +147,11 @@ def make_celery(config: Config, name: str = "hugmood") -> Celery:
         worker_hijack_root_logger=False,
         task_time_limit=TASK_TIME_LIMIT_SECONDS,
         task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 30,
+        task_routes=(route_task,),
+        task_queues=[
+            Queue(EVENTS_QUEUE),
+            *(Queue(service_queue(service)) for service in config.get("WORKER_SERVICES", SERVICES)),
+        ],
         hugmood_event_max_retries=config.get("EVENT_MAX_RETRIES", 10),
         hugmood_event_retry_max_seconds=config.get("EVENT_RETRY_MAX_SECONDS", 60),
     )
@@ -186,21 +210,43 @@ class DeliveryLedger:
             f"ON CONFLICT (event_id, consumer) DO UPDATE SET {column} = now()"
         )
 
-    def done(self, schema: str, event_id: str, consumer: str, *, has_secret: bool = True) -> None:
-        """The consumer has acted on the event (or gave up on it); blank its secrets once all have."""
+    def done(self, schema: str, event_id: str, consumer: str, *, has_secret: bool = True, forget: bool = False) -> None:
+        """The consumer has acted on the event (or gave up on it). Once every consumer has: blank
+        its secrets (`has_secret`), or delete the event altogether (`forget`)."""
         params = {"e": uuid.UUID(event_id), "c": consumer}
-        with self.engine_for(service_of_schema(schema)).begin() as conn:
+        engine = self.engine_for(service_of_schema(schema))
+        with engine.begin() as conn:
             conn.execute(self._upsert(schema, event_id, consumer, "done_at"), params)
-            if not has_secret:
+            if has_secret and not forget:
+                conn.execute(
+                    text(
+                        f"UPDATE {schema}.outbox SET payload = {scrubbed_payload()} WHERE id = :e "
+                        "AND (payload->'data') ?| CAST(:keys AS text[]) AND NOT EXISTS "
+                        f"(SELECT 1 FROM {schema}.outbox_deliveries WHERE event_id = :e AND done_at IS NULL)"
+                    ),
+                    {**params, "keys": list(SECRET_DATA_KEYS)},
+                )
+        if forget:
+            self._forget_if_finished(engine, schema, params["e"])
+
+    def _forget_if_finished(self, engine: Engine, schema: str, event_id: uuid.UUID) -> None:
+        with engine.begin() as conn:
+            # Locking the row waits out a relay still sending it; each later statement then sees
+            # every ledger row that relay wrote (they commit together with published_at).
+            published = conn.execute(
+                text(f"SELECT published_at FROM {schema}.outbox WHERE id = :e FOR UPDATE"), {"e": event_id}
+            ).scalar_one_or_none()
+            if published is None:
                 return
-            conn.execute(
+            unfinished = conn.execute(
                 text(
-                    f"UPDATE {schema}.outbox SET payload = {scrubbed_payload()} WHERE id = :e "
-                    "AND (payload->'data') ?| CAST(:keys AS text[]) AND NOT EXISTS "
-                    f"(SELECT 1 FROM {schema}.outbox_deliveries WHERE event_id = :e AND done_at IS NULL)"
+                    f"SELECT EXISTS (SELECT 1 FROM {schema}.outbox_deliveries WHERE event_id = :e AND done_at IS NULL)"
                 ),
-                {**params, "keys": list(SECRET_DATA_KEYS)},
-            )
+                {"e": event_id},
+            ).scalar_one()
+            if not unfinished:
+                conn.execute(text(f"DELETE FROM {schema}.outbox_deliveries WHERE event_id = :e"), {"e": event_id})
+                conn.execute(text(f"DELETE FROM {schema}.outbox WHERE id = :e"), {"e": event_id})
 
     def touch(self, schema: str, event_id: str, consumer: str) -> None:
         """The consumer is still at it (retrying): hold off redelivery."""
@@ -291,11 +337,19 @@ def register_event_tasks(
         def finished() -> None:
             if reports:
                 has_secret = any(key in event.get("data", {}) for key in SECRET_DATA_KEYS)
-                ledger.done(source, event["id"], consumer_name, has_secret=has_secret)
+                forget = event["type"] in FORGET_WHEN_DELIVERED
+                ledger.done(source, event["id"], consumer_name, has_secret=has_secret, forget=forget)
 
         try:
             consumers.find(event["type"], consumer_name).handler(event)
         except Exception as exc:
+            if is_erasure_refusal(exc):
+                # The event names a user who has since deleted their account: nothing to do.
+                log.info(
+                    "event skipped: it names a deleted user", extra={"consumer": consumer_name, "event_id": event["id"]}
+                )
+                finished()
+                return
             log.warning("consumer failed", extra={"consumer": consumer_name, "event_id": event["id"]})
             if self.request.retries >= max_retries and dead_letters is not None:
                 dead_letters.record(consumer_name, event, f"{type(exc).__name__}: {exc}")
@@ -311,6 +365,7 @@ def consume_sender(app: Celery) -> Callable[[str, dict[str, Any], str | None], N
     """Send an event to one consumer; `source` is the publisher's schema, whose ledger it reports to."""
 
     def send(consumer_name: str, event: dict[str, Any], source: str | None = None) -> None:
-        app.send_task(CONSUME_TASK, args=(consumer_name, event, source), queue=EVENTS_QUEUE, retry=False)
+        queue = service_queue(consumer_service(consumer_name))
+        app.send_task(CONSUME_TASK, args=(consumer_name, event, source), queue=queue, retry=False)
 
     return send

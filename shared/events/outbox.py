@@ -45,6 +45,9 @@ RELAY_CHANNEL = "hugmood_outbox"
 # Event data keys that carry a secret. Consumers receive them; the stored outbox row is blanked of
 # them as soon as the event is published, so the database keeps no usable secret.
 SECRET_DATA_KEYS = ("token",)
+# Events deleted from the outbox as soon as every consumer has finished with them: an account's
+# deletion must not leave its own record behind (the erasure report counts it until then).
+FORGET_WHEN_DELIVERED = ("UserDeleted",)
 
 
 def scrubbed_payload() -> str:

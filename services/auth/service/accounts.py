@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.auth import errors
-from services.auth.models import OutboxEvent, PasswordResetToken, User, db
+from services.auth.models import USER_DATA, OidcIdentity, OutboxEvent, PasswordResetToken, TokenFamily, User, db
 from services.auth.service.passwords import DUMMY_HASH, NO_PASSWORD, passwords
 from services.auth.service.tokens import TokenPair, live_families, now, revoke_families, start_session, token_hash
 from shared.auth import Denylist
@@ -129,6 +129,13 @@ class LoginThrottle:
     def succeeded(self, login: str, ip: str) -> None:
         with contextlib.suppress(redis.RedisError):
             self.redis.delete(self._keys(login, ip)[0])
+
+    def forget(self, *logins: str) -> None:
+        """Drop every failure count of these logins (an account being deleted)."""
+        for login in logins:
+            account_key = self._keys(login, "-")[1]
+            keys = [account_key, *self.redis.scan_iter(match=f"{account_key}:*", count=1000)]
+            self.redis.delete(*keys)
 
 
 def authenticate(*, login: str, password: str) -> User:
@@ -251,3 +258,77 @@ def ensure_admin(*, username: str, email: str, password: str) -> User:
             user.password_hash = passwords.hash(password)
     db.session.commit()
     return user
+
+
+def delete_account(*, user_id: str, password: str, ip: str, throttle: LoginThrottle, denylist: Denylist) -> str:
+    """Delete the account, confirmed with its password: every token stops working at once, the
+    auth service's rows go now, and `UserDeleted` tells every other service to erase theirs.
+
+    The revocation is written to Redis before the transaction commits: if Redis is down the
+    request fails (503) and nothing is deleted, rather than deleting an account whose tokens live on.
+    An account that only signs in with OIDC has no password; it sets one by password reset first.
+    """
+    user = get_user(user_id)
+    throttle.check(user.username, ip)
+    if not passwords.verify(password, user.password_hash):
+        throttle.failed(user.username, ip)
+        raise errors.WrongPassword("The password is incorrect.")
+    deleted_id, logins = str(user.id), (user.username, user.email)
+    families = db.session.execute(select(TokenFamily.id).where(TokenFamily.user_id == user.id)).scalars().all()
+    denylist.revoke_families([str(family) for family in families])
+    event_id = publish(db.session, OutboxEvent, "UserDeleted", {"user_id": deleted_id})
+    USER_DATA.erase(db.session, deleted_id, keep_events=[event_id])
+    db.session.commit()
+    db.session.expunge_all()
+    with contextlib.suppress(redis.RedisError):
+        # Best effort: the role-change mark expires with the last access token anyway, and the
+        # failure counts within their window.
+        USER_DATA.purge_keys(denylist.redis, deleted_id)
+        throttle.forget(*logins)
+    return deleted_id
+
+
+def export_account(user_id: str) -> dict[str, Any]:
+    """The auth section of the caller's data export: the account, its sign-in identities and sessions."""
+    user = get_user(user_id)
+    identities = db.session.execute(
+        select(OidcIdentity).where(OidcIdentity.user_id == user.id).order_by(OidcIdentity.created_at)
+    ).scalars()
+    families = db.session.execute(
+        select(TokenFamily).where(TokenFamily.user_id == user.id).order_by(TokenFamily.created_at)
+    ).scalars()
+    resets = db.session.execute(
+        select(PasswordResetToken).where(PasswordResetToken.user_id == user.id).order_by(PasswordResetToken.created_at)
+    ).scalars()
+
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "account": {
+            "id": str(user.id),
+            "username": user.username,
+            "email": user.email,
+            "roles": list(user.roles),
+            "has_password": user.password_hash != NO_PASSWORD,
+            "created_at": iso(user.created_at),
+            "last_login": iso(user.last_login),
+            "password_changed_at": iso(user.password_changed_at),
+        },
+        "oidc_identities": [
+            {"provider": i.provider, "subject": i.subject, "created_at": iso(i.created_at)} for i in identities
+        ],
+        "sessions": [
+            {
+                "id": str(f.id),
+                "created_at": iso(f.created_at),
+                "revoked_at": iso(f.revoked_at),
+                "revoked_reason": f.revoked_reason,
+            }
+            for f in families
+        ],
+        "password_resets": [
+            {"requested_at": iso(r.created_at), "expires_at": iso(r.expires_at), "used_at": iso(r.used_at)}
+            for r in resets
+        ],
+    }
