@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from services.auth.service import SigningKey, generate_private_key_pem
+from shared.config import SERVICES
 from shared.migrate import upgrade
 from shared.testing import fresh_database
 from tests.e2e.fleet import Client, Fleet, python_env
@@ -31,8 +32,19 @@ def fleet_key() -> SigningKey:
     return SigningKey.from_pem(generate_private_key_pem())
 
 
-def launch_fleet(database_url: str, redis_url: str, key: SigningKey, run_dir: Path, **overrides: str) -> Fleet:
-    """Migrate a fresh database and start every Procfile process against it; wait until healthy."""
+def launch_fleet(
+    database_url: str,
+    redis_url: str,
+    key: SigningKey,
+    run_dir: Path,
+    own_workers: tuple[str, ...] = (),
+    **overrides: str,
+) -> Fleet:
+    """Migrate a fresh database and start every Procfile process against it; wait until healthy.
+
+    Each service in `own_workers` gets a Celery worker of its own ("worker_<service>"), as a
+    deployment that scales or stops one service's consumers apart from the rest would run it.
+    """
     upgrade(database_url)
     redis.Redis.from_url(redis_url).flushdb()
     key_file = run_dir / "jwt.pem"
@@ -68,6 +80,10 @@ def launch_fleet(database_url: str, redis_url: str, key: SigningKey, run_dir: Pa
         if name != "gateway":
             env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
     fleet = Fleet(env, run_dir)
+    if own_workers:
+        fleet.envs["worker"] = {**env, "WORKER_SERVICES": ",".join(s for s in SERVICES if s not in own_workers)}
+        for service in own_workers:
+            fleet.add_worker(f"worker_{service}", service)
     fleet.start()
     try:
         fleet.wait_healthy()
@@ -80,7 +96,11 @@ def launch_fleet(database_url: str, redis_url: str, key: SigningKey, run_dir: Pa
 @pytest.fixture(scope="session")
 def fleet(servers, fleet_key, tmp_path_factory) -> Iterator[Fleet]:
     database_url = fresh_database(servers.database_url, servers.database("hugmood_e2e"))
-    fleet = launch_fleet(database_url, servers.redis(12), fleet_key, tmp_path_factory.mktemp("fleet"))
+    # The social service's consumers run in a worker of their own, so the data-rights test can stop
+    # the whole social service (its HTTP process and its consumers) and watch it catch up.
+    fleet = launch_fleet(
+        database_url, servers.redis(12), fleet_key, tmp_path_factory.mktemp("fleet"), own_workers=("social",)
+    )
     try:
         yield fleet
     finally:

@@ -34,7 +34,15 @@ class Fleet:
         self.env = env
         self.log_dir = log_dir
         self.commands = procfile()
+        self.envs: dict[str, dict[str, str]] = {}
+        self.extra: list[str] = []
         self.procs: dict[str, subprocess.Popen] = {}
+
+    def add_worker(self, name: str, services: str) -> None:
+        """One more Celery worker, for `services` only (WORKER_SERVICES); started with the rest."""
+        self.commands[name] = self.commands["worker"].replace("worker@%h", f"{name}@%h")
+        self.envs[name] = {**self.env, "WORKER_SERVICES": services}
+        self.extra.append(name)
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.env[name.upper() + '_PORT']}"
@@ -44,12 +52,12 @@ class Fleet:
         return self.url("gateway")
 
     def start(self, *names: str) -> None:
-        for name in names or PROCESSES:
+        for name in names or (*PROCESSES, *self.extra):
             with open(self.log_dir / f"{name}.log", "ab") as log:
                 self.procs[name] = subprocess.Popen(
                     ["/bin/sh", "-c", "exec " + self.commands[name]],
                     cwd=ROOT,
-                    env=self.env,
+                    env=self.envs.get(name, self.env),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,

@@ -121,3 +121,29 @@ def test_the_consume_task_reports_done_to_the_publishers_ledger(base_config, eng
         ).scalar_one()
         conn.execute(text("DELETE FROM auth.outbox_deliveries"))
     assert seen == [event["id"]] and done is True
+
+
+def test_an_event_naming_a_deleted_user_is_skipped_not_retried(base_config, engine_for):
+    consumers = ConsumerRegistry()
+    calls: list[str] = []
+
+    def refuse(event: dict) -> None:
+        """What a guard trigger raises for a row naming an erased user."""
+        calls.append(event["id"])
+        with engine_for("mood").begin() as conn:
+            conn.execute(text("DO $$ BEGIN RAISE EXCEPTION 'erased' USING ERRCODE = 'HM410'; END $$"))
+
+    consumers.subscribe("Thing", "mood.late")(refuse)
+    app = make_celery(Config(CELERY_BROKER_URL="memory://", REDIS_URL="", EVENT_MAX_RETRIES=3))
+    register_event_tasks(app, consumers, ledger=DeliveryLedger(engine_for), dead_letters=DeadLetters(engine_for))
+    event = _event()
+    result = app.tasks[CONSUME_TASK].apply(args=("mood.late", event, "auth"))
+    assert result.successful() and calls == [event["id"]]  # once: no retry
+    assert _waiting(engine_for) == []
+    with engine_for("auth").begin() as conn:
+        done = conn.execute(
+            text("SELECT done_at IS NOT NULL FROM auth.outbox_deliveries WHERE event_id = :e"),
+            {"e": uuid.UUID(event["id"])},
+        ).scalar_one()
+        conn.execute(text("DELETE FROM auth.outbox_deliveries"))
+    assert done is True

@@ -277,3 +277,25 @@ def test_pruning_deletes_only_old_events_every_consumer_finished(engine, session
     assert processed == {recent_done}
     assert _count(engine, "outbox_deliveries") == 2
     assert prune(engine, "auth", older_than_days=7) == 0
+
+
+def test_a_user_deleted_event_is_forgotten_once_every_consumer_is_done(engine, session, ledger):
+    event_id = str(publish(session, OutboxEvent, "UserDeleted", {"user_id": str(uuid.uuid4())}))
+    session.commit()
+    relay_batch(engine, "auth", collect([]), lambda _t: ["user.erase", "social.erase"])
+    ledger.done("auth", event_id, "user.erase", has_secret=False, forget=True)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM auth.outbox")).scalar_one() == 1  # social still to come
+    ledger.done("auth", event_id, "social.erase", has_secret=False, forget=True)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM auth.outbox")).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM auth.outbox_deliveries")).scalar_one() == 0
+
+
+def test_an_event_is_not_forgotten_before_the_relay_has_sent_it(engine, session, ledger):
+    event_id = str(publish(session, OutboxEvent, "UserDeleted", {"user_id": str(uuid.uuid4())}))
+    session.commit()
+    # A redelivered task finishing while the row is still unpublished: nothing is deleted.
+    ledger.done("auth", event_id, "user.erase", has_secret=False, forget=True)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM auth.outbox")).scalar_one() == 1
