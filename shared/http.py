@@ -304,5 +304,8 @@ class ReadThroughCache:
                 "A service this answer depends on is unavailable; try again shortly.",
                 code="upstream.unavailable",
             ) from exc
-        self._write(key, value)
+        if value is not None:
+            # "No such thing" is not kept: the next ask is as cheap, and a key naming a user who
+            # was just deleted would outlive their erasure.
+            self._write(key, value)
         return value

@@ -8,8 +8,10 @@ from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
 from services.hug import errors, schemas, service
+from services.hug.models import USER_DATA, db
 from shared.api import Api, load_body, load_query
 from shared.auth import current_identity, require_service
+from shared.datarights import add_data_rights_resources
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 PREFIX = "/api/v1/hugs"
@@ -138,7 +140,8 @@ class GroupHugJoinResource(Resource):
 
 
 def register_resources(api: Api) -> None:
-    """Mount the hug resources under /api/v1/hugs (fixed paths before the /{id} ones)."""
+    """Mount the hug resources under /api/v1/hugs (fixed paths before the /{id} ones), and the
+    internal data-rights ones."""
     api.add_resource(HugListResource, PREFIX, endpoint="hugs")
     api.add_resource(HugTypesResource, f"{PREFIX}/types", endpoint="hug_types")
     api.add_resource(ReceivedResource, f"{PREFIX}/received", endpoint="hugs_received")
@@ -152,3 +155,4 @@ def register_resources(api: Api) -> None:
     api.add_resource(HugResource, f"{PREFIX}/<hug_id>", endpoint="hug")
     api.add_resource(HugReadResource, f"{PREFIX}/<hug_id>/read", endpoint="hug_read")
     api.add_resource(ShareableHugResource, "/internal/v1/hugs/<hug_id>/shareable", endpoint="hug_shareable")
+    add_data_rights_resources(api, USER_DATA, lambda: db.session, service.export_account)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, SmallInteger, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.datarights import Holding, UserData
 from shared.db import make_db
 from shared.events import OutboxMixin, ProcessedEventMixin
 
@@ -107,3 +108,18 @@ class OutboxEvent(OutboxMixin, db.Model):
 
 class ProcessedEvent(ProcessedEventMixin, db.Model):
     pass
+
+
+# Every table that names a user, on every side (a hug's sender and recipient, a request's requester,
+# recipient and answerer, a group's creator and invitees; a group's invitees go with it), and the
+# Redis keys that name one: the audience cache, keyed "<owner>:<viewer>".
+USER_DATA = UserData(
+    "hugs",
+    [
+        Holding("hugs", columns=("sender_id", "recipient_id")),
+        Holding("hug_requests", columns=("requester_id", "recipient_id", "responder_id")),
+        Holding("group_hugs", columns=("creator_id",)),
+        Holding("group_hug_participants", columns=("user_id",)),
+    ],
+    key_patterns=("hm:hug:audience:*{user}*",),
+)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
 from services.mood import schemas, service
+from services.mood.models import USER_DATA, db
 from shared.api import Api, load_body, load_query
 from shared.auth import current_identity, require_service
+from shared.datarights import add_data_rights_resources
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 
@@ -94,6 +97,12 @@ class StreakResource(Resource):
         )
 
 
+def _export(user_id: str) -> dict[str, Any]:
+    """The caller's export section; their time zone (for the streak) from their own audience."""
+    owner = uuid.UUID(user_id)
+    return service.export_account(user_id, timezone=_audiences().get(owner, owner).timezone)
+
+
 class ShareableMoodResource(Resource):
     """Internal: what a shared mood may show publicly (never the note), for the social service."""
 
@@ -104,7 +113,8 @@ class ShareableMoodResource(Resource):
 
 
 def register_resources(api: Api) -> None:
-    """Mount the mood resources under /api/v1/moods, and the internal one under /internal/v1/moods."""
+    """Mount the mood resources under /api/v1/moods, the internal one under /internal/v1/moods, and
+    the data-rights ones (the caller's export, an admin's erasure report) under /internal/v1."""
     prefix = "/api/v1/moods"
     api.add_resource(MoodListResource, prefix, endpoint="moods")
     api.add_resource(UserMoodsResource, f"{prefix}/user/<user_id>", endpoint="user_moods")
@@ -112,3 +122,4 @@ def register_resources(api: Api) -> None:
     api.add_resource(StreakResource, f"{prefix}/streak/<user_id>", endpoint="streak")
     api.add_resource(MoodResource, f"{prefix}/<mood_id>", endpoint="mood")
     api.add_resource(ShareableMoodResource, "/internal/v1/moods/<mood_id>/shareable", endpoint="mood_shareable")
+    add_data_rights_resources(api, USER_DATA, lambda: db.session, _export)

@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, String, T
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.datarights import Holding, UserData
 from shared.db import make_db
 from shared.events import OutboxMixin, ProcessedEventMixin
 
@@ -61,3 +62,15 @@ class OutboxEvent(OutboxMixin, db.Model):
 
 class ProcessedEvent(ProcessedEventMixin, db.Model):
     pass
+
+
+# Every table that names a user, and the Redis keys that name one: the cached audience answers,
+# `hm:mood:audience:<owner>:<viewer>`, with the user on either side.
+USER_DATA = UserData(
+    "moods",
+    [
+        Holding("mood_entries", columns=("user_id",)),
+        Holding("streak_milestones", columns=("user_id",)),
+    ],
+    key_patterns=("hm:mood:audience:*{user}*",),
+)

@@ -95,6 +95,14 @@ class Mood(Schema):
     updated_at = UtcDateTime()
 
 
+class StreakMilestone(Schema):
+    """A milestone reached, in the owner's data export: its length and the streak's first day."""
+
+    days = fields.Integer()
+    streak_start = fields.Date()
+    created_at = UtcDateTime()
+
+
 class ShareableMood(Schema):
     """A mood as the social service sees it for sharing: never the note."""
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from services.mood import service
+from services.mood import errors, service
 from services.mood.app import create_app
-from services.mood.models import ProcessedEvent, db
+from services.mood.models import USER_DATA, ProcessedEvent, db
+from shared.datarights import erase_on_event
 from shared.events import claim_once, lazy_app, registry
 
 app = lazy_app(create_app)
@@ -24,7 +25,21 @@ def on_mood_written(event: dict[str, Any]) -> None:
     user_id = uuid.UUID(event["data"]["user_id"])
     flask_app = app()
     with flask_app.app_context():
-        timezone = flask_app.extensions["mood_audience"].get(user_id, user_id).timezone
+        try:
+            timezone = flask_app.extensions["mood_audience"].get(user_id, user_id).timezone
+        except errors.MoodNotFound:
+            # The account has been deleted since: no streak to announce. Retrying would only
+            # end in a dead letter naming a user whose data is being erased.
+            return
         if claim_once(db.session, ProcessedEvent, event["id"], "mood.streaks"):
             service.publish_milestones(user_id=user_id, timezone=timezone)
         db.session.commit()
+
+
+@registry.subscribe("UserDeleted", "mood.erase")
+def on_user_deleted(event: dict[str, Any]) -> None:
+    """Erase the user's entries (notes included) and streak milestones, once; then the cached
+    audience answers that name them (on every delivery)."""
+    flask_app = app()
+    with flask_app.app_context():
+        erase_on_event(db.session, ProcessedEvent, "mood.erase", event, USER_DATA, flask_app.extensions["redis"])

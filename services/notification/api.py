@@ -8,8 +8,10 @@ from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
 from services.notification import schemas, service
+from services.notification.models import USER_DATA, db
 from shared.api import Api, load_body, load_query
 from shared.auth import current_identity
+from shared.datarights import add_data_rights_resources
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 
@@ -97,7 +99,8 @@ class DeviceResource(Resource):
 
 
 def register_resources(api: Api) -> None:
-    """Mount the notification resources under /api/v1/notifications and /api/v1/devices."""
+    """Mount the notification resources under /api/v1/notifications and /api/v1/devices, and the
+    internal data-rights ones."""
     prefix = "/api/v1/notifications"
     api.add_resource(NotificationListResource, prefix, endpoint="notifications")
     api.add_resource(PollResource, f"{prefix}/poll", endpoint="poll")
@@ -107,3 +110,4 @@ def register_resources(api: Api) -> None:
     api.add_resource(NotificationReadResource, f"{prefix}/<notification_id>/read", endpoint="notification_read")
     api.add_resource(DeviceListResource, "/api/v1/devices", endpoint="devices")
     api.add_resource(DeviceResource, "/api/v1/devices/<device_id>", endpoint="device")
+    add_data_rights_resources(api, USER_DATA, lambda: db.session, service.export_account)

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.datarights import Holding, UserData
 from shared.db import make_db
 from shared.events import OutboxMixin, ProcessedEventMixin
 
@@ -127,3 +128,20 @@ class OutboxEvent(OutboxMixin, db.Model):
 
 class ProcessedEvent(ProcessedEventMixin, db.Model):
     pass
+
+
+# Every table that names a user: the owner's rows, and rows of other users whose jsonb names them
+# (a notification about the user in someone else's inbox: "data": {"sender_id": ...}, and its push
+# or email still to send, which erasing cancels). The Redis keys naming one: the time-zone cache.
+# (Long-poll wake-ups are published on one shared channel and write no per-user key.)
+USER_DATA = UserData(
+    "notifications",
+    [
+        Holding("notifications", columns=("user_id",), documents=("data",)),
+        Holding("notification_counters", columns=("user_id",)),
+        Holding("preferences", columns=("user_id",)),
+        Holding("devices", columns=("user_id",)),
+        Holding("deliveries", columns=("user_id",), documents=("payload",)),
+    ],
+    key_patterns=("hm:notification:tz:{user}",),
+)

@@ -93,3 +93,19 @@ class Device(Schema):
     is_active = fields.Boolean()
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
+
+
+class DeliverySummary(Schema):
+    """A push or email in the owner's export: what, when and how it went; never its payload (a
+    pending password reset email carries a live token)."""
+
+    id = fields.UUID()
+    notification_id = fields.UUID(allow_none=True)
+    device_id = fields.UUID(allow_none=True)
+    channel = fields.String()
+    type = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    due_at = UtcDateTime()
+    sent_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()

@@ -9,8 +9,10 @@ from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
 from services.social import schemas, service
+from services.social.models import USER_DATA, db
 from shared.api import Api, load_body, load_query
 from shared.auth import current_identity
+from shared.datarights import add_data_rights_resources
 from shared.http import ServiceClient
 
 # Reachable without a token: a shared link is opened by anyone who has it.
@@ -68,10 +70,18 @@ def _client() -> ServiceClient:
     return current_app.extensions["service_client"]
 
 
+def _base_url() -> str:
+    return current_app.config["HUGMOOD"].SOCIAL_PUBLIC_BASE_URL
+
+
 def _share_out(share: Any) -> dict[str, Any]:
     """The share as its owner sees it: the token only inside share_url."""
-    base_url = current_app.config["HUGMOOD"].SOCIAL_PUBLIC_BASE_URL
-    return {**_share.dump(share), "share_url": service.share_url(base_url, share.token)}
+    return {**_share.dump(share), "share_url": service.share_url(_base_url(), share.token)}
+
+
+def _export(user_id: str) -> dict[str, Any]:
+    """The caller's social section of their data export."""
+    return service.export_account(user_id, base_url=_base_url())
 
 
 class ShareListResource(Resource):
@@ -98,7 +108,7 @@ class SharedViewResource(Resource):
 
 
 def register_resources(api: Api) -> None:
-    """Mount the social resources under /api/v1/social."""
+    """Mount the social resources under /api/v1/social, and the data-rights ones under /internal/v1."""
     prefix = "/api/v1/social"
     api.add_resource(ActivityListResource, f"{prefix}/activities", endpoint="activities")
     api.add_resource(ActivityResource, f"{prefix}/activities/<activity_id>", endpoint="activity")
@@ -108,3 +118,4 @@ def register_resources(api: Api) -> None:
     api.add_resource(ShareListResource, f"{prefix}/share", endpoint="shares")
     api.add_resource(ShareResource, f"{prefix}/share/<share_id>", endpoint="share")
     api.add_resource(SharedViewResource, f"{prefix}/shared/<token>", endpoint="shared_view")
+    add_data_rights_resources(api, USER_DATA, lambda: db.session, _export)

@@ -10,6 +10,7 @@ from sqlalchemy import DateTime, Index, String, Uuid, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.datarights import Holding, UserData
 from shared.db import make_db
 from shared.events import OutboxMixin, ProcessedEventMixin
 
@@ -117,3 +118,19 @@ class OutboxEvent(OutboxMixin, db.Model):
 
 class ProcessedEvent(ProcessedEventMixin, db.Model):
     pass
+
+
+# What the social service holds about a user: their activities and those of others that name them
+# (a "new_friend" activity's object, a user id anywhere in an activity's data), both sides of every
+# relation in the local graph and its clocks, and their shares. It keeps no Redis keys of its own.
+USER_DATA = UserData(
+    "social",
+    [
+        Holding("activities", columns=("user_id", "object_id"), documents=("data",)),
+        Holding("friendships", columns=("user_id", "friend_id")),
+        Holding("blocks", columns=("blocker_id", "blocked_id")),
+        Holding("friend_requests", columns=("requester_id", "addressee_id")),
+        Holding("relation_clocks", columns=("a", "b")),
+        Holding("shares", columns=("owner_id",)),
+    ],
+)

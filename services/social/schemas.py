@@ -52,6 +52,19 @@ class Share(Schema):
     created_at = UtcDateTime()
 
 
+class OwnShare(Share):
+    """A share in its owner's data export, revoked ones included."""
+
+    revoked_at = UtcDateTime(allow_none=True)
+
+
+class Relation(Schema):
+    """One edge of the caller's part of the graph, in their data export: the other user and since when."""
+
+    user_id = fields.UUID()
+    since = UtcDateTime()
+
+
 class SharedViewArgs(Schema):
     """No query parameters."""
 

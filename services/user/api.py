@@ -8,8 +8,10 @@ from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
 from services.user import schemas, service
+from services.user.models import USER_DATA, db
 from shared.api import Api, load_body, load_query
 from shared.auth import current_identity, require_service
+from shared.datarights import add_data_rights_resources
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 
@@ -123,7 +125,8 @@ class AudienceResource(Resource):
 
 
 def register_resources(api: Api) -> None:
-    """Mount the user resources under /api/v1/users, and the internal ones under /internal/v1/users."""
+    """Mount the user resources under /api/v1/users, the internal ones under /internal/v1/users, and
+    the data-rights ones (the caller's export, an admin's erasure report) under /internal/v1."""
     prefix = "/api/v1/users"
     api.add_resource(SearchResource, f"{prefix}/search", endpoint="search")
     api.add_resource(UserResource, f"{prefix}/<user_id>", endpoint="user")
@@ -131,3 +134,4 @@ def register_resources(api: Api) -> None:
     api.add_resource(FriendsResource, f"{prefix}/<user_id>/friends", endpoint="friends")
     api.add_resource(FriendResource, f"{prefix}/<user_id>/friends/<other_id>", endpoint="friend")
     api.add_resource(AudienceResource, "/internal/v1/users/<owner_id>/audience/<viewer_id>", endpoint="audience")
+    add_data_rights_resources(api, USER_DATA, lambda: db.session, service.export_account)

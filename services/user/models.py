@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, String, Text, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.datarights import Holding, UserData
 from shared.db import make_db
 from shared.events import OutboxMixin, ProcessedEventMixin
 
@@ -94,3 +95,19 @@ class OutboxEvent(OutboxMixin, db.Model):
 
 class ProcessedEvent(ProcessedEventMixin, db.Model):
     pass
+
+
+# Every table that names a user, on both sides of a relation (a friendship, request or block the
+# user is the other party of is theirs too), and the Redis keys that name one: the throttle of
+# last_active.
+USER_DATA = UserData(
+    "users",
+    [
+        Holding("profiles", columns=("user_id",)),
+        Holding("privacy_settings", columns=("user_id",)),
+        Holding("friendships", columns=("user_id", "friend_id")),
+        Holding("friend_requests", columns=("requester_id", "addressee_id")),
+        Holding("blocks", columns=("blocker_id", "blocked_id")),
+    ],
+    key_patterns=("hm:user:active:{user}",),
+)

@@ -70,6 +70,12 @@ class PrivacyOut(Schema):
     allow_hugs_from = fields.String()
 
 
+class PrivacyExport(PrivacyOut):
+    """The owner's privacy settings in their data export: with when they last changed them."""
+
+    updated_at = UtcDateTime()
+
+
 class FriendsArgs(PageArgs):
     status = fields.String(load_default="accepted", validate=validate.OneOf(("accepted", "pending", "blocked")))
 
@@ -91,6 +97,15 @@ class FriendOut(Schema):
     avatar_url = fields.String(allow_none=True)
     status = fields.String()
     direction = fields.String(allow_none=True)
+    since = UtcDateTime()
+
+
+class Relation(Schema):
+    """The other side of one of the owner's relations in their data export, and since when."""
+
+    user_id = fields.UUID()
+    username = fields.String(allow_none=True)
+    display_name = fields.String(allow_none=True)
     since = UtcDateTime()
 
 

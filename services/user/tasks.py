@@ -7,7 +7,8 @@ from typing import Any
 
 from services.user import service
 from services.user.app import create_app
-from services.user.models import ProcessedEvent, db
+from services.user.models import USER_DATA, ProcessedEvent, db
+from shared.datarights import erase_on_event
 from shared.events import claim_once, lazy_app, registry
 
 app = lazy_app(create_app)
@@ -23,3 +24,12 @@ def on_user_registered(event: dict[str, Any]) -> None:
                 user_id=uuid.UUID(data["user_id"]), username=data["username"], display_name=data["display_name"]
             )
         db.session.commit()
+
+
+@registry.subscribe("UserDeleted", "user.erase")
+def on_user_deleted(event: dict[str, Any]) -> None:
+    """Erase the user's profile, privacy settings and every relation naming them, once; then
+    their Redis keys (on every delivery)."""
+    flask_app = app()
+    with flask_app.app_context():
+        erase_on_event(db.session, ProcessedEvent, "user.erase", event, USER_DATA, flask_app.extensions["redis"])

@@ -1,6 +1,7 @@
 """Hug business logic: the type catalogue, hugs, hug requests and group hugs."""
 
 from services.hug.service import groups, hug_requests, hugs
+from services.hug.service.account import export_account
 from services.hug.service.audience import AudienceSource, admits_hugs
 from services.hug.service.catalogue import DEFAULT_TYPE, HUG_TYPES, TYPE_NAMES, hug_types, label_of
 from services.hug.service.groups import effective_status, expire_group_hugs
@@ -15,6 +16,7 @@ __all__ = [
     "admits_hugs",
     "effective_status",
     "expire_group_hugs",
+    "export_account",
     "groups",
     "hug_requests",
     "hug_types",

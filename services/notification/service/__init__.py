@@ -1,6 +1,7 @@
 """Notification business logic: inbox and long polling, preferences, devices, deliveries, providers."""
 
 from services.notification.service import delivery, devices, inbox, messages, preferences, providers
+from services.notification.service.account import export_account
 from services.notification.service.inbox import Draft, EmailDraft, Outcome, parse_id
 from services.notification.service.poll import WakeHub, poll
 from services.notification.service.preferences import TimezoneSource
@@ -13,6 +14,7 @@ __all__ = [
     "WakeHub",
     "delivery",
     "devices",
+    "export_account",
     "inbox",
     "messages",
     "parse_id",

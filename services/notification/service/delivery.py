@@ -43,7 +43,11 @@ def _scrub(delivery: Delivery) -> None:
 
 
 def deliver(*, delivery_id: uuid.UUID, providers: Providers, now: datetime | None = None) -> Result:
-    """Send one delivery if it is still pending and due; idempotent, safe to run concurrently."""
+    """Send one delivery if it is still pending and due; idempotent, safe to run concurrently.
+
+    A delivery that no longer exists is skipped, not an error: erasing a user deletes their
+    deliveries and those about them, which is how their pending pushes and emails are cancelled.
+    """
     now = now or datetime.now(UTC)
     delivery = db.session.execute(
         select(Delivery).where(Delivery.id == delivery_id).with_for_update(skip_locked=True)

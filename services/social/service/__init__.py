@@ -1,5 +1,7 @@
-"""Social business logic: activities and feeds, the local friend graph, recommendations, shares."""
+"""Social business logic: activities and feeds, the local friend graph, recommendations, shares,
+and the caller's data export."""
 
+from services.social.service.account import export_account
 from services.social.service.activities import (
     create,
     feed,
@@ -30,6 +32,7 @@ __all__ = [
     "create_share",
     "delete_mood",
     "end_friendship",
+    "export_account",
     "feed",
     "friends_activity",
     "mood_shared_visibility",

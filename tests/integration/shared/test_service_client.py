@@ -148,3 +148,12 @@ def test_read_through_cache_serves_fresh_then_stale_then_fails_closed(redis_clie
     strict = ReadThroughCache(redis_client, "t:privacy", ttl=1, stale_ttl=60, serve_stale=False)
     with pytest.raises(ServiceUnavailable):
         strict.get("u1", down)
+
+
+def test_read_through_cache_does_not_keep_absence(redis_client):
+    from shared.http import ReadThroughCache
+
+    cache = ReadThroughCache(redis_client, "t:audience", ttl=5)
+    assert cache.get("gone", lambda: None) is None
+    assert redis_client.exists("t:audience:gone") == 0
+    assert cache.get("gone", lambda: {"found": True}) == {"found": True}  # asked again, not served None

@@ -9,6 +9,7 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, make_url, text
 
 from services.social import create_app, tasks
 from services.social.models import db
@@ -27,7 +28,12 @@ CONSUMERS = {
     "PrivacyChanged": tasks.on_privacy_changed,
     "HugSent": tasks.on_hug_sent,
     "StreakMilestone": tasks.on_streak_milestone,
+    "UserDeleted": tasks.on_user_deleted,
 }
+
+SHARE = "/api/v1/social/share"
+SHARED = "/api/v1/social/shared/"
+PUBLIC_BASE = "http://localhost:4000" + SHARED
 
 
 @pytest.fixture(scope="session")
@@ -138,6 +144,98 @@ def member(client, make_user, user_server):
             assert response.status_code == 200, response.text
 
         person.set_privacy = set_privacy  # type: ignore[attr-defined]
+        return person
+
+    return new
+
+
+def call(method: str, url: str, person: Viewer, **kw: Any) -> requests.Response:
+    response = requests.request(method, url, headers=person.headers, timeout=5, **kw)
+    assert response.status_code < 300, response.text
+    return response
+
+
+@pytest.fixture
+def committed(database_url: str) -> Iterator[list[str]]:
+    """Ids of users whose moods and hugs the real services committed; deleted after the test,
+    outbox rows included, so other services' tests never see them."""
+    user_ids: list[str] = []
+    yield user_ids
+    if not user_ids:
+        return
+    engine = create_engine(make_url(database_url).set(drivername="postgresql+psycopg2"))
+    with engine.begin() as conn:
+        ids = [uuid.UUID(u) for u in user_ids]
+        conn.execute(text("DELETE FROM moods.mood_entries WHERE user_id = ANY(:ids)"), {"ids": ids})
+        conn.execute(
+            text("DELETE FROM hugs.hugs WHERE sender_id = ANY(:ids) OR recipient_id = ANY(:ids)"), {"ids": ids}
+        )
+        for schema in ("moods", "hugs"):
+            for user_id in user_ids:
+                conn.execute(
+                    text(f"DELETE FROM {schema}.outbox WHERE payload::text LIKE :pattern"), {"pattern": f"%{user_id}%"}
+                )
+    engine.dispose()
+
+
+@pytest.fixture
+def moods(mood_server, committed):
+    """Record and change moods through the real mood service."""
+
+    class Moods:
+        def record(self, person: Viewer, **fields: Any) -> dict[str, Any]:
+            committed.append(person.id)
+            body = {"mood": "calm", "intensity": 0.7, "note": "a private note", "tags": ["sea"], **fields}
+            return call("POST", f"{mood_server}/api/v1/moods", person, json=body).json()
+
+        def change(self, person: Viewer, mood_id: str, **fields: Any) -> None:
+            call("PUT", f"{mood_server}/api/v1/moods/{mood_id}", person, json=fields)
+
+        def delete(self, person: Viewer, mood_id: str) -> None:
+            call("DELETE", f"{mood_server}/api/v1/moods/{mood_id}", person)
+
+    return Moods()
+
+
+@pytest.fixture
+def hug(hug_server, committed):
+    """Send a hug through the real hug service (the recipient accepts hugs from anyone)."""
+
+    def send(sender: Viewer, recipient: Viewer) -> dict[str, Any]:
+        committed.extend((sender.id, recipient.id))
+        recipient.set_privacy(allow_hugs_from="anyone")
+        body = {"recipient_id": recipient.id, "type": "warm", "message": "for your eyes only"}
+        return call("POST", f"{hug_server}/api/v1/hugs", sender, json=body).json()
+
+    return send
+
+
+def share(person: Viewer, content_type: str, content_id: str, platform: str = "twitter", status: int = 201):
+    response = person.post(SHARE, json={"content_type": content_type, "content_id": content_id, "platform": platform})
+    assert response.status_code == status, response.json
+    return response.json
+
+
+def view(client, share_url: str):
+    """Open a share_url anonymously (no Authorization header)."""
+    assert share_url.startswith(PUBLIC_BASE)
+    return client.get(SHARED + share_url[len(PUBLIC_BASE) :])
+
+
+def assert_gone(client, share_url: str) -> None:
+    response = view(client, share_url)
+    assert response.status_code == 404
+    assert response.content_type == "application/problem+json"
+    assert response.json["code"] == "social.share_not_found"
+
+
+@pytest.fixture
+def sharer(member):
+    """A member who shares moods with everyone."""
+
+    def new() -> Viewer:
+        person = member()
+        person.set_privacy(share_moods_with="public")
         return person
 
     return new

@@ -1,0 +1,42 @@
+"""The caller's section of their data export: what the mood service keeps about them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from services.mood import schemas
+from services.mood.models import MoodEntry, StreakMilestone, db
+from services.mood.service.streaks import streak
+
+_entries = schemas.Mood(many=True)
+_milestones = schemas.StreakMilestone(many=True)
+
+
+def export_account(user_id: str, *, timezone: str) -> dict[str, Any]:
+    """Every entry of the user, oldest first, private ones and notes included; the streak
+    milestones they reached; and their streak now, in calendar days of `timezone` (theirs).
+    Three queries, whatever the history's length."""
+    owner = uuid.UUID(user_id)
+    entries = db.session.execute(
+        select(MoodEntry).where(MoodEntry.user_id == owner).order_by(MoodEntry.recorded_at, MoodEntry.id)
+    ).scalars()
+    milestones = db.session.execute(
+        select(StreakMilestone)
+        .where(StreakMilestone.user_id == owner)
+        .order_by(StreakMilestone.streak_start, StreakMilestone.days)
+    ).scalars()
+    current = streak(user_id=owner, timezone=timezone, scope="all")
+    last = current["last_entry_date"]
+    return {
+        "entries": _entries.dump(entries),
+        "streak_milestones": _milestones.dump(milestones),
+        "streak": {
+            "current_streak": current["current_streak"],
+            "longest_streak": current["longest_streak"],
+            "last_entry_date": last.isoformat() if last else None,
+            "timezone": timezone,
+        },
+    }

@@ -1,0 +1,211 @@
+"""The mood service's data rights: the caller's export, erasure on UserDeleted, the admin's
+erasure report, and writes in flight that name an erased user."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from services.mood import tasks
+from services.mood.models import USER_DATA, MoodEntry, OutboxEvent, StreakMilestone, db
+from shared.datarights import is_erasure_refusal
+
+EXPORT = "/internal/v1/account/export"
+
+
+def event(kind: str, **data: Any) -> dict[str, Any]:
+    """An event as the relay delivers it."""
+    return {"id": str(uuid.uuid4()), "type": kind, "occurred_at": datetime.now(UTC).isoformat(), "data": data}
+
+
+def days_ago(days: int) -> str:
+    return (datetime.now(UTC) - timedelta(days=days, minutes=1)).isoformat()
+
+
+def outbox(kind: str, user_id: str) -> list[dict[str, Any]]:
+    return [
+        e.payload
+        for e in db.session.execute(select(OutboxEvent).where(OutboxEvent.event_type == kind)).scalars()
+        if e.payload["data"]["user_id"] == user_id
+    ]
+
+
+def entries_of(user_id: str) -> int:
+    query = select(func.count()).select_from(MoodEntry).where(MoodEntry.user_id == uuid.UUID(user_id))
+    return db.session.execute(query).scalar_one()
+
+
+@pytest.fixture
+def deliver(mood_app, monkeypatch):
+    """Run a consumer as a worker does, in its own app context and session. The test's session
+    commits first, so the consumer's work is not nested in a savepoint of the test's session that
+    a failed request then rolls back."""
+    monkeypatch.setattr(tasks, "app", lambda: mood_app)
+
+    def run(handler: Any, evt: dict[str, Any]) -> None:
+        db.session.commit()
+        handler(evt)
+
+    return run
+
+
+@pytest.fixture
+def admin(client, token_for):
+    def report(user_id: str):
+        return client.get(
+            f"/internal/v1/erasures/{user_id}",
+            headers={"Authorization": f"Bearer {token_for(str(uuid.uuid4()), roles=['user', 'admin'])}"},
+        )
+
+    return report
+
+
+@pytest.fixture
+def pair(person, deliver):
+    """Alice (a three-day streak, its milestone, a private entry with a note, a public one) and
+    her friend Bob (his own private note and public entry), each sharing moods with the other."""
+    alice, bob = person(), person()
+    alice.befriend(bob)
+    alice.set_privacy(share_moods_with="friends")
+    bob.set_privacy(share_moods_with="friends")
+    alice.record(mood="tired", recorded_at=days_ago(2))
+    alice.record(mood="hopeful", recorded_at=days_ago(1), is_public=True, tags=["walk"])
+    alice.record(mood="anxious", note="alice's secret worry", valence=0.2)
+    bob.record(mood="grumpy", note="bob's secret", is_public=False)
+    bob.record(mood="cheerful", is_public=True)
+    for payload in outbox("MoodRecorded", alice.id):
+        deliver(tasks.on_mood_written, payload)
+    assert [m["data"]["days"] for m in outbox("StreakMilestone", alice.id)] == [3]
+    return alice, bob
+
+
+# ---- export -----------------------------------------------------------------------------------
+
+
+def test_export_holds_every_entry_notes_included_milestones_and_streak(pair):
+    alice, _bob = pair
+    response = alice.get(EXPORT)
+    assert response.status_code == 200
+    body = response.json
+    assert set(body) == {"entries", "streak_milestones", "streak"}
+    assert [e["mood"] for e in body["entries"]] == ["tired", "hopeful", "anxious"]
+    assert [e["is_public"] for e in body["entries"]] == [False, True, False]
+    assert body["entries"][2]["note"] == "alice's secret worry" and body["entries"][2]["valence"] == 0.2
+    assert body["entries"][1]["tags"] == ["walk"]
+    assert {e["user_id"] for e in body["entries"]} == {alice.id}
+    assert [(m["days"], m["streak_start"]) for m in body["streak_milestones"]] == [
+        (3, (datetime.now(UTC) - timedelta(days=2, minutes=1)).date().isoformat())
+    ]
+    assert body["streak"]["current_streak"] == 3 and body["streak"]["longest_streak"] == 3
+    assert body["streak"]["timezone"] == "UTC"
+
+
+def test_export_holds_nothing_of_anyone_else(pair):
+    alice, bob = pair
+    # Alice may see Bob's public entry, but it is his data, not hers; his private one even less.
+    assert bob.id in str(alice.get(f"/api/v1/moods/user/{bob.id}").json)
+    flat = str(alice.get(EXPORT).json)
+    assert bob.id not in flat and "bob's secret" not in flat and "cheerful" not in flat
+    bob_export = bob.get(EXPORT).json
+    assert [e["mood"] for e in bob_export["entries"]] == ["grumpy", "cheerful"]
+    assert bob_export["streak_milestones"] == [] and "alice's secret worry" not in str(bob_export)
+
+
+def test_export_needs_a_user_token(client, token_for):
+    assert client.get(EXPORT).status_code == 401
+    service = client.get(EXPORT, headers={"Authorization": f"Bearer {token_for('service:hug', roles=['service'])}"})
+    assert service.status_code == 403
+
+
+# ---- erasure ----------------------------------------------------------------------------------
+
+
+def test_user_deleted_erases_entries_milestones_and_cached_audiences(pair, deliver, admin, redis_client):
+    alice, bob = pair
+    # The audience cache: Alice reading her own and Bob's moods, Bob reading hers, and Bob's own.
+    for reader, owner in ((alice, alice), (alice, bob), (bob, alice), (bob, bob)):
+        assert reader.get(f"/api/v1/moods/user/{owner.id}").status_code == 200
+    assert len(list(redis_client.scan_iter(f"hm:mood:audience:*{alice.id}*"))) == 3
+    before = admin(alice.id).json
+    assert before["erased"] is False
+    assert before["rows"]["mood_entries"] == 3 and before["rows"]["streak_milestones"] == 1
+    assert before["rows"]["outbox"] == 4  # three MoodRecorded, one StreakMilestone
+
+    deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
+
+    after = admin(alice.id).json
+    assert after == {"user_id": alice.id, "erased": True, "rows": dict.fromkeys(before["rows"], 0), "total": 0}
+    assert list(redis_client.scan_iter(f"hm:mood:*{alice.id}*")) == []
+    # Bob's entries, his events and his own cached audience stay.
+    assert entries_of(bob.id) == 2 and len(outbox("MoodRecorded", bob.id)) == 2
+    assert redis_client.exists(f"hm:mood:audience:{bob.id}:{bob.id}")
+
+
+def test_user_deleted_redelivered_acts_once_and_still_purges_keys(pair, deliver, admin, redis_client):
+    alice, _bob = pair
+    deleted = event("UserDeleted", user_id=alice.id)
+    deliver(tasks.on_user_deleted, deleted)
+    # A key cached after the erasure (a read in flight) goes with the redelivery.
+    redis_client.set(f"hm:mood:audience:{alice.id}:{alice.id}", "{}")
+    deliver(tasks.on_user_deleted, deleted)
+    assert list(redis_client.scan_iter(f"hm:mood:*{alice.id}*")) == []
+    assert admin(alice.id).json["total"] == 0
+
+
+def test_erasure_report_is_for_admins_only(pair, client):
+    alice, bob = pair
+    assert bob.get(f"/internal/v1/erasures/{alice.id}").status_code == 403
+    assert alice.get(f"/internal/v1/erasures/{alice.id}").status_code == 403
+    assert client.get(f"/internal/v1/erasures/{alice.id}").status_code == 401
+
+
+@pytest.mark.parametrize("bad", ["not-a-uuid", "1234", "me", "%27%20OR%201=1"])
+def test_erasure_report_rejects_malformed_ids(admin, bad):
+    response = admin(bad)
+    assert response.status_code == 404 and response.content_type == "application/problem+json"
+
+
+# ---- in flight --------------------------------------------------------------------------------
+
+
+def test_recording_a_mood_after_the_erasure_gets_404_and_creates_nothing(pair, deliver):
+    alice, _bob = pair
+    deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
+    # Her token still verifies here (the auth service's revocation is not part of this test).
+    response = alice.post("/api/v1/moods", json={"mood": "calm", "intensity": 0.5, "note": "still here?"})
+    assert response.status_code == 404 and response.json["code"] == "user.deleted"
+    db.session.rollback()  # what the request's teardown does outside the test's one long session
+    assert entries_of(alice.id) == 0 and outbox("MoodRecorded", alice.id) == []
+
+
+def test_a_late_mood_event_after_the_erasure_creates_nothing(pair, deliver):
+    alice, _bob = pair
+    recorded = outbox("MoodRecorded", alice.id)
+    deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
+    for payload in recorded:  # redelivered late, under new ids
+        deliver(tasks.on_mood_written, {**payload, "id": str(uuid.uuid4())})
+    assert outbox("StreakMilestone", alice.id) == []
+    assert db.session.execute(select(func.count()).select_from(StreakMilestone)).scalar_one() == 0
+
+
+def test_the_guard_refuses_a_milestone_naming_an_erased_user(pair, deliver):
+    alice, _bob = pair
+    deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
+    db.session.add(StreakMilestone(user_id=uuid.UUID(alice.id), days=3, streak_start=datetime.now(UTC).date()))
+    with pytest.raises(Exception) as raised:
+        db.session.flush()
+    assert is_erasure_refusal(raised.value)
+    db.session.rollback()
+    assert USER_DATA.is_erased(db.session, alice.id)
+
+
+def test_a_mood_event_for_an_account_that_no_longer_exists_is_done(client, deliver):
+    gone = str(uuid.uuid4())
+    mood_id = str(uuid.uuid4())
+    payload = event("MoodRecorded", mood_id=mood_id, user_id=gone, is_public=False, recorded_at=days_ago(0))
+    deliver(tasks.on_mood_written, payload)  # no retry: the user service and auth know no such user
+    assert outbox("StreakMilestone", gone) == []
