@@ -104,6 +104,14 @@ def parse_log_level(value: str) -> str:
     return level
 
 
+def parse_port_or_off(value: str) -> int:
+    """A TCP port, or 0 for off."""
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise ValueError("expected a port number, or 0 for off")
+    return port
+
+
 def parse_services(value: str) -> tuple[str, ...]:
     """A comma-separated subset of SERVICES."""
     names = tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
@@ -213,6 +221,18 @@ DATABASE_SETTINGS = [
         parse_positive(float),
         7.0,
         help="published outbox rows every consumer finished, and processed-event ids, are deleted after this many days",
+    ),
+    Setting(
+        "WORKER_METRICS_PORT",
+        parse_port_or_off,
+        9101,
+        help="port of the Celery worker's /metrics (task outcomes of all its processes); 0 = off",
+    ),
+    Setting(
+        "RELAY_METRICS_PORT",
+        parse_port_or_off,
+        9102,
+        help="port of the relay's /metrics (outbox backlog and lag); 0 = off",
     ),
     Setting(
         "WORKER_SERVICES",

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
+
+log = logging.getLogger("hugmood.metrics")
 
 REQUESTS = Counter(
     "hugmood_http_requests_total",
@@ -37,12 +42,46 @@ OUTBOX_PENDING = Gauge(
     ["schema"],
     multiprocess_mode="max",
 )
+OUTBOX_LAG = Gauge(
+    "hugmood_outbox_lag_seconds",
+    "age of the oldest outbox row not yet published (0 when none is waiting)",
+    ["schema"],
+    multiprocess_mode="max",
+)
+TASKS = Counter(
+    "hugmood_celery_tasks_total",
+    "Celery task outcomes: succeeded, retried, failed; of the succeeded consume tasks, dead_lettered "
+    "and skipped (the event names a deleted user) are also counted apart",
+    ["task", "outcome"],
+)
+LONG_POLLS = Gauge(
+    "hugmood_long_polls_held",
+    "long polls being held open right now",
+    ["process"],
+    multiprocess_mode="livesum",
+)
+
+
+def collecting_registry() -> CollectorRegistry:
+    """This process's registry, or one that merges every process of the group (multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
 
 
 def render() -> tuple[bytes, str]:
     """The exposition text of this process, or of all gunicorn workers in multiprocess mode."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+    return generate_latest(collecting_registry()), CONTENT_TYPE_LATEST
+
+
+def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
+    """Serve /metrics on `port` from a background thread, for processes without HTTP of their own
+    (the Celery worker, the relay). 0 turns it off; a port in use is logged, not fatal."""
+    if not port:
+        return
+    try:
+        start_http_server(port, addr=host, registry=collecting_registry())
+    except OSError as exc:
+        log.warning("metrics not served on %s:%s: %s", host, port, exc)

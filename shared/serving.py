@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import tempfile
 
 # Above the longest long poll (60 s) so a graceful stop lets held polls answer.
 graceful_timeout = 75
@@ -10,14 +11,26 @@ keepalive = 5
 accesslog = None
 
 
+def multiprocess_dir(name: str) -> str:
+    """A fresh Prometheus multiprocess directory for this process group (several groups, and
+    several fleets, share a machine: the path carries the group's name and its master's pid)."""
+    base = os.environ.get("PROMETHEUS_MULTIPROC_BASE") or os.path.join(
+        tempfile.gettempdir(), f"hugmood-metrics-{os.getuid()}"
+    )
+    path = os.path.join(base, f"{name}-{os.getpid()}")
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 def on_starting(server) -> None:
-    """Give this process group its own Prometheus multiprocess directory."""
-    base = os.environ.get("PROMETHEUS_MULTIPROC_BASE")
-    if base:
-        path = os.path.join(base, server.proc_name or "app")
-        shutil.rmtree(path, ignore_errors=True)
-        os.makedirs(path, exist_ok=True)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    """Give this process group its own Prometheus multiprocess directory, so /metrics on any
+    worker reports the whole group. Set before any worker imports prometheus_client."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiprocess_dir(server.proc_name or "app")
+
+
+def on_exit(server) -> None:
+    shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
 
 
 def post_fork(server, worker) -> None:

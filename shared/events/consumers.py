@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from shared.config import SCHEMAS, SERVICES, Config
 from shared.datarights import is_erasure_refusal
 from shared.events.outbox import FORGET_WHEN_DELIVERED, SECRET_DATA_KEYS, scrubbed_payload
+from shared.metrics import TASKS
 
 log = logging.getLogger("hugmood.events")
 CONSUME_TASK = "hugmood.events.consume"
@@ -126,11 +127,32 @@ def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None
     return None
 
 
+def count_task_outcomes() -> None:
+    """Count every task's outcome in hugmood_celery_tasks_total (connected once per process)."""
+    from celery import signals
+
+    from shared.metrics import TASKS
+
+    def outcome(label: str) -> Callable[..., None]:
+        def record(sender: Any = None, **_: Any) -> None:
+            TASKS.labels(getattr(sender, "name", str(sender)), label).inc()
+
+        return record
+
+    for signal, label in (
+        (signals.task_success, "succeeded"),
+        (signals.task_retry, "retried"),
+        (signals.task_failure, "failed"),
+    ):
+        signal.connect(outcome(label), weak=False, dispatch_uid=f"hugmood.tasks.{label}")
+
+
 def make_celery(config: Config, name: str = "hugmood") -> Celery:
     """A Celery app configured not to lose work: late acks, requeue on worker loss, prefetch 1."""
     visibility = config.get("CELERY_VISIBILITY_TIMEOUT_SECONDS", 300)
     broker = config.CELERY_BROKER_URL or config.REDIS_URL
     app = Celery(name, broker=broker)
+    count_task_outcomes()
     if broker.startswith(("redis://", "rediss://")):
         app.conf.broker_transport = RedisTransport
     app.conf.update(
@@ -348,11 +370,13 @@ def register_event_tasks(
                 log.info(
                     "event skipped: it names a deleted user", extra={"consumer": consumer_name, "event_id": event["id"]}
                 )
+                TASKS.labels(CONSUME_TASK, "skipped").inc()
                 finished()
                 return
             log.warning("consumer failed", extra={"consumer": consumer_name, "event_id": event["id"]})
             if self.request.retries >= max_retries and dead_letters is not None:
                 dead_letters.record(consumer_name, event, f"{type(exc).__name__}: {exc}")
+                TASKS.labels(CONSUME_TASK, "dead_lettered").inc()
                 finished()
                 return
             if reports:

@@ -132,6 +132,19 @@ def pending_count(engine: Engine, schema: str) -> int:
         return conn.execute(text(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")).scalar_one()
 
 
+def outbox_lag(engine: Engine, schema: str) -> float:
+    """Seconds the oldest unpublished outbox row of `schema` has waited (0 when none waits)."""
+    with engine.connect() as conn:
+        return float(
+            conn.execute(
+                text(
+                    "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) "
+                    f"FROM {schema}.outbox WHERE published_at IS NULL"
+                )
+            ).scalar_one()
+        )
+
+
 class OutboxWakeup:
     """Waits for a NOTIFY on the relay channel, or `timeout` seconds, whichever comes first.
 
@@ -191,7 +204,7 @@ def relay_forever(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Loop over every schema's outbox until told to stop, sleeping between passes until NOTIFY."""
-    from shared.metrics import OUTBOX_PENDING
+    from shared.metrics import OUTBOX_LAG, OUTBOX_PENDING
 
     engines = list(engines)
     wakeup = OutboxWakeup(engines[0][1])
@@ -215,6 +228,7 @@ def relay_forever(
                     if sweep:
                         redeliver_stale(engine, schema, send, redeliver_after)
                         OUTBOX_PENDING.labels(schema).set(pending_count(engine, schema))
+                        OUTBOX_LAG.labels(schema).set(outbox_lag(engine, schema))
                     if pruning:
                         prune(engine, schema, retention_days)
                 except Exception:
@@ -230,12 +244,15 @@ def relay_forever(
 
 def run_relay(config: Any, app: Any, consumers: Any) -> None:
     """The relay process: every service's outbox, sent to `consumers` through Celery `app`, until SIGTERM."""
+    import os
     import signal
 
     from shared.config import SERVICES
     from shared.db import schema_name
     from shared.events.consumers import consume_sender, service_engines
+    from shared.metrics import serve_metrics
 
+    serve_metrics(config.RELAY_METRICS_PORT, os.environ.get("BIND_HOST", "127.0.0.1"))
     stopping: list[bool] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))

@@ -72,6 +72,8 @@ def launch_fleet(
         NOTIFICATION_EMAIL_PROVIDER="recording",
         NOTIFICATION_RECORDING_PATH=str(run_dir / "sent.jsonl"),
         EVENT_RETRY_MAX_SECONDS="5",
+        WORKER_METRICS_PORT=str(free_port()),
+        RELAY_METRICS_PORT=str(free_port()),
     )
     env.update(overrides)
     for name in ("gateway", "auth", "user", "mood", "hug", "notification", "social"):
@@ -83,7 +85,7 @@ def launch_fleet(
     if own_workers:
         fleet.envs["worker"] = {**env, "WORKER_SERVICES": ",".join(s for s in SERVICES if s not in own_workers)}
         for service in own_workers:
-            fleet.add_worker(f"worker_{service}", service)
+            fleet.add_worker(f"worker_{service}", service, metrics_port=free_port())
     fleet.start()
     try:
         fleet.wait_healthy()

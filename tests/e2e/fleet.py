@@ -38,10 +38,10 @@ class Fleet:
         self.extra: list[str] = []
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def add_worker(self, name: str, services: str) -> None:
+    def add_worker(self, name: str, services: str, metrics_port: int = 0) -> None:
         """One more Celery worker, for `services` only (WORKER_SERVICES); started with the rest."""
         self.commands[name] = self.commands["worker"].replace("worker@%h", f"{name}@%h")
-        self.envs[name] = {**self.env, "WORKER_SERVICES": services}
+        self.envs[name] = {**self.env, "WORKER_SERVICES": services, "WORKER_METRICS_PORT": str(metrics_port)}
         self.extra.append(name)
 
     def url(self, name: str) -> str:

@@ -377,7 +377,16 @@ def test_worker_relay_and_beat_have_no_http_probes():
     assert "inspect ping" in " ".join(worker["livenessProbe"]["exec"]["command"])
     for name in ("relay", "beat"):
         [container] = pod_spec(deployments[name])["containers"]
-        assert not {"livenessProbe", "readinessProbe", "ports"} & set(container), name
+        assert not {"livenessProbe", "readinessProbe"} & set(container), name
+    [beat] = pod_spec(deployments["beat"])["containers"]
+    assert "ports" not in beat
+
+
+def test_worker_and_relay_expose_their_metrics_port():
+    config = k8s_by_kind("ConfigMap")["hugmood-config"]["data"]
+    for name, setting in (("worker", "WORKER_METRICS_PORT"), ("relay", "RELAY_METRICS_PORT")):
+        [container] = pod_spec(k8s_by_kind("Deployment")[name])["containers"]
+        assert container["ports"] == [{"name": "metrics", "containerPort": int(config[setting])}], name
 
 
 def test_exactly_one_beat_never_two_during_a_rollout():

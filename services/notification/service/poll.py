@@ -16,6 +16,7 @@ import redis
 
 from services.notification.models import Notification, db
 from services.notification.service import inbox
+from shared.metrics import LONG_POLLS
 from shared.pagination import encode_cursor
 
 log = logging.getLogger("hugmood.notification.poll")
@@ -100,9 +101,12 @@ class WakeHub:
         event = threading.Event()
         with self.lock:
             self.waiters[key].add(event)
+        held = LONG_POLLS.labels("notification")
+        held.inc()
         try:
             yield event
         finally:
+            held.dec()
             with self.lock:
                 group = self.waiters.get(key)
                 if group is not None:
