@@ -96,23 +96,22 @@ def on_friend_request_closed(event: dict[str, Any]) -> None:
 @registry.subscribe("MoodRecorded", "social.moods")
 @registry.subscribe("MoodUpdated", "social.moods")
 def on_mood_written(event: dict[str, Any]) -> None:
-    """Mirror a public mood as a "mood_shared" activity, visible as the owner shares moods."""
+    """Mirror a public mood as a "mood_shared" activity, visible as the owner shares moods; the
+    mood's current state decides, not the event's (events may arrive out of order)."""
     data = event["data"]
     user_id, mood_id = _ids(data, "user_id", "mood_id")
     flask_app = app()
     with flask_app.app_context():
         # Asked before the transaction: a failure raises and Celery retries the whole consumer.
-        visibility = (
-            service.mood_shared_visibility(flask_app.extensions["service_client"], user_id)
-            if data["is_public"]
-            else None
-        )
+        client = flask_app.extensions["service_client"]
+        is_public = bool(data["is_public"]) and service.mood_is_public_now(client, user_id, mood_id)
+        visibility = service.mood_shared_visibility(client, user_id) if is_public else None
         if claim_once(db.session, ProcessedEvent, event["id"], "social.moods"):
             service.sync_mood(
                 event_id=uuid.UUID(event["id"]),
                 user_id=user_id,
                 mood_id=mood_id,
-                is_public=bool(data["is_public"]),
+                is_public=is_public,
                 visibility=visibility,
             )
         db.session.commit()

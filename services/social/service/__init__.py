@@ -20,7 +20,14 @@ from services.social.service.graph import (
     request_friendship,
     unblock,
 )
-from services.social.service.moods import MOOD_ACTIVITY, delete_mood, mood_shared_visibility, reshare_moods, sync_mood
+from services.social.service.moods import (
+    MOOD_ACTIVITY,
+    delete_mood,
+    mood_is_public_now,
+    mood_shared_visibility,
+    reshare_moods,
+    sync_mood,
+)
 from services.social.service.shares import create_share, parse_share_id, revoke_share, share_url, shared_view
 
 __all__ = [
@@ -35,6 +42,7 @@ __all__ = [
     "export_account",
     "feed",
     "friends_activity",
+    "mood_is_public_now",
     "mood_shared_visibility",
     "parse_id",
     "parse_share_id",

@@ -23,6 +23,17 @@ def mood_shared_visibility(client: ServiceClient, owner_id: uuid.UUID) -> str | 
     return None if audience is None else _VISIBILITY.get(audience["share_moods_with"])
 
 
+def mood_is_public_now(client: ServiceClient, owner_id: uuid.UUID, mood_id: uuid.UUID) -> bool:
+    """Whether the mood exists, belongs to `owner_id` and is public, as the mood service says now.
+
+    Mood events can be consumed out of order (a retry, a redelivery): acting on the current state
+    instead of the event's keeps a late `MoodRecorded` from reviving a mood since deleted or made
+    private. Any failure raises, so the consumer is retried.
+    """
+    entry = client.read("mood", f"/internal/v1/moods/{mood_id}/shareable")
+    return entry is not None and entry["owner_id"] == str(owner_id) and bool(entry["is_public"])
+
+
 def _of_mood(user_id: uuid.UUID, mood_id: uuid.UUID) -> list[Activity]:
     query = select(Activity).where(
         Activity.type == MOOD_ACTIVITY, Activity.user_id == user_id, Activity.object_id == mood_id

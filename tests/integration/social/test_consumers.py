@@ -132,10 +132,10 @@ def mood(kind, owner, mood_id, is_public=True):
 
 
 @pytest.mark.parametrize("share,expected", [("public", "public"), ("friends", "friends"), ("none", None)])
-def test_public_mood_follows_the_owners_share_setting(member, share, expected):
+def test_public_mood_follows_the_owners_share_setting(member, moods, share, expected):
     alice = member()
     alice.set_privacy(share_moods_with=share)
-    mood_id = str(uuid.uuid4())
+    mood_id = moods.record(alice, is_public=True)["id"]
     recorded = mood("MoodRecorded", alice, mood_id)
     deliver(recorded)
     deliver(recorded)
@@ -145,35 +145,62 @@ def test_public_mood_follows_the_owners_share_setting(member, share, expected):
         assert str(made[0].object_id) == mood_id and made[0].data == {"mood_id": mood_id}
 
 
-def test_private_mood_makes_no_activity(member):
+def test_private_mood_makes_no_activity(member, moods):
     alice = member()
     alice.set_privacy(share_moods_with="public")
-    deliver(mood("MoodRecorded", alice, str(uuid.uuid4()), is_public=False))
+    deliver(mood("MoodRecorded", alice, moods.record(alice)["id"], is_public=False))
     assert activities(type="mood_shared") == []
 
 
-def test_mood_updates_and_deletion_follow_is_public(member):
+def test_mood_updates_and_deletion_follow_is_public(member, moods):
     alice = member()
     alice.set_privacy(share_moods_with="public")
-    mood_id = str(uuid.uuid4())
+    mood_id = moods.record(alice)["id"]
     deliver(mood("MoodRecorded", alice, mood_id, is_public=False))
+    moods.change(alice, mood_id, is_public=True)
     deliver(mood("MoodUpdated", alice, mood_id, is_public=True))
     assert len(activities(type="mood_shared")) == 1
     deliver(mood("MoodUpdated", alice, mood_id, is_public=True))
     assert len(activities(type="mood_shared")) == 1
+    moods.change(alice, mood_id, is_public=False)
     deliver(mood("MoodUpdated", alice, mood_id, is_public=False))
     assert activities(type="mood_shared") == []
+    moods.change(alice, mood_id, is_public=True)
     deliver(mood("MoodUpdated", alice, mood_id, is_public=True))
+    moods.delete(alice, mood_id)
     deleted = event("MoodDeleted", mood_id=mood_id, user_id=alice.id)
     deliver(deleted)
     deliver(deleted)
     assert activities(type="mood_shared") == []
 
 
-def test_privacy_change_rederives_mood_activity_visibility(member):
+def test_a_late_mood_event_does_not_revive_a_mood_deleted_or_made_private(member, moods):
     alice = member()
     alice.set_privacy(share_moods_with="public")
-    deliver(mood("MoodRecorded", alice, str(uuid.uuid4())))
+    gone = moods.record(alice, is_public=True)["id"]
+    hidden = moods.record(alice, is_public=True)["id"]
+    moods.delete(alice, gone)
+    moods.change(alice, hidden, is_public=False)
+    # Consumed out of order: the deletion and the update first, the recording they followed last.
+    deliver(event("MoodDeleted", mood_id=gone, user_id=alice.id))
+    deliver(mood("MoodUpdated", alice, hidden, is_public=False))
+    deliver(mood("MoodRecorded", alice, gone))
+    deliver(mood("MoodRecorded", alice, hidden))
+    assert activities(type="mood_shared") == []
+
+
+def test_a_mood_event_naming_someone_elses_mood_makes_no_activity(member, moods):
+    alice, mallory = member(), member()
+    alice.set_privacy(share_moods_with="public")
+    mallory.set_privacy(share_moods_with="public")
+    deliver(mood("MoodRecorded", mallory, moods.record(alice, is_public=True)["id"]))
+    assert activities(type="mood_shared") == []
+
+
+def test_privacy_change_rederives_mood_activity_visibility(member, moods):
+    alice = member()
+    alice.set_privacy(share_moods_with="public")
+    deliver(mood("MoodRecorded", alice, moods.record(alice, is_public=True)["id"]))
     alice.set_privacy(share_moods_with="friends")
     changed = event("PrivacyChanged", user_id=alice.id)
     deliver(changed)
