@@ -3,7 +3,7 @@
 Each service declares its `Holding`s (the tables that name a user, and how) in one `UserData`.
 From that declaration this module:
 
-- erases the user's rows when `UserDeleted` arrives (`erase_on_event`), and the Redis keys that
+- erases the user's rows when `UserDeleted` arrives (`subscribe_erasure`), and the Redis keys that
   name them;
 - counts what is left, for the admin's erasure report (`UserData.remaining`);
 - keeps erased users from coming back. `erase` leaves a tombstone, the SHA-256 of the user id (the
@@ -258,6 +258,27 @@ def erase_on_event(
         user_data.erase(session, user_id)
     session.commit()
     user_data.purge_keys(client, user_id)
+
+
+def subscribe_erasure(
+    service: str, app: Callable[[], Any], db: Any, processed_model: type, user_data: UserData
+) -> Callable[[dict[str, Any]], None]:
+    """Register the service's `UserDeleted` consumer, `<service>.erase`, and return it.
+
+    `app` is called on each delivery for the service's Flask app (a worker builds it lazily);
+    `db.session` is read then too.
+    """
+    from shared.events import registry
+
+    consumer = f"{service}.erase"
+
+    def on_user_deleted(event: dict[str, Any]) -> None:
+        flask_app = app()
+        with flask_app.app_context():
+            erase_on_event(db.session, processed_model, consumer, event, user_data, flask_app.extensions["redis"])
+
+    on_user_deleted.__doc__ = f"Erase every {service} row and Redis key naming the deleted user (see USER_DATA)."
+    return registry.subscribe("UserDeleted", consumer)(on_user_deleted)
 
 
 def add_data_rights_resources(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from celery import shared_task
 
 from services.hug import service
 from services.hug.app import create_app
 from services.hug.models import USER_DATA, ProcessedEvent, db
-from shared.datarights import erase_on_event
-from shared.events import lazy_app, registry
+from shared.datarights import subscribe_erasure
+from shared.events import lazy_app
 
 app = lazy_app(create_app)
 
@@ -34,10 +32,5 @@ def expire_group_hugs() -> int:
         return service.expire_group_hugs()
 
 
-@registry.subscribe("UserDeleted", "hug.erase")
-def on_user_deleted(event: dict[str, Any]) -> None:
-    """Erase every hug, hug request and group hug naming the user (on either side), once; then
-    their Redis keys (on every delivery)."""
-    flask_app = app()
-    with flask_app.app_context():
-        erase_on_event(db.session, ProcessedEvent, "hug.erase", event, USER_DATA, flask_app.extensions["redis"])
+# `lambda: app()`, not `app`: the module's `app` is read on each delivery, like the other consumers'.
+on_user_deleted = subscribe_erasure("hug", lambda: app(), db, ProcessedEvent, USER_DATA)

@@ -8,7 +8,7 @@ from typing import Any
 from services.mood import errors, service
 from services.mood.app import create_app
 from services.mood.models import USER_DATA, ProcessedEvent, db
-from shared.datarights import erase_on_event
+from shared.datarights import subscribe_erasure
 from shared.events import claim_once, lazy_app, registry
 
 app = lazy_app(create_app)
@@ -36,10 +36,5 @@ def on_mood_written(event: dict[str, Any]) -> None:
         db.session.commit()
 
 
-@registry.subscribe("UserDeleted", "mood.erase")
-def on_user_deleted(event: dict[str, Any]) -> None:
-    """Erase the user's entries (notes included) and streak milestones, once; then the cached
-    audience answers that name them (on every delivery)."""
-    flask_app = app()
-    with flask_app.app_context():
-        erase_on_event(db.session, ProcessedEvent, "mood.erase", event, USER_DATA, flask_app.extensions["redis"])
+# `lambda: app()`, not `app`: the module's `app` is read on each delivery, like the other consumers'.
+on_user_deleted = subscribe_erasure("mood", lambda: app(), db, ProcessedEvent, USER_DATA)

@@ -14,7 +14,7 @@ from services.notification import service
 from services.notification.app import create_app
 from services.notification.models import USER_DATA, ProcessedEvent, db
 from services.notification.service import Draft
-from shared.datarights import erase_on_event
+from shared.datarights import subscribe_erasure
 from shared.events import claim_once, lazy_app, registry
 
 log = logging.getLogger("hugmood.notification.tasks")
@@ -90,16 +90,8 @@ def on_password_reset_requested(event: dict[str, Any]) -> None:
     _notify(event, "notification.password_reset", lambda data: service.messages.password_reset(data, reset_url))
 
 
-@registry.subscribe("UserDeleted", "notification.erase")
-def on_user_deleted(event: dict[str, Any]) -> None:
-    """Erase the user's notifications, preferences and devices, and every notification about them
-    in other inboxes, once; erasing their deliveries cancels the pushes and emails not yet sent.
-    Then their Redis keys (on every delivery)."""
-    flask_app = app()
-    with flask_app.app_context():
-        erase_on_event(
-            db.session, ProcessedEvent, "notification.erase", event, USER_DATA, flask_app.extensions["redis"]
-        )
+# `lambda: app()`, not `app`: the module's `app` is read on each delivery, like the other consumers'.
+on_user_deleted = subscribe_erasure("notification", lambda: app(), db, ProcessedEvent, USER_DATA)
 
 
 @shared_task(name=DELIVER_TASK, bind=True, max_retries=8, acks_late=True)

@@ -14,7 +14,7 @@ from typing import Any
 from services.social import service
 from services.social.app import create_app
 from services.social.models import USER_DATA, ProcessedEvent, db
-from shared.datarights import erase_on_event
+from shared.datarights import subscribe_erasure
 from shared.events import claim_once, lazy_app, registry
 
 app = lazy_app(create_app)
@@ -171,10 +171,5 @@ def on_streak_milestone(event: dict[str, Any]) -> None:
     )
 
 
-@registry.subscribe("UserDeleted", "social.erase")
-def on_user_deleted(event: dict[str, Any]) -> None:
-    """Erase every row that names the deleted user: their activities and those naming them, both
-    sides of their relations, and their shares (whose links then stop working)."""
-    flask_app = app()
-    with flask_app.app_context():
-        erase_on_event(db.session, ProcessedEvent, "social.erase", event, USER_DATA, flask_app.extensions["redis"])
+# `lambda: app()`, not `app`: the module's `app` is read on each delivery, like the other consumers'.
+on_user_deleted = subscribe_erasure("social", lambda: app(), db, ProcessedEvent, USER_DATA)

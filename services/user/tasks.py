@@ -8,7 +8,7 @@ from typing import Any
 from services.user import service
 from services.user.app import create_app
 from services.user.models import USER_DATA, ProcessedEvent, db
-from shared.datarights import erase_on_event
+from shared.datarights import subscribe_erasure
 from shared.events import claim_once, lazy_app, registry
 
 app = lazy_app(create_app)
@@ -26,10 +26,5 @@ def on_user_registered(event: dict[str, Any]) -> None:
         db.session.commit()
 
 
-@registry.subscribe("UserDeleted", "user.erase")
-def on_user_deleted(event: dict[str, Any]) -> None:
-    """Erase the user's profile, privacy settings and every relation naming them, once; then
-    their Redis keys (on every delivery)."""
-    flask_app = app()
-    with flask_app.app_context():
-        erase_on_event(db.session, ProcessedEvent, "user.erase", event, USER_DATA, flask_app.extensions["redis"])
+# `lambda: app()`, not `app`: the module's `app` is read on each delivery, like the other consumers'.
+on_user_deleted = subscribe_erasure("user", lambda: app(), db, ProcessedEvent, USER_DATA)
