@@ -161,11 +161,12 @@ class Gateway:
                 req.route_name = req.path
                 status, payload = local(req)
                 return self._json(req, start_response, status, payload)
-            erased = req.path[len(ERASURES_PREFIX) :]
-            if req.method == "GET" and req.path.startswith(ERASURES_PREFIX) and erased and "/" not in erased:
-                req.route_name = ERASURES_PREFIX + "{user_id}"
-                status, payload = self.data_rights.erasure_report(req, erased)
-                return self._json(req, start_response, status, payload)
+            if req.method == "GET" and req.path.startswith(ERASURES_PREFIX):
+                erased = req.path[len(ERASURES_PREFIX) :]
+                if erased and "/" not in erased:
+                    req.route_name = ERASURES_PREFIX + "{user_id}"
+                    status, payload = self.data_rights.erasure_report(req, erased)
+                    return self._json(req, start_response, status, payload)
             return self._proxy(req, start_response, extra_headers)
         except Exception as exc:  # every failure leaves as problem+json
             problem = to_problem(exc)

@@ -35,7 +35,7 @@ from shared.events.outbox import (
 )
 from shared.events.relay import (
     OutboxWakeup,
-    pending_count,
+    outbox_backlog,
     prune,
     redeliver_stale,
     relay_batch,
@@ -61,7 +61,7 @@ __all__ = [
     "consumer_service",
     "lazy_app",
     "make_celery",
-    "pending_count",
+    "outbox_backlog",
     "prune",
     "publish",
     "redeliver_stale",

@@ -131,8 +131,6 @@ def count_task_outcomes() -> None:
     """Count every task's outcome in hugmood_celery_tasks_total (connected once per process)."""
     from celery import signals
 
-    from shared.metrics import TASKS
-
     def outcome(label: str) -> Callable[..., None]:
         def record(sender: Any = None, **_: Any) -> None:
             TASKS.labels(getattr(sender, "name", str(sender)), label).inc()
@@ -389,7 +387,7 @@ def consume_sender(app: Celery) -> Callable[[str, dict[str, Any], str | None], N
     """Send an event to one consumer; `source` is the publisher's schema, whose ledger it reports to."""
 
     def send(consumer_name: str, event: dict[str, Any], source: str | None = None) -> None:
-        queue = service_queue(consumer_service(consumer_name))
-        app.send_task(CONSUME_TASK, args=(consumer_name, event, source), queue=queue, retry=False)
+        # route_task puts it on the consumer's service queue.
+        app.send_task(CONSUME_TASK, args=(consumer_name, event, source), retry=False)
 
     return send

@@ -126,23 +126,16 @@ def prune(engine: Engine, schema: str, older_than_days: float, batch: int = 1000
     return len(gone)
 
 
-def pending_count(engine: Engine, schema: str) -> int:
-    """Outbox rows of `schema` not yet published."""
+def outbox_backlog(engine: Engine, schema: str) -> tuple[int, float]:
+    """Outbox rows of `schema` not yet published, and how many seconds the oldest has waited (0 if none)."""
     with engine.connect() as conn:
-        return conn.execute(text(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")).scalar_one()
-
-
-def outbox_lag(engine: Engine, schema: str) -> float:
-    """Seconds the oldest unpublished outbox row of `schema` has waited (0 when none waits)."""
-    with engine.connect() as conn:
-        return float(
-            conn.execute(
-                text(
-                    "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) "
-                    f"FROM {schema}.outbox WHERE published_at IS NULL"
-                )
-            ).scalar_one()
-        )
+        count, lag = conn.execute(
+            text(
+                "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) "
+                f"FROM {schema}.outbox WHERE published_at IS NULL"
+            )
+        ).one()
+        return count, float(lag)
 
 
 class OutboxWakeup:
@@ -227,8 +220,9 @@ def relay_forever(
                         busy.add(schema)
                     if sweep:
                         redeliver_stale(engine, schema, send, redeliver_after)
-                        OUTBOX_PENDING.labels(schema).set(pending_count(engine, schema))
-                        OUTBOX_LAG.labels(schema).set(outbox_lag(engine, schema))
+                        pending, lag = outbox_backlog(engine, schema)
+                        OUTBOX_PENDING.labels(schema).set(pending)
+                        OUTBOX_LAG.labels(schema).set(lag)
                     if pruning:
                         prune(engine, schema, retention_days)
                 except Exception:
