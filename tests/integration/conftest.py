@@ -129,3 +129,14 @@ def service_token(auth_server: str):
         return response.json()["access_token"]
 
     return issue
+
+
+@pytest.fixture
+def erasure_report(client, token_for):
+    """GET the service's erasure report for a user id, as an admin (`client`: the service's own)."""
+    headers = {"Authorization": f"Bearer {token_for(str(uuid.uuid4()), roles=['user', 'admin'])}"}
+
+    def report(user_id: str):
+        return client.get(f"/internal/v1/erasures/{user_id}", headers=headers)
+
+    return report

@@ -54,17 +54,6 @@ def deliver(mood_app, monkeypatch):
 
 
 @pytest.fixture
-def admin(client, token_for):
-    def report(user_id: str):
-        return client.get(
-            f"/internal/v1/erasures/{user_id}",
-            headers={"Authorization": f"Bearer {token_for(str(uuid.uuid4()), roles=['user', 'admin'])}"},
-        )
-
-    return report
-
-
-@pytest.fixture
 def pair(person, deliver):
     """Alice (a three-day streak, its milestone, a private entry with a note, a public one) and
     her friend Bob (his own private note and public entry), each sharing moods with the other."""
@@ -124,20 +113,20 @@ def test_export_needs_a_user_token(client, token_for):
 # ---- erasure ----------------------------------------------------------------------------------
 
 
-def test_user_deleted_erases_entries_milestones_and_cached_audiences(pair, deliver, admin, redis_client):
+def test_user_deleted_erases_entries_milestones_and_cached_audiences(pair, deliver, erasure_report, redis_client):
     alice, bob = pair
     # The audience cache: Alice reading her own and Bob's moods, Bob reading hers, and Bob's own.
     for reader, owner in ((alice, alice), (alice, bob), (bob, alice), (bob, bob)):
         assert reader.get(f"/api/v1/moods/user/{owner.id}").status_code == 200
     assert len(list(redis_client.scan_iter(f"hm:mood:audience:*{alice.id}*"))) == 3
-    before = admin(alice.id).json
+    before = erasure_report(alice.id).json
     assert before["erased"] is False
     assert before["rows"]["mood_entries"] == 3 and before["rows"]["streak_milestones"] == 1
     assert before["rows"]["outbox"] == 4  # three MoodRecorded, one StreakMilestone
 
     deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
 
-    after = admin(alice.id).json
+    after = erasure_report(alice.id).json
     assert after == {"user_id": alice.id, "erased": True, "rows": dict.fromkeys(before["rows"], 0), "total": 0}
     assert list(redis_client.scan_iter(f"hm:mood:*{alice.id}*")) == []
     # Bob's entries, his events and his own cached audience stay.
@@ -145,7 +134,7 @@ def test_user_deleted_erases_entries_milestones_and_cached_audiences(pair, deliv
     assert redis_client.exists(f"hm:mood:audience:{bob.id}:{bob.id}")
 
 
-def test_user_deleted_redelivered_acts_once_and_still_purges_keys(pair, deliver, admin, redis_client):
+def test_user_deleted_redelivered_acts_once_and_still_purges_keys(pair, deliver, erasure_report, redis_client):
     alice, _bob = pair
     deleted = event("UserDeleted", user_id=alice.id)
     deliver(tasks.on_user_deleted, deleted)
@@ -153,7 +142,7 @@ def test_user_deleted_redelivered_acts_once_and_still_purges_keys(pair, deliver,
     redis_client.set(f"hm:mood:audience:{alice.id}:{alice.id}", "{}")
     deliver(tasks.on_user_deleted, deleted)
     assert list(redis_client.scan_iter(f"hm:mood:*{alice.id}*")) == []
-    assert admin(alice.id).json["total"] == 0
+    assert erasure_report(alice.id).json["total"] == 0
 
 
 def test_erasure_report_is_for_admins_only(pair, client):
@@ -164,8 +153,8 @@ def test_erasure_report_is_for_admins_only(pair, client):
 
 
 @pytest.mark.parametrize("bad", ["not-a-uuid", "1234", "me", "%27%20OR%201=1"])
-def test_erasure_report_rejects_malformed_ids(admin, bad):
-    response = admin(bad)
+def test_erasure_report_rejects_malformed_ids(erasure_report, bad):
+    response = erasure_report(bad)
     assert response.status_code == 404 and response.content_type == "application/problem+json"
 
 

@@ -55,16 +55,6 @@ def quiet_now() -> dict[str, str]:
 
 
 @pytest.fixture
-def admin(client, token_for):
-    headers = {"Authorization": f"Bearer {token_for(str(uuid.uuid4()), roles=['admin'])}"}
-
-    def report(user_id: str):
-        return client.get(f"/internal/v1/erasures/{user_id}", headers=headers)
-
-    return report
-
-
-@pytest.fixture
 def erase(enqueued):
     """Run the UserDeleted consumer against the test app (the `enqueued` fixture points it there)."""
 
@@ -135,29 +125,29 @@ def test_data_rights_endpoints_need_a_token(client):
     assert client.get(f"/internal/v1/erasures/{uuid.uuid4()}").status_code == 401
 
 
-def test_erasure_report_counts_rows_naming_the_user_for_admins_only(caller, admin):
+def test_erasure_report_counts_rows_naming_the_user_for_admins_only(caller, erasure_report):
     alice, bob = caller(), caller()
     alice.add_device("tok-report")
     alice.put(PREFERENCES, json={"quiet_hours": None})
     alice.hugged(2)
     tasks.on_hug_sent(hug_sent(bob.id, alice.id))  # in bob's inbox, about alice
-    response = admin(alice.id)
+    response = erasure_report(alice.id)
     assert response.status_code == 200
     body = response.json
     assert body["user_id"] == alice.id and body["erased"] is False and set(body["rows"]) == TABLES
     assert body["rows"]["notifications"] == 3 and body["rows"]["notification_counters"] == 1
     assert body["rows"]["preferences"] == 1 and body["rows"]["devices"] == 1 and body["rows"]["deliveries"] == 2
     assert body["total"] == sum(body["rows"].values())
-    assert admin(bob.id).json["rows"]["notifications"] == 1
+    assert erasure_report(bob.id).json["rows"]["notifications"] == 1
     assert alice.get(f"/internal/v1/erasures/{alice.id}").status_code == 403
 
 
 @pytest.mark.parametrize("bad", ["nope", "0", f"{uuid.uuid4()}0"])
-def test_erasure_report_of_a_malformed_id_is_404(admin, bad):
-    assert admin(bad).status_code == 404
+def test_erasure_report_of_a_malformed_id_is_404(erasure_report, bad):
+    assert erasure_report(bad).status_code == 404
 
 
-def test_user_deleted_erases_the_users_rows_and_notifications_about_them(caller, admin, erase, redis_client):
+def test_user_deleted_erases_the_users_rows_and_notifications_about_them(caller, erasure_report, erase, redis_client):
     alice, bob, gone = caller(), caller(), caller()
     for person in (alice, gone):
         person.add_device(f"tok-{person.id}")
@@ -168,11 +158,11 @@ def test_user_deleted_erases_the_users_rows_and_notifications_about_them(caller,
     tz = "hm:notification:tz:{}"
     for person in (alice, gone):  # cached time zones (set here: a user the user service lacks is not cached)
         redis_client.set(tz.format(person.id), '{"value": "Europe/Paris", "at": 0}')
-    assert admin(gone.id).json["total"] > 0
+    assert erasure_report(gone.id).json["total"] > 0
 
     given = erase(gone.id)
 
-    report = admin(gone.id).json
+    report = erasure_report(gone.id).json
     assert report["erased"] is True and report["total"] == 0 and set(report["rows"]) == TABLES
     assert set(USER_DATA.remaining(db.session, gone.id).values()) == {0}
     gone_id = uuid.UUID(gone.id)
@@ -188,7 +178,7 @@ def test_user_deleted_erases_the_users_rows_and_notifications_about_them(caller,
     # Redelivered: nothing more to erase, a key cached meanwhile still goes, and it counts once.
     redis_client.set(tz.format(gone.id), '{"value": "UTC", "at": 0}')
     erase(gone.id, given)
-    assert redis_client.exists(tz.format(gone.id)) == 0 and admin(gone.id).json["total"] == 0
+    assert redis_client.exists(tz.format(gone.id)) == 0 and erasure_report(gone.id).json["total"] == 0
     claims = select(func.count()).where(ProcessedEvent.event_id == uuid.UUID(given["id"]))
     assert db.session.execute(claims).scalar_one() == 1
 
@@ -225,7 +215,7 @@ def test_erasure_cancels_pushes_and_emails_not_yet_sent(caller, erase, enqueued,
     assert tasks.deliver.run(str(other.id)) == "sent" and len(sent.push.sent) == 1
 
 
-def test_after_erasure_late_events_and_writes_naming_the_user_create_nothing(caller, admin, erase, enqueued):
+def test_after_erasure_late_events_and_writes_naming_the_user_create_nothing(caller, erasure_report, erase, enqueued):
     alice, gone = caller(), caller()
     erase(gone.id)
     late = [
@@ -244,7 +234,7 @@ def test_after_erasure_late_events_and_writes_naming_the_user_create_nothing(cal
     refused(gone.client.put(PREFERENCES, json={"quiet_hours": None}, headers=gone.headers))
     body = {"device_token": "tok-late", "device_type": "web"}
     refused(gone.client.post("/api/v1/devices", json=body, headers=gone.headers))
-    assert admin(gone.id).json["total"] == 0
+    assert erasure_report(gone.id).json["total"] == 0
     # Everyone else carries on.
     alice.hugged()
     assert len(alice.notifications()) == 1

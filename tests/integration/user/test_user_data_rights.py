@@ -41,17 +41,6 @@ def deliver(user_app, monkeypatch):
 
 
 @pytest.fixture
-def admin(client, token_for):
-    def report(user_id: str):
-        return client.get(
-            f"/internal/v1/erasures/{user_id}",
-            headers={"Authorization": f"Bearer {token_for(str(uuid.uuid4()), roles=['user', 'admin'])}"},
-        )
-
-    return report
-
-
-@pytest.fixture
 def circle(person):
     """Alice and everyone she relates to: friend Bob, her request to Carol, Dave's request to
     her, her block of Erin, Frank's block of her; and Bob and Carol are friends."""
@@ -154,11 +143,11 @@ def rows_naming(user_id: str) -> int:
     return sum(db.session.execute(count).scalar_one() for count in counts)
 
 
-def test_user_deleted_erases_every_row_and_key_naming_the_user(circle, deliver, admin, redis_client):
+def test_user_deleted_erases_every_row_and_key_naming_the_user(circle, deliver, erasure_report, redis_client):
     alice, bob, carol, *_ = circle.values()
     # Each request refreshed its caller's last-active throttle key.
     assert redis_client.exists(f"hm:user:active:{alice.id}") and redis_client.exists(f"hm:user:active:{bob.id}")
-    before = admin(alice.id).json
+    before = erasure_report(alice.id).json
     assert before["erased"] is False
     assert {table: n for table, n in before["rows"].items() if n and table != "outbox"} == {
         "profiles": 1,
@@ -171,7 +160,7 @@ def test_user_deleted_erases_every_row_and_key_naming_the_user(circle, deliver, 
 
     deliver(tasks.on_user_deleted, user_deleted(alice.id))
 
-    after = admin(alice.id).json
+    after = erasure_report(alice.id).json
     assert after == {
         "user_id": alice.id,
         "erased": True,
@@ -187,7 +176,7 @@ def test_user_deleted_erases_every_row_and_key_naming_the_user(circle, deliver, 
     assert any(e.event_type == "FriendshipAccepted" for e in db.session.execute(select(OutboxEvent)).scalars())
 
 
-def test_user_deleted_redelivered_acts_once_and_still_purges_keys(circle, deliver, admin, redis_client):
+def test_user_deleted_redelivered_acts_once_and_still_purges_keys(circle, deliver, erasure_report, redis_client):
     alice = circle["alice"]
     event = user_deleted(alice.id)
     deliver(tasks.on_user_deleted, event)
@@ -195,10 +184,10 @@ def test_user_deleted_redelivered_acts_once_and_still_purges_keys(circle, delive
     redis_client.set(f"hm:user:active:{alice.id}", 1)
     deliver(tasks.on_user_deleted, event)
     assert not redis_client.exists(f"hm:user:active:{alice.id}")
-    assert admin(alice.id).json["total"] == 0
+    assert erasure_report(alice.id).json["total"] == 0
     # A second UserDeleted (another id) for the same user changes nothing either.
     deliver(tasks.on_user_deleted, user_deleted(alice.id))
-    assert admin(alice.id).json["erased"] is True
+    assert erasure_report(alice.id).json["erased"] is True
 
 
 def test_erasure_report_is_for_admins_only(circle, client):
@@ -208,15 +197,15 @@ def test_erasure_report_is_for_admins_only(circle, client):
     assert client.get(f"/internal/v1/erasures/{alice.id}").status_code == 401
 
 
-def test_erasure_report_of_an_unknown_user_is_zero(admin):
+def test_erasure_report_of_an_unknown_user_is_zero(erasure_report):
     unknown = str(uuid.uuid4())
-    body = admin(unknown.upper()).json
+    body = erasure_report(unknown.upper()).json
     assert body["user_id"] == unknown and body["erased"] is False and body["total"] == 0
 
 
 @pytest.mark.parametrize("bad", ["not-a-uuid", "1234", "me", "%27%20OR%201=1"])
-def test_erasure_report_rejects_malformed_ids(admin, bad):
-    response = admin(bad)
+def test_erasure_report_rejects_malformed_ids(erasure_report, bad):
+    response = erasure_report(bad)
     assert response.status_code == 404 and response.content_type == "application/problem+json"
 
 
