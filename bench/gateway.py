@@ -95,6 +95,9 @@ AUTH_THREADS = int(os.environ.get("BENCH_AUTH_THREADS", "16"))  # the Procfile d
 GATEWAY_WORKERS = env_int("BENCH_GATEWAY_WORKERS", 2)
 HUGE = "100000000"  # rate limits: the limiter runs on every request but never says no
 KEEP = os.environ.get("BENCH_KEEP") == "1"
+ALL_PARTS = ("throughput", "latency", "limiter", "logins")
+# a subset (e.g. BENCH_PARTS=logins) is for iterating on one number: it saves the JSON, skips the table
+PARTS = tuple(p for p in os.environ.get("BENCH_PARTS", ",".join(ALL_PARTS)).split(",") if p in ALL_PARTS)
 
 
 def log(message: str) -> None:
@@ -960,6 +963,8 @@ def run(fleet: Fleet, tmp: Path, stamp: str, started: float) -> int:
     # DURATION/ROUNDS seconds each) so that a slow drift of the machine's speed hits them alike.
     targets = ("direct", "nginx", "gateway")
     slice_s = DURATION / ROUNDS
+    if PARTS != ALL_PARTS:
+        return run_parts(results, roots, urls, gw, token, username, password, stamp, started)
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
     for round_no in range(1, ROUNDS + 1):
         for name in targets:
@@ -1057,6 +1062,41 @@ def run(fleet: Fleet, tmp: Path, stamp: str, started: float) -> int:
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(render(results))
     print(f"\nresults: {path.relative_to(ROOT)}  ({results['elapsed_s']} s)")
+    return 0
+
+
+def run_parts(
+    results: dict[str, Any],
+    roots: dict[str, int],
+    urls: dict[str, str],
+    gw: str,
+    token: str,
+    username: str,
+    password: str,
+    stamp: str,
+    started: float,
+) -> int:
+    """Only the sections named in BENCH_PARTS (those that need no other section's numbers)."""
+    auth_header = [f"Authorization: Bearer {token}"]
+    unsupported = set(PARTS) - {"limiter", "logins"}
+    if unsupported:
+        raise SystemExit(f"BENCH_PARTS: {sorted(unsupported)} run only in a full run")
+    if "limiter" in PARTS:
+        settle(roots, "rate-limit check")
+        results["rate_limit"] = bench_limiter(LIMITER_N)
+        log(f"limiter {results['rate_limit']['per_call_us']} µs/call, ratio {results['rate_limit']['ratio_authenticated']}x")
+    if "logins" in PARTS:
+        results["login_bursts"] = {
+            "gateway": login_bursts(
+                "gateway", roots, urls["gateway"], gw + "/api/v1/auth/login", auth_header, username, password, DURATION
+            )
+        }
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    out_dir = BENCH / "results"
+    out_dir.mkdir(exist_ok=True)
+    path = out_dir / f"gateway-{stamp}-{'+'.join(PARTS)}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults (BENCH_PARTS={','.join(PARTS)}, no table): {path.relative_to(ROOT)}  ({results['elapsed_s']} s)")
     return 0
 
 

@@ -44,15 +44,24 @@ _DUMMY = _context.hash(secrets.token_urlsafe(16))
 
 
 def _lower_priority() -> None:
-    os.nice(10)
+    """Run the hashing process only when the CPU has nothing else to do.
+
+    SCHED_IDLE (weight 3 against a normal task's 1024) lets every request thread of the fleet
+    run first; a plain nice value still takes a share of a busy CPU. Lowering one's own
+    scheduling class needs no privilege; nice 19 is the fallback where the policy is missing.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(19)
 
 
 class PasswordHashing:
     """argon2id off the request threads, in a small pool of low-priority processes.
 
     Hashing is ~20 ms of CPU that holds the GIL; done inline, a burst of logins stalls every other
-    request of the worker and competes with the whole fleet for the CPU. In niced processes the
-    kernel gives every other route the CPU first. workers=0 hashes inline.
+    request of the worker and competes with the whole fleet for the CPU. In SCHED_IDLE processes
+    the kernel gives every other route the CPU first. workers=0 hashes inline.
 
     At most `queue` requests per process may wait for a hash; beyond that a burst is shed with a
     503 and Retry-After at once, instead of tying up request threads (and every other route) in a
