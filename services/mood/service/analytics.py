@@ -12,42 +12,48 @@ from services.mood.models import db
 
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "year": timedelta(days=365), "all": None}
 
+# One index-only range scan into `e` (local day and hour computed once per entry), then one hashed
+# GROUPING SETS pass over it for the day, hour, mood and overall figures; weekdays are summed from
+# the days (sums and counts, so the averages stay per entry), tags are unnested in the select list.
 _ANALYTICS_SQL = text("""
 WITH e AS MATERIALIZED (
-    SELECT mood, intensity, valence, tags, recorded_at AT TIME ZONE :tz AS local
-    FROM moods.mood_entries
-    WHERE user_id = :user_id AND recorded_at >= :since AND (:scope = 'all' OR (:scope = 'public' AND is_public))
+    SELECT mood, intensity, valence, tags, local::date AS day, date_part('hour', local)::int AS hour
+    FROM (SELECT mood, intensity, valence, tags, recorded_at AT TIME ZONE :tz AS local
+          FROM moods.mood_entries
+          WHERE user_id = :user_id AND recorded_at >= :since
+            AND (:scope = 'all' OR (:scope = 'public' AND is_public))) s
+),
+g AS MATERIALIZED (
+    SELECT GROUPING(day, hour, mood) AS set, day, hour, mood,
+           count(*) AS n, sum(intensity) AS si, sum(valence) AS sv, count(valence) AS nv
+    FROM e GROUP BY GROUPING SETS ((day), (hour), (mood), ())
 ),
 per_day AS (
-    SELECT local::date AS day, count(*) AS n, avg(intensity) AS intensity, avg(valence) AS valence
-    FROM e GROUP BY 1
+    SELECT day AS date, n AS count, si / n AS average_intensity, sv / nullif(nv, 0) AS average_valence
+    FROM g WHERE set = 3
 ),
-moods AS (SELECT mood, count(*) AS n FROM e GROUP BY mood),
+moods AS (SELECT mood, n FROM g WHERE set = 6),
 tags AS (
-    SELECT tag, count(*) AS n, avg(valence) AS valence
-    FROM e CROSS JOIN LATERAL unnest(e.tags) AS tag
-    GROUP BY tag ORDER BY n DESC, tag LIMIT 10
+    SELECT tag, count(*) AS count, avg(valence) AS average_valence
+    FROM (SELECT unnest(tags) AS tag, valence FROM e) u
+    GROUP BY tag ORDER BY count DESC, tag LIMIT 10
 )
 SELECT json_build_object(
-    'count', (SELECT count(*) FROM e),
-    'average_intensity', (SELECT avg(intensity) FROM e),
-    'average_valence', (SELECT avg(valence) FROM e),
+    'count', (SELECT n FROM g WHERE set = 7),
+    'average_intensity', (SELECT si / nullif(n, 0) FROM g WHERE set = 7),
+    'average_valence', (SELECT sv / nullif(nv, 0) FROM g WHERE set = 7),
     'distribution', (SELECT coalesce(json_object_agg(mood, n ORDER BY n DESC, mood), '{}') FROM moods),
     'dominant_mood', (SELECT mood FROM moods ORDER BY n DESC, mood LIMIT 1),
-    'per_day', (SELECT coalesce(json_agg(json_build_object(
-        'date', day, 'count', n, 'average_intensity', intensity, 'average_valence', valence) ORDER BY day), '[]')
-        FROM per_day),
-    'by_weekday', (SELECT coalesce(json_agg(json_build_object(
-        'weekday', wd, 'count', n, 'average_valence', valence) ORDER BY wd), '[]')
-        FROM (SELECT extract(isodow FROM local)::int AS wd, count(*) AS n, avg(valence) AS valence
-              FROM e GROUP BY 1) w),
-    'by_hour', (SELECT coalesce(json_agg(json_build_object(
-        'hour', h, 'count', n, 'average_valence', valence) ORDER BY h), '[]')
-        FROM (SELECT extract(hour FROM local)::int AS h, count(*) AS n, avg(valence) AS valence
-              FROM e GROUP BY 1) hr),
-    'top_tags', (SELECT coalesce(json_agg(json_build_object(
-        'tag', tag, 'count', n, 'average_valence', valence) ORDER BY n DESC, tag), '[]') FROM tags),
-    'valence_trend', (SELECT regr_slope(valence, day - DATE '2000-01-01') FROM per_day WHERE valence IS NOT NULL)
+    'per_day', (SELECT coalesce(json_agg(d ORDER BY d.date), '[]') FROM per_day d),
+    'by_weekday', (SELECT coalesce(json_agg(w ORDER BY w.weekday), '[]')
+        FROM (SELECT extract(isodow FROM day)::int AS weekday, sum(n)::int AS count,
+                     sum(sv) / nullif(sum(nv), 0) AS average_valence
+              FROM g WHERE set = 3 GROUP BY 1) w),
+    'by_hour', (SELECT coalesce(json_agg(h ORDER BY h.hour), '[]')
+        FROM (SELECT hour, n AS count, sv / nullif(nv, 0) AS average_valence FROM g WHERE set = 5) h),
+    'top_tags', (SELECT coalesce(json_agg(t ORDER BY t.count DESC, t.tag), '[]') FROM tags t),
+    'valence_trend', (SELECT regr_slope(average_valence, date - DATE '2000-01-01') FROM per_day
+                      WHERE average_valence IS NOT NULL)
 ) AS result
 """)
 

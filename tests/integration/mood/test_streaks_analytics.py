@@ -127,6 +127,12 @@ def test_analytics_are_computed_over_the_period_in_the_owners_time_zone(person):
     two_days_ago = (datetime.now(ZoneInfo(zone)).date() - timedelta(days=2)).isoformat()
     assert [(d["date"], d["count"]) for d in body["per_day"]][0] == (two_days_ago, 1)
     assert {h["hour"]: h["count"] for h in body["by_hour"]} == {23: 1, 8: 1, 9: 1}
+    today = datetime.now(ZoneInfo(zone)).date()
+    weekdays = {w["weekday"]: (w["count"], w["average_valence"]) for w in body["by_weekday"]}
+    assert weekdays == {
+        (today - timedelta(days=2)).isoweekday(): (1, pytest.approx(0.9)),
+        (today - timedelta(days=1)).isoweekday(): (2, pytest.approx(0.45)),
+    }
     tags = {t["tag"]: t for t in body["top_tags"]}
     assert tags["sun"]["count"] == 2 and tags["sun"]["average_valence"] == pytest.approx(0.8)
     assert body["top_tags"][0]["tag"] == "sun"
@@ -143,6 +149,9 @@ def test_analytics_of_another_user_cover_visible_entries_only(person):
     assert seen["count"] == 1 and seen["distribution"] == {"joy": 1}
     hidden = stranger.get(f"/api/v1/moods/analytics/{alice.id}").json
     assert hidden["count"] == 0 and hidden["distribution"] == {} and hidden["dominant_mood"] is None
+    assert hidden["average_intensity"] is None and hidden["average_valence"] is None
+    assert hidden["per_day"] == hidden["by_weekday"] == hidden["by_hour"] == hidden["top_tags"] == []
+    assert hidden["valence_trend"] == {"slope_per_day": None, "direction": "flat"}
 
 
 @pytest.mark.parametrize("query", ["?period=decade", "?period=", "?period=week&extra=1"])
