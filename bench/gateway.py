@@ -1084,7 +1084,8 @@ def run_parts(
     if "limiter" in PARTS:
         settle(roots, "rate-limit check")
         results["rate_limit"] = bench_limiter(LIMITER_N)
-        log(f"limiter {results['rate_limit']['per_call_us']} µs/call, ratio {results['rate_limit']['ratio_authenticated']}x")
+        limiter = results["rate_limit"]
+        log(f"limiter {limiter['per_call_us']} µs/call, ratio {limiter['ratio_authenticated']}x")
     if "logins" in PARTS:
         results["login_bursts"] = {
             "gateway": login_bursts(

@@ -14,7 +14,8 @@ One run, on a throw-away PostgreSQL database (`hugmood_moodbench`) and Redis db 
         token of the owner, at a fixed rate, open loop (bench/loadgen.py, rotating over the sample);
         the auth service (JWKS, service tokens) and the user service (owner's time zone and privacy)
         run from the Procfile too;
-     b. the service's own SQL (`_ANALYTICS_SQL` from services/mood/service/analytics.py) with psycopg2;
+     b. the service's own SQL (`_ANALYTICS_SQL` from services/mood/service/analytics.py) with psycopg2, prepared
+        once and EXECUTEd as the service does;
      c. the same SQL with index scans switched off for its transaction (SET LOCAL enable_indexscan,
         enable_indexonlyscan, enable_bitmapscan = off), i.e. what it costs without its index;
      plus EXPLAIN (ANALYZE, BUFFERS) of the median sampled owner with and without the index, and of
@@ -321,11 +322,20 @@ def preflight() -> None:
 
 def analytics_sql() -> str:
     """The service's statement, compiled for psycopg2 (`:name` -> `%(name)s`; the text is unchanged)."""
+    from sqlalchemy import text
     from sqlalchemy.dialects.postgresql import psycopg2 as pg_dialect
 
     from services.mood.service.analytics import _ANALYTICS_SQL
 
-    return str(_ANALYTICS_SQL.compile(dialect=pg_dialect.dialect()))
+    return str(text(_ANALYTICS_SQL).compile(dialect=pg_dialect.dialect()))
+
+
+def prepare_analytics(conn) -> None:
+    """PREPARE the statement on the bench's connection, as the service does on each of its own."""
+    from services.mood.service.analytics import ANALYTICS
+
+    with conn.cursor() as cur:
+        cur.execute(ANALYTICS.prepare_sql)
 
 
 def sql_params(user: SeedUser) -> dict[str, Any]:
@@ -341,11 +351,16 @@ NO_INDEX = "SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = o
 def run_sql(conn, sql: str, user: SeedUser, *, indexed: bool, explain: bool = False) -> tuple[float, Any]:
     """One execution: (seconds, result). Without the index: in its own transaction with index,
     index-only and bitmap scans off for that transaction only."""
+    from services.mood.service.analytics import ANALYTICS
+
     with conn.cursor() as cur:
         if not indexed:
             cur.execute("BEGIN; " + NO_INDEX)
         started = time.perf_counter()
-        cur.execute(("EXPLAIN (ANALYZE, BUFFERS) " if explain else "") + sql, sql_params(user))
+        if indexed and not explain:  # as the service runs it: EXECUTE of the prepared statement
+            cur.execute(ANALYTICS.execute_sql, ANALYTICS.values(sql_params(user)))
+        else:  # planned for this call: with the index scans off, or to show the plan and its planning time
+            cur.execute(("EXPLAIN (ANALYZE, BUFFERS) " if explain else "") + sql, sql_params(user))
         result = cur.fetchall() if explain else cur.fetchone()[0]
         took = time.perf_counter() - started
         if not indexed:
@@ -641,6 +656,7 @@ def run(fleet: MoodFleet, args: argparse.Namespace, stamp: str) -> int:
     conn.autocommit = True
 
     roots = {name: fleet.procs[name].pid for name in ("mood", "user", "auth")}
+    prepare_analytics(conn)
     counts = year_counts(conn, sql, sample)
     in_period = sorted(counts.values())
 

@@ -6,16 +6,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
-
 from services.mood.models import db
+from shared.db import PreparedStatement
 
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "year": timedelta(days=365), "all": None}
 
 # One index-only range scan into `e` (local day and hour computed once per entry), then one hashed
 # GROUPING SETS pass over it for the day, hour, mood and overall figures; weekdays are summed from
 # the days (sums and counts, so the averages stay per entry), tags are unnested in the select list.
-_ANALYTICS_SQL = text("""
+_ANALYTICS_SQL = """
 WITH e AS MATERIALIZED (
     SELECT mood, intensity, valence, tags, local::date AS day, date_part('hour', local)::int AS hour
     FROM (SELECT mood, intensity, valence, tags, recorded_at AT TIME ZONE :tz AS local
@@ -55,7 +54,10 @@ SELECT json_build_object(
     'valence_trend', (SELECT regr_slope(average_valence, date - DATE '2000-01-01') FROM per_day
                       WHERE average_valence IS NOT NULL)
 ) AS result
-""")
+"""
+ANALYTICS = PreparedStatement(
+    "mood_analytics", _ANALYTICS_SQL, (("user_id", "uuid"), ("tz", "text"), ("since", "timestamptz"), ("scope", "text"))
+)
 
 
 def analytics(*, user_id: uuid.UUID, timezone: str, period: str, scope: str) -> dict[str, Any]:
@@ -63,8 +65,8 @@ def analytics(*, user_id: uuid.UUID, timezone: str, period: str, scope: str) -> 
     with their average valence, and the trend of daily valence (change per day, least squares)."""
     span = PERIODS[period]
     since = datetime.now(UTC) - span if span else datetime(1970, 1, 1, tzinfo=UTC)
-    result = db.session.execute(
-        _ANALYTICS_SQL, {"user_id": user_id, "tz": timezone, "since": since, "scope": scope}
+    result = ANALYTICS.execute(
+        db.session, {"user_id": user_id, "tz": timezone, "since": since, "scope": scope}
     ).scalar_one()
     slope = result.pop("valence_trend")
     direction = "flat" if slope is None or abs(slope) < 0.002 else ("improving" if slope > 0 else "declining")

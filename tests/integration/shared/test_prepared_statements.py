@@ -1,0 +1,54 @@
+"""shared.db.PreparedStatement on a real PostgreSQL: prepared once per connection, survives a
+rollback, prepared again on a new connection."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from shared.db import PreparedStatement
+
+ECHO = PreparedStatement(
+    "test_echo",
+    "SELECT :who::text || ' in ' || :zone AS said, :n + 1 AS next",
+    (("who", "uuid"), ("zone", "text"), ("n", "int")),
+)
+
+
+def prepared_here(session: Session) -> list[str]:
+    return list(session.execute(text("SELECT name FROM pg_prepared_statements")).scalars())
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = create_engine(
+        database_url.replace("postgresql://", "postgresql+psycopg2://", 1), pool_size=1, max_overflow=0
+    )
+    yield engine
+    engine.dispose()
+
+
+def test_prepared_once_per_connection_and_kept_across_rollbacks(engine):
+    who = uuid.uuid4()
+    with Session(engine) as session:
+        assert ECHO.execute(session, {"who": who, "zone": "Asia/Tokyo", "n": 1}).one() == (f"{who} in Asia/Tokyo", 2)
+        assert prepared_here(session) == ["test_echo"]
+        session.rollback()
+    with Session(engine) as session:  # the same pooled connection: EXECUTE only
+        assert ECHO.execute(session, {"who": who, "zone": "UTC", "n": 41}).one() == (f"{who} in UTC", 42)
+        assert prepared_here(session) == ["test_echo"]
+        session.connection().invalidate()  # e.g. the server restarted: the pool reconnects
+    with Session(engine) as session:
+        assert prepared_here(session) == []
+        assert ECHO.execute(session, {"who": who, "zone": "UTC", "n": 0}).one() == (f"{who} in UTC", 1)
+        assert prepared_here(session) == ["test_echo"]
+
+
+def test_every_parameter_must_be_declared():
+    with pytest.raises(ValueError, match="missing"):
+        PreparedStatement("test_bad", "SELECT :a, :b", (("a", "int"),))
+    assert ECHO.execute_sql == "EXECUTE test_echo (%s, %s, %s)"
+    assert "$1::text || ' in ' || $2" in ECHO.prepare_sql and "$3 + 1" in ECHO.prepare_sql
