@@ -340,9 +340,17 @@ def prepare_analytics(conn) -> None:
 
 def sql_params(user: SeedUser) -> dict[str, Any]:
     """What the service binds for the owner asking for their own year (scope "all")."""
-    from services.mood.service.analytics import PERIODS
+    from services.mood.service.analytics import FLAT_SLOPE, PERIODS
 
-    return {"user_id": user.id, "tz": user.timezone, "since": datetime.now(UTC) - PERIODS[PERIOD], "scope": "all"}
+    since = datetime.now(UTC) - PERIODS[PERIOD]
+    return {
+        "user_id": user.id,
+        "tz": user.timezone,
+        "since": since,
+        "scope": "all",
+        "period": PERIOD,
+        "flat": FLAT_SLOPE,
+    }
 
 
 NO_INDEX = "SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; SET LOCAL enable_bitmapscan = off"
@@ -365,7 +373,8 @@ def run_sql(conn, sql: str, user: SeedUser, *, indexed: bool, explain: bool = Fa
         took = time.perf_counter() - started
         if not indexed:
             cur.execute("ROLLBACK")
-    return took, "\n".join(r[0] for r in result) if explain else result
+    # the service sends the document's text as it comes; parsed here only to read it, after timing
+    return took, "\n".join(r[0] for r in result) if explain else json.loads(result)
 
 
 def metered(

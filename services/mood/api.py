@@ -75,10 +75,10 @@ class AnalyticsResource(Resource):
     def get(self, user_id: str) -> Response:
         args = load_query(schemas.AnalyticsArgs())
         audience = _audience_of(_owner(user_id))
-        result = service.analytics(
+        document = service.analytics(
             user_id=audience.owner_id, timezone=audience.timezone, period=args["period"], scope=audience.scope
         )
-        return jsonify(result)
+        return Response(document, mimetype="application/json")
 
 
 class StreakResource(Resource):
