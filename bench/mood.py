@@ -531,6 +531,26 @@ def bench_service(
     return result
 
 
+def bench_floor(roots: dict[str, int], rate: float, duration: float) -> dict[str, Any]:
+    """The measuring floor: the same generator, rate and connections against the mood service's
+    /healthz (gunicorn, Flask's request cycle and the access log, no token, Redis or SQL). What the
+    generator, the loopback and gunicorn add to every request of a. is in here too."""
+    args = argparse.Namespace(
+        url=f"http://127.0.0.1:{MOOD_PORT}/healthz",
+        rate=rate,
+        duration=duration,
+        warmup=1.0,
+        connections=CONNECTIONS,
+        timeout=10.0,
+        grace=5.0,
+        samples=False,
+        method="GET",
+        body=None,
+        header=[],
+    )
+    return metered(roots, "floor", int(rate * (duration + args.warmup)), lambda: asyncio.run(loadgen.run(args)))
+
+
 def server_side(fleet: MoodFleet, offsets: dict[str, int], since: float) -> dict[str, Any]:
     """From the access logs (JSON lines, LOG_LEVEL=INFO): the mood service's own duration of each
     measured request, split by whether it asked the user service for the owner's audience (the
@@ -690,6 +710,10 @@ def run(fleet: MoodFleet, args: argparse.Namespace, stamp: str) -> int:
         f" statuses {service['statuses']} errors {service['errors']}; other load {service['background_cores']} cores"
     )
 
+    floor = bench_floor(roots, args.rate, args.duration)
+    q = floor["latency_ms"]
+    log(f"floor (GET /healthz) @{args.rate:g}/s: p50 {q['p50']} ms p99 {q['p99']} ms")
+
     # -- 2c. the SQL without its index, and the plans
     heaviest = max(sample, key=lambda u: counts[u.id])
     explain = explain_plans(conn, sql, probe, heaviest, counts)
@@ -706,6 +730,7 @@ def run(fleet: MoodFleet, args: argparse.Namespace, stamp: str) -> int:
     pair_ratios = sorted(t / per_user[u] for u, t in unindexed.pop("_pairs"))
     results.update(
         service=service,
+        floor=floor,
         direct_indexed=direct,
         direct_unindexed=unindexed,
         explain=explain,
@@ -767,6 +792,11 @@ def render(r: dict[str, Any]) -> str:
     sv = r["service"]
     rows = [
         (f"a. service, open loop {c['rate']:g}/s x {c['duration_s']:g} s", sv["completed"], sv["latency_ms"]),
+        *(
+            [("   floor: same generator, GET /healthz", r["floor"]["completed"], r["floor"]["latency_ms"])]
+            if "floor" in r
+            else []
+        ),
         ("b. SQL (psycopg2), indexed", r["direct_indexed"]["n"], r["direct_indexed"]["latency_ms"]),
         ("c. SQL (psycopg2), index scans off", r["direct_unindexed"]["n"], r["direct_unindexed"]["latency_ms"]),
     ]
