@@ -9,6 +9,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 SERVICES = ("auth", "user", "mood", "hug", "notification", "social")
+# The order in which a worker serves the services' queues when work waits: what someone is waiting
+# for right now (a held poll, a push) first, the social feed last.
+WORKER_PRIORITY = ("notification", "hug", "user", "mood", "auth", "social")
 DEFAULT_PORTS = {
     "gateway": 4000,
     "auth": 5001,
@@ -237,9 +240,10 @@ DATABASE_SETTINGS = [
     Setting(
         "WORKER_SERVICES",
         parse_services,
-        SERVICES,
-        help="the services whose consumers and tasks this worker runs (comma-separated; default all), "
-        "so each service's work can run, and stop, on its own",
+        WORKER_PRIORITY,
+        help="the services whose consumers and tasks this worker runs (comma-separated; default all, "
+        "notification first), so each service's work can run, and stop, on its own; when work waits, "
+        "the queue of the service listed first is served first",
     ),
     Setting(
         "SERVICE_CLIENT_SECRET",

@@ -19,7 +19,7 @@ from kombu.transport import redis as kombu_redis
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from shared.config import SCHEMAS, SERVICES, Config
+from shared.config import SCHEMAS, WORKER_PRIORITY, Config
 from shared.datarights import is_erasure_refusal
 from shared.events.outbox import FORGET_WHEN_DELIVERED, SECRET_DATA_KEYS, scrubbed_payload
 from shared.metrics import TASKS
@@ -158,7 +158,9 @@ def make_celery(config: Config, name: str = "hugmood") -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_acks_on_failure_or_timeout=False,
-        broker_transport_options={"visibility_timeout": visibility},
+        # "priority": every fetch asks the queues in the order of task_queues (the worker's services
+        # in WORKER_SERVICES order), instead of kombu's default round robin.
+        broker_transport_options={"visibility_timeout": visibility, "queue_order_strategy": "priority"},
         broker_connection_retry_on_startup=True,
         task_default_queue=EVENTS_QUEUE,
         task_serializer="json",
@@ -169,8 +171,8 @@ def make_celery(config: Config, name: str = "hugmood") -> Celery:
         task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 30,
         task_routes=(route_task,),
         task_queues=[
+            *(Queue(service_queue(service)) for service in config.get("WORKER_SERVICES", WORKER_PRIORITY)),
             Queue(EVENTS_QUEUE),
-            *(Queue(service_queue(service)) for service in config.get("WORKER_SERVICES", SERVICES)),
         ],
         hugmood_event_max_retries=config.get("EVENT_MAX_RETRIES", 10),
         hugmood_event_retry_max_seconds=config.get("EVENT_RETRY_MAX_SECONDS", 60),

@@ -42,6 +42,7 @@ def insert_hug(
         type=hug_type,
         message=message,
         is_read=False,
+        read_at=None,
         hug_request_id=hug_request_id,
         group_hug_id=group_hug_id,
         created_at=utcnow(),
@@ -108,6 +109,8 @@ def send(
         raise errors.HugsNotAccepted("This person does not accept hugs from you.")
     _check_flood(sender_id, recipient_id, flood_limit, flood_window_seconds)
     hug = insert_hug(sender_id=sender_id, recipient_id=recipient_id, hug_type=data["type"], message=data.get("message"))
+    # Every column was set here, so the answer needs no re-read after the commit (which would expire it).
+    db.session.expunge(hug)
     db.session.commit()
     return hug
 

@@ -16,3 +16,38 @@ def test_a_task_for_one_service_reaches_only_its_queue_on_redis(redis_url, redis
         consume_sender(app)("social.erase", {}, "auth")  # routed by route_task, as the relay sends
     depths = {q.name: redis_client.llen(q.name) for q in app.conf.task_queues}  # Redis keeps a queue as a list
     assert depths == {q.name: int(q.name == service_queue("social")) for q in app.conf.task_queues}
+
+
+def test_a_worker_takes_waiting_work_in_the_order_of_its_services(redis_url, redis_client):
+    """With work waiting in several queues, a fetch takes the notification service's first (someone
+    holds a poll for it) and the social feed's last, not kombu's default round robin."""
+    from kombu import Consumer
+
+    app = make_celery(Config(CELERY_BROKER_URL=redis_url, REDIS_URL=redis_url))
+    queues = list(app.conf.task_queues)
+    assert [q.name for q in queues][:2] == [service_queue("notification"), service_queue("hug")]
+    assert queues[-2].name == service_queue("social")
+    send = consume_sender(app)
+    with app.connection_for_write() as conn:
+        for queue in queues:
+            queue.bind(conn.default_channel).declare()
+            redis_client.delete(queue.name)
+    for n in range(2):
+        send("social.activities", {"id": f"s{n}"}, "hug")
+    send("mood.streaks", {"id": "m"}, "mood")
+    for n in range(2):
+        send("notification.hug_sent", {"id": f"n{n}"}, "hug")
+    taken: list[str] = []
+
+    def take(body, message) -> None:
+        taken.append(body[0][0])  # the consume task's first argument: the consumer's name
+        message.ack()
+
+    with (
+        app.connection_for_read() as conn,
+        Consumer(conn, queues=queues, callbacks=[take], accept=["json"], prefetch_count=1),
+    ):
+        while len(taken) < 5:
+            conn.drain_events(timeout=5)
+    # (round robin would take one from each queue in turn: notification, mood, social, notification, ...)
+    assert taken == ["notification.hug_sent"] * 2 + ["mood.streaks"] + ["social.activities"] * 2
