@@ -16,7 +16,7 @@ import requests
 from gateway import routes
 from gateway.auth import ClientAddress
 from gateway.datarights import ACCOUNT_DELETION, ERASURES_PREFIX, EXPORT_PATH, DataRights
-from gateway.proxy import Upstream, forward, make_upstream
+from gateway.proxy import Forwarded, Upstream, forward, make_upstream
 from gateway.ratelimit import Limiter, Verdict
 from shared import VERSION
 from shared.app import MAX_BODY_BYTES, check_json_body, request_id_from
@@ -35,8 +35,13 @@ from shared.errors import (
 )
 from shared.logging import configure_logging
 from shared.metrics import LATENCY, REQUESTS, render
+from shared.wake import POLL_CHECK_PATH, POLL_WAIT_HEADER, WakeHub
 
 access_log = logging.getLogger("hugmood.access")
+
+# The longest a poll is held here, whatever the upstream says (API.md: timeout 1..60 s); below
+# gunicorn's graceful timeout, so a graceful stop lets held polls answer.
+MAX_POLL_HOLD_SECONDS = 60.0
 
 SETTINGS = [
     Setting(
@@ -57,16 +62,10 @@ SETTINGS = [
     Setting("GATEWAY_CONNECT_TIMEOUT_SECONDS", parse_positive(float), 1.0, help="upstream connect timeout"),
     Setting("GATEWAY_UPSTREAM_TIMEOUT_SECONDS", parse_positive(float), 10.0, help="upstream read timeout"),
     Setting(
-        "GATEWAY_LONG_POLL_TIMEOUT_SECONDS",
-        parse_positive(float),
-        65.0,
-        help="upstream read timeout of long polls (above the 60 s poll maximum)",
-    ),
-    Setting(
         "GATEWAY_WORKER_CONNECTIONS",
         parse_positive(int),
         4000,
-        help="connections per gateway worker (gevent), and so its upstream pool for held long polls",
+        help="connections per gateway worker (gevent), held long polls included",
     ),
     Setting("GATEWAY_BREAKER_FAIL_MAX", parse_positive(int), 5, help="failures that open a circuit"),
     Setting("GATEWAY_BREAKER_RESET_SECONDS", parse_positive(float), 10.0, help="how long a circuit stays open"),
@@ -128,16 +127,15 @@ class Gateway:
                 config[f"{name.upper()}_URL"],
                 connect_timeout=config.GATEWAY_CONNECT_TIMEOUT_SECONDS,
                 read_timeout=config.GATEWAY_UPSTREAM_TIMEOUT_SECONDS,
-                long_read_timeout=config.GATEWAY_LONG_POLL_TIMEOUT_SECONDS,
                 fail_max=config.GATEWAY_BREAKER_FAIL_MAX,
                 reset_timeout=config.GATEWAY_BREAKER_RESET_SECONDS,
-                long_pool_size=config.GATEWAY_WORKER_CONNECTIONS,
             )
             for name in SERVICES
         }
         self.health_session = requests.Session()
         self.health_session.trust_env = False
         self._status_cache: tuple[float, dict[str, Any]] = (0.0, {})
+        self.wake = WakeHub(config.REDIS_URL, process="gateway")
         self.data_rights = DataRights(self.upstreams, self.redis, self._caller_claims)
         self.local_endpoints: dict[tuple[str, str], Callable[[Request], tuple[int, Any]]] = {
             ("GET", "/healthz"): lambda r: (200, {"status": "ok", "service": "gateway", "version": VERSION}),
@@ -229,11 +227,40 @@ class Gateway:
         query = environ.get("QUERY_STRING")
         path_qs = req.path + ("?" + query if query else "")
         upstream = self.upstreams[route.service]
-        forwarded = forward(upstream, req.method, path_qs, headers, body, long_poll=route.long_poll)
+        if route.long_poll and req.method == "GET" and claims is not None:
+            forwarded = self._held_poll(upstream, query, headers, claims["sub"])
+        else:
+            forwarded = forward(upstream, req.method, path_qs, headers, body)
         if key == ACCOUNT_DELETION and forwarded.status == 202 and claims is not None:
             self.data_rights.account_deleted(claims["sub"])
         response_headers = [h for h in forwarded.headers if h[0].lower() != "x-request-id"]
         return self._respond(req, start_response, forwarded.status, response_headers + extra_headers, forwarded)
+
+    def _held_poll(self, upstream: Upstream, query: str | None, headers: dict[str, str], user_id: str) -> Forwarded:
+        """A long poll, held here: the notification service only answers checks, at once.
+
+        Ask; if it says there is nothing newer than the cursor (X-Poll-Wait > 0), wait for the
+        user's wake-up or the poll's timeout, then ask again. The waiter is registered before the
+        first check, so a notification committed after it cannot slip between check and wait.
+        Nothing of the poll stays in the notification service or in an upstream connection while
+        it is held, and a held poll costs this process a parked greenlet and its socket.
+        """
+        path_qs = POLL_CHECK_PATH + ("?" + query if query else "")
+        deadline: float | None = None
+        with self.wake.waiting(user_id) as woken:
+            while True:
+                woken.clear()
+                answer = forward(upstream, "GET", path_qs, headers, None)
+                wait = _seconds(answer.pop_header(POLL_WAIT_HEADER))
+                if answer.status != 200 or wait <= 0:
+                    return answer
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + min(wait, MAX_POLL_HOLD_SECONDS)
+                if deadline - now <= 0:
+                    return answer  # the timeout: no items, the same cursor
+                answer.drain()
+                woken.wait(deadline - now)
 
     def _limit(self, key: tuple[str, str], client_ip: str, claims: dict[str, Any] | None) -> Verdict:
         cfg = self.config
@@ -428,6 +455,14 @@ _DROPPED_REQUEST_HEADERS = frozenset(
 
 
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
+
+def _seconds(value: str | None) -> float:
+    """A number of seconds from a header; 0 for none or garbage."""
+    try:
+        return float(value) if value else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _status_line(status: int) -> str:

@@ -35,12 +35,10 @@ CHUNK = 64 * 1024
 
 @dataclass
 class Instance:
-    """One instance of a service: its keep-alive pools (ordinary and long-poll read timeouts) and
-    when it may be tried again after failing."""
+    """One instance of a service: its keep-alive pool and when it may be tried again after failing."""
 
     url: str
     pool: HTTPClient
-    long_pool: HTTPClient
     down_until: float = 0.0
 
     @property
@@ -76,11 +74,9 @@ def make_upstream(
     *,
     connect_timeout: float,
     read_timeout: float,
-    long_read_timeout: float,
     fail_max: int,
     reset_timeout: float,
     pool_size: int = 200,
-    long_pool_size: int = 4000,
 ) -> Upstream:
     """An Upstream with keep-alive pools per instance.
 
@@ -109,9 +105,9 @@ def make_upstream(
                 block_size=CHUNK,
             )
 
-        # Every held long poll holds one upstream connection: that pool is as large as the worker's
-        # own connection limit, so a poll never queues behind others for a connection.
-        instances.append(Instance(url, pool(read_timeout, pool_size), pool(long_read_timeout, long_pool_size)))
+        # Long polls are held by the gateway itself (app.Gateway._held_poll): upstream, a poll is
+        # only ever a quick check, so one pool with the ordinary read timeout serves everything.
+        instances.append(Instance(url, pool(read_timeout, pool_size)))
     breaker = Breaker(fail_max=fail_max, reset_timeout=reset_timeout, name=name, process="gateway")
     return Upstream(name, instances, breaker)
 
@@ -134,10 +130,25 @@ class Forwarded:
     def close(self) -> None:
         self.response.release()
 
+    def drain(self) -> None:
+        """Read the rest of the body and give the connection back to its pool (for reuse)."""
+        try:
+            while self.response.read(CHUNK):
+                pass
+        finally:
+            self.response.release()
 
-def forward(
-    upstream: Upstream, method: str, path_qs: str, headers: dict[str, str], body: bytes | None, long_poll: bool = False
-) -> Forwarded:
+    def pop_header(self, name: str) -> str | None:
+        """Remove an upstream header not meant for the client, and return its value."""
+        lowered = name.lower()
+        for index, (key, value) in enumerate(self.headers):
+            if key.lower() == lowered:
+                del self.headers[index]
+                return value
+        return None
+
+
+def forward(upstream: Upstream, method: str, path_qs: str, headers: dict[str, str], body: bytes | None) -> Forwarded:
     """Send the request to an instance; map failures at the edge (503 open, 504 timeout, 502 down)."""
     breaker = upstream.breaker
     try:
@@ -149,9 +160,8 @@ def forward(
             code="upstream.circuit_open",
         ) from exc
     instance = upstream.pick()
-    pool = instance.long_pool if long_poll else instance.pool
     try:
-        response = pool.request(method, path_qs, body=body or b"", headers=headers)
+        response = instance.pool.request(method, path_qs, body=body or b"", headers=headers)
     except TimeoutError as exc:
         breaker.record_failure(exc)
         raise GatewayTimeout(f"The {upstream.name} service did not answer in time.") from exc

@@ -38,7 +38,12 @@ SETTINGS = [
         secret=True,
         help="name:secret pairs of the services allowed the client_credentials grant",
     ),
-    Setting("AUTH_HASH_WORKERS", parse_non_negative_int, 1, help="low-priority (SCHED_IDLE) hashing processes per worker (0: inline)"),
+    Setting(
+        "AUTH_HASH_WORKERS",
+        parse_non_negative_int,
+        1,
+        help="low-priority (SCHED_IDLE) hashing processes per worker (0: inline)",
+    ),
     Setting("AUTH_HASH_QUEUE", parse_non_negative_int, 8, help="hashes that may wait per worker before 503"),
     Setting(
         "AUTH_OIDC_PROVIDERS",

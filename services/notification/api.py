@@ -12,6 +12,7 @@ from services.notification.models import USER_DATA, db
 from shared.api import Api, load_body, load_query
 from shared.auth import current_identity
 from shared.datarights import add_data_rights_resources
+from shared.wake import POLL_CHECK_PATH, POLL_WAIT_HEADER
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 
@@ -57,6 +58,8 @@ class ReadAllResource(Resource):
 
 
 class PollResource(Resource):
+    """A long poll made directly to this service: held here until a wake-up or the timeout."""
+
     def get(self) -> Response:
         args = load_query(schemas.PollArgs())
         body = service.poll(
@@ -67,6 +70,21 @@ class PollResource(Resource):
             dump=_notifications.dump,
         )
         return jsonify(body)
+
+
+class PollCheckResource(Resource):
+    """Internal, for the gateway, which holds the client's poll: the same question and the same
+    answer, but never held. `X-Poll-Wait` tells the gateway how long it may hold the poll for the
+    caller's wake-up before asking again: the poll's timeout when there is nothing newer than its
+    cursor, else 0 (answer now)."""
+
+    def get(self) -> Response:
+        args = load_query(schemas.PollArgs())
+        body = service.poll(user_id=_caller(), cursor=args["cursor"], timeout=0, hub=None, dump=_notifications.dump)
+        response = jsonify(body)
+        hold = args["cursor"] is not None and not body["items"]
+        response.headers[POLL_WAIT_HEADER] = str(args["timeout"] if hold else 0)
+        return response
 
 
 class PreferencesResource(Resource):
@@ -104,6 +122,7 @@ def register_resources(api: Api) -> None:
     prefix = "/api/v1/notifications"
     api.add_resource(NotificationListResource, prefix, endpoint="notifications")
     api.add_resource(PollResource, f"{prefix}/poll", endpoint="poll")
+    api.add_resource(PollCheckResource, POLL_CHECK_PATH, endpoint="poll_check")
     api.add_resource(PreferencesResource, f"{prefix}/preferences", endpoint="preferences")
     api.add_resource(ReadAllResource, f"{prefix}/read-all", endpoint="read_all")
     api.add_resource(NotificationResource, f"{prefix}/<notification_id>", endpoint="notification")

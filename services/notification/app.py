@@ -9,10 +9,11 @@ from flask import Flask
 
 from services.notification import api
 from services.notification.models import db
-from services.notification.service import TimezoneSource, WakeHub
+from services.notification.service import TimezoneSource
 from services.notification.service.providers import build_providers
 from shared.app import create_base_app
 from shared.config import DATABASE_SETTINGS, Setting, parse_bool, parse_positive, resolve_config
+from shared.wake import WakeHub
 
 
 def parse_choice(*choices: str) -> Callable[[str], str]:
@@ -96,6 +97,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     base = create_base_app("notification", config, db=db, public_endpoints=api.PUBLIC_ENDPOINTS)
     base.app.extensions["notification_providers"] = build_providers(config)
     base.app.extensions["notification_timezones"] = TimezoneSource(base.client, base.redis)
-    base.app.extensions["notification_wake"] = WakeHub(config.REDIS_URL)
+    base.app.extensions["notification_wake"] = WakeHub(config.REDIS_URL, process="notification")
     api.register_resources(base.api)
     return base.app

@@ -44,18 +44,21 @@ def wait_for(check, timeout: float = 20):
 
 def test_every_kind_of_process_serves_its_metrics(fleet, people):
     (alice, a), (bob, b) = people(2)
-    # A held long poll shows in the notification service's gauge while it is held.
+    # A long poll through the gateway is held by the gateway, and shows in its gauge while it is
+    # held; the notification service only answered its checks and holds nothing.
     cursor = bob.get("/api/v1/notifications/poll").json()["cursor"]  # without a cursor it answers at once
     poll = threading.Thread(
         target=lambda: bob.get("/api/v1/notifications/poll", params={"cursor": cursor, "timeout": 8})
     )
     poll.start()
+    gateway_metrics = fleet.gateway + "/metrics"
+    notification = fleet.url("notification") + "/metrics"
     try:
-        notification = fleet.url("notification") + "/metrics"
-        wait_for(lambda: (sample(scrape(notification), "hugmood_long_polls_held", process="notification") or 0) >= 1)
+        wait_for(lambda: (sample(scrape(gateway_metrics), "hugmood_long_polls_held", process="gateway") or 0) >= 1)
+        assert not sample(scrape(notification), "hugmood_long_polls_held", process="notification")
     finally:
         poll.join()
-    assert sample(scrape(notification), "hugmood_long_polls_held", process="notification") == 0
+    assert sample(scrape(gateway_metrics), "hugmood_long_polls_held", process="gateway") == 0
     # The gateway counts requests by route and status, with latency, and shows each circuit.
     gateway = scrape(fleet.gateway + "/metrics")
     assert (sample(gateway, "hugmood_http_requests_total", route="/api/v1/notifications/poll", status="200") or 0) >= 1

@@ -70,3 +70,12 @@ def test_a_shared_link_is_public_for_any_token_but_only_to_read():
     assert routes.access_key("POST", "/api/v1/social/share") not in routes.PUBLIC
     assert routes.access_key("GET", "/api/v1/social/feed") not in routes.PUBLIC
     assert routes.match("/api/v1/social/shared/abc").service == "social"
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"), [("7", 7.0), ("0", 0.0), ("0.5", 0.5), (None, 0.0), ("", 0.0), ("soon", 0.0)]
+)
+def test_the_poll_wait_header_reads_as_seconds_and_garbage_as_answer_now(header, seconds):
+    from gateway.app import _seconds
+
+    assert _seconds(header) == seconds

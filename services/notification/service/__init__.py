@@ -3,7 +3,7 @@
 from services.notification.service import delivery, devices, inbox, messages, preferences, providers
 from services.notification.service.account import export_account
 from services.notification.service.inbox import Draft, EmailDraft, Outcome, parse_id
-from services.notification.service.poll import WakeHub, poll
+from services.notification.service.poll import poll
 from services.notification.service.preferences import TimezoneSource
 
 __all__ = [
@@ -11,7 +11,6 @@ __all__ = [
     "EmailDraft",
     "Outcome",
     "TimezoneSource",
-    "WakeHub",
     "delivery",
     "devices",
     "export_account",

@@ -16,9 +16,9 @@ from services.notification.models import Delivery, Device, Notification, db
 from services.notification.service import preferences
 from shared.errors import ValidationFailed
 from shared.pagination import decode_cursor, encode_cursor
+from shared.wake import NOTIFICATION_WAKE_CHANNEL
 
 log = logging.getLogger("hugmood.notification")
-WAKE_CHANNEL = "hm:notifications:wake"
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def wake(redis_client: redis.Redis, users: set[uuid.UUID]) -> None:
     """Publish a wake-up per user, after commit. Lossless without it: polls re-check by cursor."""
     for user_id in users:
         try:
-            redis_client.publish(WAKE_CHANNEL, str(user_id))
+            redis_client.publish(NOTIFICATION_WAKE_CHANNEL, str(user_id))
         except redis.RedisError:
             log.warning("wake-up not published", extra={"user_id": str(user_id)})
 

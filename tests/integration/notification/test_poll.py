@@ -232,3 +232,46 @@ def test_a_users_sequence_numbers_commit_in_order(live_user, live_app):
         first.commit()
         thread.join(5)
     assert got["seq"] == 2 and got["at"] >= committed
+
+
+# --- the gateway's check: the same answer, never held, and how long the gateway may hold ---
+
+CHECK = "/internal/v1/notifications/poll"
+
+
+def test_the_check_with_nothing_newer_answers_at_once_and_says_how_long_to_hold(caller):
+    alice = caller()
+    alice.hugged()
+    cursor = poll(alice)["cursor"]
+    started = time.monotonic()
+    response = alice.get(CHECK, query_string={"cursor": cursor, "timeout": 7})
+    assert time.monotonic() - started < 0.5
+    assert response.status_code == 200 and response.json == {"items": [], "cursor": cursor}
+    assert response.headers["X-Poll-Wait"] == "7"
+    assert alice.get(CHECK, query_string={"cursor": cursor}).headers["X-Poll-Wait"] == "30"  # the default
+
+
+def test_the_check_with_newer_items_or_without_a_cursor_says_answer_now(caller):
+    alice, mallory = caller(), caller()
+    cursor = poll(alice)["cursor"]
+    alice.hugged(2)
+    newer = alice.get(CHECK, query_string={"cursor": cursor, "timeout": 7})
+    assert len(newer.json["items"]) == 2 and newer.headers["X-Poll-Wait"] == "0"
+    assert newer.json["cursor"] == encode_cursor(2)
+    unread = alice.get(CHECK)
+    assert len(unread.json["items"]) == 2 and unread.headers["X-Poll-Wait"] == "0"
+    # another user's check, from the same cursor, sees none of it
+    theirs = mallory.get(CHECK, query_string={"cursor": cursor, "timeout": 7})
+    assert theirs.json == {"items": [], "cursor": cursor} and theirs.headers["X-Poll-Wait"] == "7"
+
+
+@pytest.mark.parametrize("query", [{"timeout": 0}, {"timeout": 61}, {"cursor": "not a cursor"}, {"since": 1}])
+def test_the_check_refuses_what_the_poll_refuses(caller, query):
+    response = caller().get(CHECK, query_string=query)
+    assert response.status_code == 422 and response.content_type == "application/problem+json"
+    assert "X-Poll-Wait" not in response.headers
+
+
+def test_the_check_needs_the_users_own_token(client):
+    response = client.get(CHECK, query_string={"cursor": encode_cursor(0)}, headers={"X-User-Id": "someone"})
+    assert response.status_code == 401 and response.content_type == "application/problem+json"

@@ -1,0 +1,121 @@
+"""Wake-ups for long polls: one Redis pub/sub subscriber per process, fanned out to the requests
+waiting for a user. Pub/sub only wakes; what a poll answers comes from its durable cursor."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+import redis
+
+from shared.metrics import LONG_POLLS
+
+log = logging.getLogger("hugmood.wake")
+
+# The channel a new notification's owner id is published on (after commit), and that holders of
+# long polls (the gateway; the notification service for direct polls) subscribe to.
+NOTIFICATION_WAKE_CHANNEL = "hm:notifications:wake"
+# The notification service's never-held check of a poll, and the header of its answer that says
+# how long the caller may hold the poll for a wake-up before asking again (0: answer now).
+POLL_CHECK_PATH = "/internal/v1/notifications/poll"
+POLL_WAIT_HEADER = "X-Poll-Wait"
+
+
+class WakeHub:
+    """One pub/sub connection per process, fanned out to per-user sets of waiting requests.
+
+    The subscriber is a daemon thread started on first use (a greenlet under gunicorn's gevent
+    worker, where threading is monkey-patched). When it reconnects after a Redis error it wakes
+    every waiter, since wake-ups published meanwhile are gone; they re-query by cursor.
+    """
+
+    def __init__(self, redis_url: str, channel: str = NOTIFICATION_WAKE_CHANNEL, *, process: str):
+        self.channel = channel
+        self.process = process
+        self.client_name = f"hugmood-{process}-wake-{os.getpid()}-{id(self):x}"
+        self.redis = redis.Redis.from_url(
+            redis_url, socket_timeout=5.0, socket_connect_timeout=2.0, health_check_interval=15
+        )
+        self.waiters: dict[str, set[threading.Event]] = defaultdict(set)
+        self.lock = threading.Lock()
+        self.subscribed = threading.Event()
+        self._started = False
+        self._stopping = False
+
+    def start(self) -> None:
+        """Start the subscriber thread once."""
+        with self.lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, name=f"{self.process}-wake", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def _run(self) -> None:
+        backoff = 0.1
+        failed = False
+        while not self._stopping:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.execute_command("CLIENT", "SETNAME", self.client_name)
+                pubsub.subscribe(self.channel)
+                self.subscribed.set()
+                if failed:
+                    self.wake_all()
+                backoff = 0.1
+                while not self._stopping:
+                    message = pubsub.get_message(timeout=1.0)
+                    if message and message["type"] == "message":
+                        self.wake(message["data"].decode())
+            except (redis.RedisError, OSError):
+                log.warning("wake-up subscriber lost Redis; reconnecting")
+                self.subscribed.clear()
+                failed = True
+                self.wake_all()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                with suppress(redis.RedisError, OSError):
+                    pubsub.close()
+
+    def wake(self, user_id: str) -> None:
+        """Wake every request waiting for `user_id`."""
+        with self.lock:
+            events = list(self.waiters.get(user_id, ()))
+        for event in events:
+            event.set()
+
+    def wake_all(self) -> None:
+        with self.lock:
+            events = [e for group in self.waiters.values() for e in group]
+        for event in events:
+            event.set()
+
+    @contextmanager
+    def waiting(self, user_id: uuid.UUID) -> Iterator[threading.Event]:
+        """Register a waiter for `user_id` for the duration of the block."""
+        self.start()
+        key = str(user_id)
+        event = threading.Event()
+        with self.lock:
+            self.waiters[key].add(event)
+        held = LONG_POLLS.labels(self.process)
+        held.inc()
+        try:
+            yield event
+        finally:
+            held.dec()
+            with self.lock:
+                group = self.waiters.get(key)
+                if group is not None:
+                    group.discard(event)
+                    if not group:
+                        del self.waiters[key]
