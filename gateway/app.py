@@ -106,11 +106,14 @@ class Gateway:
     def __init__(self, config: Config):
         self.config = config
         configure_logging("gateway", config.LOG_LEVEL)
-        # Blocking pool: thousands of greenlets share a bounded set of connections and wait for one.
+        # Blocking pool: thousands of greenlets share a bounded set of connections and wait for one
+        # (one EVALSHA takes ~0.1 ms). Every connection keeps a read buffer for good, and the
+        # limiter's answers are a few bytes: a burst of polls must not leave hundreds behind.
         self.redis = redis.Redis(
             connection_pool=redis.BlockingConnectionPool.from_url(
                 config.REDIS_URL,
-                max_connections=256,
+                max_connections=64,
+                socket_read_size=4096,
                 timeout=1.0,
                 socket_timeout=0.5,
                 socket_connect_timeout=0.5,
@@ -260,6 +263,7 @@ class Gateway:
                 if deadline - now <= 0:
                     return answer  # the timeout: no items, the same cursor
                 answer.drain()
+                del answer  # nothing of the check stays with the held poll
                 woken.wait(deadline - now)
 
     def _limit(self, key: tuple[str, str], client_ip: str, claims: dict[str, Any] | None) -> Verdict:
@@ -473,3 +477,11 @@ def create_app(config: dict[str, Any] | None = None) -> Gateway:
     """Build the gateway WSGI app."""
     config = resolve_config("gateway", config, SETTINGS)
     return Gateway(config)
+
+
+def wsgi_app() -> Callable[[dict[str, Any], Callable], Iterable[bytes]]:
+    """The gateway as the Procfile's gunicorn serves it: the app's bound `__call__`. The server's
+    Python code then calls it as Python calls Python; calling the instance would go through C
+    (`tp_call`), and every held long poll would keep that C frame in its parked greenlet's saved
+    stack (~0.8 KB a poll, measured with 3,000 held)."""
+    return create_app().__call__
