@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -57,22 +58,37 @@ def parse_id(raw: str, what: str = "notification") -> uuid.UUID:
         raise error(f"No such {what}.") from None
 
 
-def next_seq(user_id: uuid.UUID) -> int:
-    """Allocate the user's next sequence number in the caller's transaction.
+# One round trip for both: allocate the user's next sequence number and insert the row with it.
+#
+# The upsert takes a row lock on the user's counter that is held until commit, so two transactions
+# creating notifications for one user run one after the other: per user, commit order equals seq
+# order. A poller reading "seq > cursor" therefore never sees seq 8 committed while seq 7 is still
+# in flight (which a plain sequence or max(seq)+1 would allow, and the cursor would then skip 7).
+_INSERT_WITH_NEXT_SEQ = text(
+    "WITH counter AS ("
+    " INSERT INTO notification_counters (user_id, seq) VALUES (:user_id, 1)"
+    " ON CONFLICT (user_id) DO UPDATE SET seq = notification_counters.seq + 1 RETURNING seq)"
+    " INSERT INTO notifications (id, user_id, seq, type, title, body, data, is_read)"
+    " SELECT :id, :user_id, counter.seq, :type, :title, :body, CAST(:data AS jsonb), false FROM counter"
+)
 
-    The upsert takes a row lock on the user's counter that is held until commit, so two
-    transactions creating notifications for one user run one after the other: per user, commit
-    order equals seq order. A poller reading "seq > cursor" therefore never sees seq 8 committed
-    while seq 7 is still in flight (which a plain sequence or max(seq)+1 would allow, and the
-    cursor would then skip 7 for ever).
-    """
-    return db.session.execute(
-        text(
-            "INSERT INTO notification_counters (user_id, seq) VALUES (:u, 1) "
-            "ON CONFLICT (user_id) DO UPDATE SET seq = notification_counters.seq + 1 RETURNING seq"
-        ),
-        {"u": user_id},
-    ).scalar_one()
+
+def insert_notification(draft: Draft) -> uuid.UUID:
+    """Add the draft's notification, with the user's next sequence number, to the caller's
+    transaction; its id."""
+    notification_id = uuid.uuid4()
+    db.session.execute(
+        _INSERT_WITH_NEXT_SEQ,
+        {
+            "id": notification_id,
+            "user_id": draft.user_id,
+            "type": draft.type,
+            "title": draft.title,
+            "body": draft.body,
+            "data": json.dumps(draft.data),
+        },
+    )
+    return notification_id
 
 
 def current_seq(user_id: uuid.UUID) -> int:
@@ -113,18 +129,7 @@ def create(drafts: list[Draft], *, timezone_of: Any, now: datetime | None = None
     for draft, channels, devices, push_due in sorted(plans, key=lambda plan: str(plan[0].user_id)):
         notification_id = None
         if channels["in_app"]:
-            notification = Notification(
-                id=uuid.uuid4(),
-                user_id=draft.user_id,
-                seq=next_seq(draft.user_id),
-                type=draft.type,
-                title=draft.title,
-                body=draft.body,
-                data=draft.data,
-            )
-            db.session.add(notification)
-            db.session.flush()  # before its deliveries: no relationship() tells the unit of work the order
-            notification_id = notification.id
+            notification_id = insert_notification(draft)  # sent at once: before its deliveries' flush
             outcome.woken.add(draft.user_id)
         push_payload = {"title": draft.title, "body": draft.body, "data": draft.data}
         rows = [
