@@ -13,7 +13,7 @@ import redis
 from sqlalchemy import func, select, text, update
 
 from services.notification import errors
-from services.notification.models import Delivery, Device, Notification, db
+from services.notification.models import Delivery, Notification, db
 from services.notification.service import preferences
 from shared.errors import ValidationFailed
 from shared.pagination import decode_cursor, encode_cursor
@@ -108,16 +108,12 @@ def create(drafts: list[Draft], *, timezone_of: Any, now: datetime | None = None
     now = now or datetime.now(UTC)
     plans = []
     for draft in drafts:
-        prefs = preferences.get(draft.user_id)
+        prefs, active_devices = preferences.with_active_devices(draft.user_id)
         channels = prefs["types"][draft.type]
-        devices: list[Device] = []
+        devices: list[uuid.UUID] = []
         push_due = now
         if channels["push"]:
-            devices = list(
-                db.session.execute(
-                    select(Device).where(Device.user_id == draft.user_id, Device.is_active.is_(True))
-                ).scalars()
-            )
+            devices = active_devices
             if devices and prefs["quiet_hours"]:
                 held = preferences.quiet_until(now, prefs["quiet_hours"], timezone_of(draft.user_id))
                 push_due = held or now
@@ -132,9 +128,7 @@ def create(drafts: list[Draft], *, timezone_of: Any, now: datetime | None = None
             notification_id = insert_notification(draft)  # sent at once: before its deliveries' flush
             outcome.woken.add(draft.user_id)
         push_payload = {"title": draft.title, "body": draft.body, "data": draft.data}
-        rows = [
-            Delivery(device_id=device.id, channel="push", payload=push_payload, due_at=push_due) for device in devices
-        ]
+        rows = [Delivery(device_id=device, channel="push", payload=push_payload, due_at=push_due) for device in devices]
         if channels["email"] and draft.email is not None:
             email = draft.email
             rows.append(
