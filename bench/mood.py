@@ -482,6 +482,24 @@ class RotatingConnection(loadgen.Connection):
         return await super().request(next(self.payloads))
 
 
+def loadgen_args(url: str, rate: float, duration: float) -> argparse.Namespace:
+    """bench/loadgen.py's arguments for a. and its floor: the same rate, warm-up, connections and
+    timeouts, so the two differ only in what they ask for."""
+    return argparse.Namespace(
+        url=url,
+        rate=rate,
+        duration=duration,
+        warmup=1.0,
+        connections=CONNECTIONS,
+        timeout=10.0,
+        grace=5.0,
+        samples=False,
+        method="GET",
+        body=None,
+        header=[],
+    )
+
+
 def bench_service(
     fleet: MoodFleet,
     roots: dict[str, int],
@@ -503,19 +521,7 @@ def bench_service(
         ).encode()
         for u in sample
     ]
-    args = argparse.Namespace(
-        url=f"http://{host}/api/v1/moods/analytics/<owner>?period={PERIOD}",
-        rate=rate,
-        duration=duration,
-        warmup=1.0,
-        connections=CONNECTIONS,
-        timeout=10.0,
-        grace=5.0,
-        samples=False,
-        method="GET",
-        body=None,
-        header=[],
-    )
+    args = loadgen_args(f"http://{host}/api/v1/moods/analytics/<owner>?period={PERIOD}", rate, duration)
 
     def measure() -> dict[str, Any]:
         logs = {name: (fleet.tmp / f"{name}.log").stat().st_size for name in ("mood", "user")}
@@ -533,21 +539,10 @@ def bench_service(
 
 def bench_floor(roots: dict[str, int], rate: float, duration: float) -> dict[str, Any]:
     """The measuring floor: the same generator, rate and connections against the mood service's
-    /healthz (gunicorn, Flask's request cycle and the access log, no token, Redis or SQL). What the
-    generator, the loopback and gunicorn add to every request of a. is in here too."""
-    args = argparse.Namespace(
-        url=f"http://127.0.0.1:{MOOD_PORT}/healthz",
-        rate=rate,
-        duration=duration,
-        warmup=1.0,
-        connections=CONNECTIONS,
-        timeout=10.0,
-        grace=5.0,
-        samples=False,
-        method="GET",
-        body=None,
-        header=[],
-    )
+    /healthz (gunicorn and Flask's request cycle with its metrics; no access-log line, token, Redis
+    or SQL). What the generator, the loopback and gunicorn add to every request of a. is in here
+    too."""
+    args = loadgen_args(f"http://127.0.0.1:{MOOD_PORT}/healthz", rate, duration)
     return metered(roots, "floor", int(rate * (duration + args.warmup)), lambda: asyncio.run(loadgen.run(args)))
 
 
