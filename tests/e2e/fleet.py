@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,15 @@ def procfile() -> dict[str, str]:
             name, _, command = line.partition(":")
             entries[name.strip()] = command.strip()
     return entries
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20, what: str = "condition", every: float = 0.1) -> Any:
+    """Poll `check` until it returns something truthy, and return that; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(every)
+    return result
 
 
 class Fleet:

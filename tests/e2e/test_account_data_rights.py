@@ -3,6 +3,7 @@ carries out, including one that was stopped when it happened."""
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -11,6 +12,7 @@ import pytest
 import redis
 
 from shared.config import SCHEMAS, SERVICES
+from tests.e2e.fleet import wait_for as fleet_wait_for
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a soft warm blanket"
@@ -18,12 +20,8 @@ ALICE_NOTE = "alice wrote this on a hard day"
 BOB_SECRET = "bob keeps this to himself"
 
 
-def wait_for(check, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.25)
-    return result
+# Erasure fans out over every service's consumers: their waits get longer than the default.
+wait_for = functools.partial(fleet_wait_for, timeout=30)
 
 
 def rows_naming(database_url: str, user_id: str) -> dict[str, int]:

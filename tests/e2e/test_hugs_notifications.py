@@ -7,27 +7,15 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 
-from tests.e2e.fleet import Client
+from tests.e2e.fleet import Client, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 20, every: float = 0.1) -> Any:
-    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(every)
 
 
 def notifications(client: Client, **params: Any) -> list[dict]:

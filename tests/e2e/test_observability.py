@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.e2e.fleet import Client
+from tests.e2e.fleet import Client, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -32,14 +31,6 @@ def sample(text: str, name: str, **labels: str) -> float | None:
         if all(found.get(k) == v for k, v in labels.items()):
             return float(line.rsplit(" ", 1)[1])
     return None
-
-
-def wait_for(check, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.25)
-    return result
 
 
 def test_every_kind_of_process_serves_its_metrics(fleet, people):

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
+from tests.e2e.fleet import wait_for
+
 pytestmark = pytest.mark.e2e
 NOTE = "a very private note about the day"
-
-
-def wait_for(check, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
-    return result
 
 
 def feed_types(client, path: str = "/api/v1/social/feed") -> list[tuple[str, str]]:

@@ -17,6 +17,16 @@ EXPORT = "/internal/v1/account/export"
 ERASURES = "/internal/v1/erasures/"
 TABLES = {"activities", "friendships", "blocks", "friend_requests", "relation_clocks", "shares"}
 
+# The social section of an export that holds nothing of the caller.
+EMPTY_EXPORT = {
+    "activities": [],
+    "shares": [],
+    "friends": [],
+    "blocked": [],
+    "friend_requests_sent": [],
+    "friend_requests_received": [],
+}
+
 
 def milestone(person: Viewer, days: int = 7) -> dict[str, Any]:
     """A streak milestone of `person` (an achievement they may share), as their feed shows it."""
@@ -145,15 +155,7 @@ def test_export_of_a_friend_leaves_out_the_callers_friends_only_and_private_acti
 
 
 def test_export_of_someone_the_service_never_saw_is_empty_lists(client, viewer):
-    body = viewer().get(EXPORT).json
-    assert body == {
-        "activities": [],
-        "shares": [],
-        "friends": [],
-        "blocked": [],
-        "friend_requests_sent": [],
-        "friend_requests_received": [],
-    }
+    assert viewer().get(EXPORT).json == EMPTY_EXPORT
 
 
 def test_the_data_rights_endpoints_need_a_token(client):
@@ -197,14 +199,7 @@ def test_user_deleted_erases_every_row_naming_the_user_and_nothing_else(client, 
     body = report(client, token_for, alice.id)
     assert body["erased"] is True and body["total"] == 0
     assert naming(alice.id) == 0
-    assert alice.get(EXPORT).json == {
-        "activities": [],
-        "shares": [],
-        "friends": [],
-        "blocked": [],
-        "friend_requests_sent": [],
-        "friend_requests_received": [],
-    }
+    assert alice.get(EXPORT).json == EMPTY_EXPORT
 
     # Her links are dead; bob's own link, activities and friendship with erin stay.
     assert_gone(client, world["alice_share"]["share_url"])
