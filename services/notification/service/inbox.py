@@ -110,13 +110,11 @@ def create(drafts: list[Draft], *, timezone_of: Any, now: datetime | None = None
     for draft in drafts:
         prefs, active_devices = preferences.with_active_devices(draft.user_id)
         channels = prefs["types"][draft.type]
-        devices: list[uuid.UUID] = []
+        devices = active_devices if channels["push"] else []
         push_due = now
-        if channels["push"]:
-            devices = active_devices
-            if devices and prefs["quiet_hours"]:
-                held = preferences.quiet_until(now, prefs["quiet_hours"], timezone_of(draft.user_id))
-                push_due = held or now
+        if devices and prefs["quiet_hours"]:
+            held = preferences.quiet_until(now, prefs["quiet_hours"], timezone_of(draft.user_id))
+            push_due = held or now
         plans.append((draft, channels, devices, push_due))
 
     outcome = Outcome()

@@ -35,23 +35,28 @@ def poll(
         return body
     seq = inbox.seq_from_cursor(cursor)
     if hub is None:
-        items = inbox.newer_than(user_id, seq)
-        body = {"items": dump(items), "cursor": encode_cursor(items[-1].seq) if items else cursor}
-        db.session.remove()
-        return body
+        return _newer(user_id, seq, cursor, dump)
     deadline = time.monotonic() + timeout
     with hub.waiting(user_id) as event:
         # Registered before the first query: a notification committed after it publishes a
         # wake-up that finds this waiter, so nothing slips between the query and the wait.
         while True:
             event.clear()
-            items = inbox.newer_than(user_id, seq)
-            body = {"items": dump(items), "cursor": encode_cursor(items[-1].seq) if items else cursor}
-            db.session.remove()
+            body = _newer(user_id, seq, cursor, dump)
             remaining = deadline - time.monotonic()
-            if items or remaining <= 0:
+            if body["items"] or remaining <= 0:
                 return body
             # No periodic re-read while holding: at 10,000 held polls a 5 s re-check was 2,000 queries
             # a second and emptied the pool. A wake-up lost while the subscriber reconnects is covered
             # by its wake-all on reconnect, and every poll reads the database once more at its timeout.
             event.wait(remaining)
+
+
+def _newer(
+    user_id: uuid.UUID, seq: int, cursor: str, dump: Callable[[list[Notification]], list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """What is newer than the cursor, and the cursor after it; the session released."""
+    items = inbox.newer_than(user_id, seq)
+    body = {"items": dump(items), "cursor": encode_cursor(items[-1].seq) if items else cursor}
+    db.session.remove()
+    return body
