@@ -61,12 +61,6 @@ SETTINGS = [
     ),
     Setting("GATEWAY_CONNECT_TIMEOUT_SECONDS", parse_positive(float), 1.0, help="upstream connect timeout"),
     Setting("GATEWAY_UPSTREAM_TIMEOUT_SECONDS", parse_positive(float), 10.0, help="upstream read timeout"),
-    Setting(
-        "GATEWAY_WORKER_CONNECTIONS",
-        parse_positive(int),
-        4000,
-        help="connections per gateway worker (gevent), held long polls included",
-    ),
     Setting("GATEWAY_BREAKER_FAIL_MAX", parse_positive(int), 5, help="failures that open a circuit"),
     Setting("GATEWAY_BREAKER_RESET_SECONDS", parse_positive(float), 10.0, help="how long a circuit stays open"),
 ]
