@@ -159,12 +159,19 @@ async def run(args: argparse.Namespace) -> dict:
     interval = 1.0 / args.rate
     t0 = time.perf_counter() + 0.05
     measure_start = t0 + warm * interval
+    spin = args.spin_ms / 1000.0
     for i in range(total):
         intended = t0 + i * interval
         delay = intended - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        else:
+        if delay > spin:
+            await asyncio.sleep(delay - spin)
+        # asyncio's timers wake up to a millisecond late (epoll's timeout is rounded up to whole
+        # milliseconds) and an idle process wakes slowly: with --spin-ms the last stretch is spent
+        # yielding to the loop (which keeps reading answers) until the send time is reached.
+        while spin and time.perf_counter() < intended:
+            await asyncio.sleep(0)
+        delay = intended - time.perf_counter()
+        if delay < 0:
             max_lag = max(max_lag, -delay)
         queue.put_nowait((i, intended))
     for _ in workers:
@@ -229,6 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
     parser.add_argument(
         "--grace", type=float, default=5.0, help="seconds after the last send to wait for answers, then give up"
+    )
+    parser.add_argument(
+        "--spin-ms",
+        type=float,
+        default=0.0,
+        help="spend the last SPIN_MS before each send time polling the loop instead of sleeping, "
+        "so requests leave on time (costs up to rate x SPIN_MS of a core)",
     )
     parser.add_argument("--samples", action="store_true", help="also print every latency (ms), for merging runs")
     parser.add_argument("--method", default="GET")

@@ -9,6 +9,12 @@ graceful_timeout = 75
 timeout = 90
 keepalive = 5
 accesslog = None
+# The workers' heartbeat touches a file on every loop turn: keep it in memory, not on the disk
+# (gunicorn's advice for containers; on a disk-backed /tmp it showed in the request tail).
+# gunicorn makes its file there with mkstemp (a unique name, mode 0600).
+SHARED_MEMORY = "/dev/shm"  # noqa: S108
+if os.path.isdir(SHARED_MEMORY):
+    worker_tmp_dir = SHARED_MEMORY
 
 
 def multiprocess_dir(name: str) -> str:

@@ -86,4 +86,5 @@ def analytics(*, user_id: uuid.UUID, timezone: str, period: str, scope: str) -> 
     span = PERIODS[period]
     since = datetime.now(UTC) - span if span else datetime(1970, 1, 1, tzinfo=UTC)
     bound = {"user_id": user_id, "tz": timezone, "since": since, "scope": scope, "period": period, "flat": FLAT_SLOPE}
-    return ANALYTICS.execute(db.session, bound).scalar_one()
+    # One statement that only reads: it needs no transaction of its own (see PreparedStatement).
+    return ANALYTICS.execute(db.session, bound, autocommit=True).scalar_one()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import psycopg2.extensions
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
@@ -45,6 +46,29 @@ def test_prepared_once_per_connection_and_kept_across_rollbacks(engine):
         assert prepared_here(session) == []
         assert ECHO.execute(session, {"who": who, "zone": "UTC", "n": 0}).one() == (f"{who} in UTC", 1)
         assert prepared_here(session) == ["test_echo"]
+
+
+def in_transaction(session: Session) -> bool:
+    status = session.connection().connection.dbapi_connection.info.transaction_status
+    return status != psycopg2.extensions.TRANSACTION_STATUS_IDLE
+
+
+def test_autocommit_opens_no_transaction_and_the_pool_restores_transactions(engine):
+    who = uuid.uuid4()
+    with Session(engine) as session:
+        assert ECHO.execute(session, {"who": who, "zone": "UTC", "n": 1}, autocommit=True).one()[1] == 2
+        assert not in_transaction(session)
+        session.execute(text("CREATE TEMPORARY TABLE t_autocommit (n int)"))
+        session.rollback()
+        assert "t_autocommit" in list(
+            session.execute(text("SELECT relname FROM pg_class WHERE relname = 't_autocommit'")).scalars()
+        )  # nothing to roll back: each statement committed on its own
+    with Session(engine) as session:  # the same pooled connection, transactional again
+        assert ECHO.execute(session, {"who": who, "zone": "UTC", "n": 2}).one()[1] == 3
+        assert in_transaction(session)
+        session.execute(text("DROP TABLE t_autocommit"))
+        session.rollback()
+        assert list(session.execute(text("SELECT relname FROM pg_class WHERE relname = 't_autocommit'")).scalars())
 
 
 def test_every_parameter_must_be_declared():
