@@ -8,8 +8,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import CursorResult, MetaData
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, Engine, MetaData
+from sqlalchemy.orm import Session, scoped_session
 
 from shared.config import SCHEMAS, Config
 
@@ -93,15 +93,21 @@ class PreparedStatement:
     def values(self, bound: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(str(bound[n]) if isinstance(bound[n], uuid.UUID) else bound[n] for n in self.names)
 
-    def execute(self, session: Session, bound: dict[str, Any], *, autocommit: bool = False) -> CursorResult[Any]:
-        """Run the statement in the session. With `autocommit` (a read that needs no transaction,
-        and the session's first use of the database) no transaction is opened: no `BEGIN` before
-        and no `ROLLBACK` after, two round trips fewer. The pool resets the connection's
-        isolation level when it is returned."""
-        options = {"isolation_level": "AUTOCOMMIT"} if autocommit else None
-        connection = session.connection(execution_options=options)
+    def execute(self, session: Session, bound: dict[str, Any]) -> CursorResult[Any]:
+        connection = session.connection()
         prepared = connection.connection.info.setdefault("prepared_statements", set())
         if self.name not in prepared:
             connection.exec_driver_sql(self.prepare_sql)
             prepared.add(self.name)
         return connection.exec_driver_sql(self.execute_sql, self.values(bound))
+
+
+def outside_transaction(session: Session | scoped_session[Session]) -> None:
+    """Let the session's statements run without a transaction, each on its own (autocommit): no
+    `BEGIN` before and no `ROLLBACK` after, two round trips fewer. For a request that only reads,
+    in *one* statement (two statements would read two different snapshots), called before its
+    first statement. A session already in a transaction, or bound to a connection (which has its
+    own), is left as it is. The pool restores the connection's isolation level when it is returned."""
+    current = session() if isinstance(session, scoped_session) else session
+    if not current.in_transaction() and isinstance(current.get_bind(), Engine):
+        current.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from services.mood.models import db
-from shared.db import PreparedStatement
+from shared.db import PreparedStatement, outside_transaction
 
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "year": timedelta(days=365), "all": None}
 
@@ -86,5 +86,5 @@ def analytics(*, user_id: uuid.UUID, timezone: str, period: str, scope: str) -> 
     span = PERIODS[period]
     since = datetime.now(UTC) - span if span else datetime(1970, 1, 1, tzinfo=UTC)
     bound = {"user_id": user_id, "tz": timezone, "since": since, "scope": scope, "period": period, "flat": FLAT_SLOPE}
-    # One statement that only reads: it needs no transaction of its own (see PreparedStatement).
-    return ANALYTICS.execute(db.session, bound, autocommit=True).scalar_one()
+    outside_transaction(db.session)  # one statement that only reads
+    return ANALYTICS.execute(db.session, bound).scalar_one()

@@ -10,6 +10,7 @@ from typing import Any
 
 from services.notification.models import Notification, db
 from services.notification.service import inbox
+from shared.db import outside_transaction
 from shared.pagination import encode_cursor
 from shared.wake import WakeHub
 
@@ -56,6 +57,7 @@ def _newer(
     user_id: uuid.UUID, seq: int, cursor: str, dump: Callable[[list[Notification]], list[dict[str, Any]]]
 ) -> dict[str, Any]:
     """What is newer than the cursor, and the cursor after it; the session released."""
+    outside_transaction(db.session)  # one statement: the items, and the cursor from them
     items = inbox.newer_than(user_id, seq)
     body = {"items": dump(items), "cursor": encode_cursor(items[-1].seq) if items else cursor}
     db.session.remove()

@@ -1,5 +1,6 @@
 """shared.db.PreparedStatement on a real PostgreSQL: prepared once per connection, survives a
-rollback, prepared again on a new connection."""
+rollback, prepared again on a new connection; shared.db.outside_transaction: no transaction for
+that session, and the pooled connection is transactional again for the next one."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from shared.db import PreparedStatement
+from shared.db import PreparedStatement, outside_transaction
 
 ECHO = PreparedStatement(
     "test_echo",
@@ -53,10 +54,11 @@ def in_transaction(session: Session) -> bool:
     return status != psycopg2.extensions.TRANSACTION_STATUS_IDLE
 
 
-def test_autocommit_opens_no_transaction_and_the_pool_restores_transactions(engine):
+def test_outside_a_transaction_then_transactional_again_from_the_pool(engine):
     who = uuid.uuid4()
     with Session(engine) as session:
-        assert ECHO.execute(session, {"who": who, "zone": "UTC", "n": 1}, autocommit=True).one()[1] == 2
+        outside_transaction(session)
+        assert ECHO.execute(session, {"who": who, "zone": "UTC", "n": 1}).one()[1] == 2
         assert not in_transaction(session)
         session.execute(text("CREATE TEMPORARY TABLE t_autocommit (n int)"))
         session.rollback()
@@ -76,3 +78,12 @@ def test_every_parameter_must_be_declared():
         PreparedStatement("test_bad", "SELECT :a, :b", (("a", "int"),))
     assert ECHO.execute_sql == "EXECUTE test_echo (%s, %s, %s)"
     assert "$1::text || ' in ' || $2" in ECHO.prepare_sql and "$3 + 1" in ECHO.prepare_sql
+
+
+def test_outside_transaction_leaves_an_open_transaction_alone(engine):
+    with Session(engine) as session:
+        session.execute(text("CREATE TEMPORARY TABLE t_inside (n int)"))
+        outside_transaction(session)  # too late: the transaction has begun, and stays
+        assert in_transaction(session)
+        session.rollback()
+        assert not list(session.execute(text("SELECT relname FROM pg_class WHERE relname = 't_inside'")).scalars())
