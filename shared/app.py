@@ -18,7 +18,7 @@ from shared import VERSION
 from shared.api import Api
 from shared.auth import Denylist, JwksKeys, init_token_verification
 from shared.config import SERVICES, Config
-from shared.db import engine_options, service_database_url
+from shared.db import engine_options, ping_when_idle, service_database_url
 from shared.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -123,6 +123,8 @@ def create_base_app(
         )
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(service)
         db.init_app(app)
+        with app.app_context():
+            ping_when_idle(db.engine)
 
     @app.before_request
     def _start() -> None:

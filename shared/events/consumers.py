@@ -194,7 +194,7 @@ def service_engines(config: Config, pool_size: int = 1) -> Callable[[str], Engin
     """One engine per service, each connecting as that service's own role, made on first use."""
     from sqlalchemy import create_engine
 
-    from shared.db import service_database_url
+    from shared.db import ping_when_idle, service_database_url
 
     engines: dict[str, Engine] = {}
     lock = threading.Lock()
@@ -202,8 +202,8 @@ def service_engines(config: Config, pool_size: int = 1) -> Callable[[str], Engin
     def engine_for(service: str) -> Engine:
         with lock:
             if service not in engines:
-                engines[service] = create_engine(
-                    service_database_url(service, config), pool_pre_ping=True, pool_size=pool_size
+                engines[service] = ping_when_idle(
+                    create_engine(service_database_url(service, config), pool_size=pool_size)
                 )
             return engines[service]
 
