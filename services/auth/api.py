@@ -19,6 +19,7 @@ from shared.datarights import add_data_rights_resources
 
 _user_out = schemas.UserOut()
 _public_user_out = schemas.PublicUserOut()
+_contact_out = schemas.ContactOut()
 
 
 def _ctx() -> Any:
@@ -222,6 +223,14 @@ class InternalUserResource(Resource):
         return jsonify(_public_user_out.dump(service.get_user(user_id)))
 
 
+class InternalContactResource(Resource):
+    """For the notification service only: the address its emails go to, read when each is sent."""
+
+    def get(self, user_id: str) -> Response:
+        require_service("notification")
+        return jsonify(_contact_out.dump(service.get_user(user_id)))
+
+
 PUBLIC_ENDPOINTS = (
     "register",
     "login",
@@ -255,3 +264,4 @@ def register_resources(api: Api) -> None:
     api.add_resource(JwksResource, f"{prefix}/jwks", endpoint="jwks")
     api.add_resource(RolesResource, f"{prefix}/users/<user_id>/roles", endpoint="roles")
     api.add_resource(InternalUserResource, "/internal/v1/auth/users/<user_id>", endpoint="internal_user")
+    api.add_resource(InternalContactResource, "/internal/v1/auth/users/<user_id>/contact", endpoint="internal_contact")

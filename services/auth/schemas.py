@@ -110,3 +110,9 @@ class PublicUserOut(Schema):
     id = fields.UUID()
     username = fields.String()
     created_at = UtcDateTime()
+
+
+class ContactOut(Schema):
+    """Where to reach a user: for the notification service's emails only."""
+
+    email = fields.String()

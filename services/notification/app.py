@@ -10,6 +10,7 @@ from flask import Flask
 from services.notification import api
 from services.notification.models import db
 from services.notification.service import TimezoneSource
+from services.notification.service.delivery import Addresses
 from services.notification.service.providers import build_providers
 from shared.app import create_base_app
 from shared.config import DATABASE_SETTINGS, Setting, parse_bool, parse_positive, resolve_config
@@ -97,6 +98,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     base = create_base_app("notification", config, db=db, public_endpoints=api.PUBLIC_ENDPOINTS)
     base.app.extensions["notification_providers"] = build_providers(config)
     base.app.extensions["notification_timezones"] = TimezoneSource(base.client, base.redis)
+    base.app.extensions["notification_addresses"] = Addresses(base.client)
     base.app.extensions["notification_wake"] = WakeHub(config.REDIS_URL, process="notification")
     api.register_resources(base.api)
     return base.app

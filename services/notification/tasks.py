@@ -100,7 +100,9 @@ def deliver(self: Any, delivery_id: str) -> str:
     flask_app = app()
     with flask_app.app_context():
         result = service.delivery.deliver(
-            delivery_id=uuid.UUID(delivery_id), providers=flask_app.extensions["notification_providers"]
+            delivery_id=uuid.UUID(delivery_id),
+            providers=flask_app.extensions["notification_providers"],
+            addresses=flask_app.extensions["notification_addresses"],
         )
     if result.retry_in is not None:
         try:

@@ -202,6 +202,19 @@ def test_in_app_off_stores_nothing_but_push_still_goes_out(fleet, people):
     assert notifications(bob[0]) == []
 
 
+def test_a_user_who_turns_email_on_is_emailed_a_hug(fleet, people):
+    alice, bob = people(2)
+    open_to_hugs(bob)
+    prefs = bob[0].put("/api/v1/notifications/preferences", json={"types": {"hug_received": {"email": True}}})
+    assert prefs.status_code == 200 and prefs.json()["types"]["hug_received"]["email"] is True
+    hug = alice[0].post("/api/v1/hugs", json={"recipient_id": uid(bob), "type": "warm", "message": "for you"}).json()
+    item = notified(bob[0], "hug_received", hug_id=hug["id"])
+    address = bob[1]["user"]["email"]
+    [mail] = wait_for(lambda: [m for m in recorded(fleet) if m.get("channel") == "email" and m["to"] == address])
+    assert mail["subject"] == f"HugMood: {item['title']}" and mail["body"].startswith(item["body"])
+    assert "for you" in mail["body"]
+
+
 def test_devices_belong_to_their_owner(people):
     alice, bob = people(2)
     device = alice[0].post("/api/v1/devices", json={"device_token": f"a-{uuid.uuid4()}", "device_type": "android"})

@@ -9,7 +9,7 @@ import pytest
 from marshmallow import ValidationError
 
 from services.notification import schemas
-from services.notification.models import Delivery
+from services.notification.models import TYPES, Delivery
 from services.notification.service import delivery, inbox, messages, preferences
 from services.notification.service.providers import (
     DeliveryFailed,
@@ -127,6 +127,36 @@ def test_messages_carry_ids_and_skip_community_requests():
     )
     assert draft.type == "hug_received" and draft.data["hug_id"] == "h" and draft.data["sender_id"] == "s"
     assert messages.hug_requested({"hug_request_id": "r", "requester_id": "q", "recipient_id": None}) == []
+
+
+def test_every_other_type_has_an_email_that_says_no_more_than_the_notification():
+    user, other = str(uuid.uuid4()), str(uuid.uuid4())
+    drafts = [
+        *messages.hug_sent(
+            {"hug_id": other, "sender_id": other, "recipient_id": user, "type_label": "bear hug", "message": "hi you"}
+        ),
+        *messages.hug_requested({"hug_request_id": other, "requester_id": other, "recipient_id": user, "message": "m"}),
+        *messages.group_hug_created(
+            {
+                "group_hug_id": other,
+                "creator_id": other,
+                "participant_ids": [other, user],
+                "name": "n",
+                "expires_at": None,
+            }
+        ),
+        *messages.friend_requested({"requester_id": other, "addressee_id": user}),
+        *messages.friendship_accepted({"user_id": user, "friend_id": other}),
+        *messages.streak_milestone({"user_id": user, "days": 7, "streak_start": other}),
+    ]
+    assert {draft.type for draft in drafts} == set(TYPES) - {"password_reset"}
+    for draft in drafts:
+        email = draft.email
+        assert email is not None and email.to is None  # the address is looked up when it is sent
+        assert email.subject == f"HugMood: {draft.title}"
+        assert email.body.startswith(f"{draft.body}\n\n")
+        rest = email.body[len(draft.body) :]
+        assert other not in rest and not any(str(value) in rest for value in draft.data.values() if value)  # no ids
 
 
 def test_scrub_keeps_only_address_and_subject_of_a_reset_email():

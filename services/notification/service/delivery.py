@@ -18,6 +18,8 @@ from services.notification.service.providers import (
     Providers,
     PushMessage,
 )
+from shared.errors import BadGateway, GatewayTimeout, ServiceUnavailable
+from shared.http import ServiceClient
 
 log = logging.getLogger("hugmood.notification.delivery")
 MAX_ATTEMPTS = 8
@@ -42,11 +44,33 @@ def _scrub(delivery: Delivery) -> None:
         delivery.payload = {"to": delivery.payload.get("to"), "subject": delivery.payload.get("subject")}
 
 
-def deliver(*, delivery_id: uuid.UUID, providers: Providers, now: datetime | None = None) -> Result:
+class Addresses:
+    """Users' email addresses, asked of the auth service (which owns them) each time an email goes
+    out, so the notification service never keeps one."""
+
+    def __init__(self, client: ServiceClient):
+        self.client = client
+
+    def get(self, user_id: uuid.UUID) -> str | None:
+        """The user's address; None if the auth service knows no such user (deleted).
+
+        Raises DeliveryFailed when the auth service cannot answer, so the send is retried.
+        """
+        try:
+            contact = self.client.read("auth", f"/internal/v1/auth/users/{user_id}/contact")
+        except (ServiceUnavailable, BadGateway, GatewayTimeout) as exc:
+            raise DeliveryFailed(f"the auth service could not give the address: {exc.detail}") from exc
+        return None if contact is None else contact["email"]
+
+
+def deliver(
+    *, delivery_id: uuid.UUID, providers: Providers, addresses: Addresses, now: datetime | None = None
+) -> Result:
     """Send one delivery if it is still pending and due; idempotent, safe to run concurrently.
 
     A delivery that no longer exists is skipped, not an error: erasing a user deletes their
     deliveries and those about them, which is how their pending pushes and emails are cancelled.
+    An email to a user the auth service no longer knows is given up.
     """
     now = now or datetime.now(UTC)
     delivery = db.session.execute(
@@ -59,7 +83,7 @@ def deliver(*, delivery_id: uuid.UUID, providers: Providers, now: datetime | Non
         db.session.commit()
         return Result("pending")  # held by quiet hours: the sweep sends it when due
     try:
-        _send(delivery, providers)
+        _send(delivery, providers, addresses)
     except InvalidToken as exc:
         device = db.session.get(Device, delivery.device_id) if delivery.device_id else None
         if device is not None and device.user_id == delivery.user_id:
@@ -84,13 +108,17 @@ def deliver(*, delivery_id: uuid.UUID, providers: Providers, now: datetime | Non
 
 
 class _Skip(Exception):
-    """Nothing to send to any more (the device was removed, deactivated or changed hands)."""
+    """Nothing to send to any more (the device was removed, deactivated or changed hands; the user
+    is gone)."""
 
 
-def _send(delivery: Delivery, providers: Providers) -> None:
+def _send(delivery: Delivery, providers: Providers, addresses: Addresses) -> None:
     payload = delivery.payload
     if delivery.channel == "email":
-        providers.email.send(Email(to=payload["to"], subject=payload["subject"], body=payload["body"]))
+        to = payload.get("to") or addresses.get(delivery.user_id)
+        if to is None:
+            raise _Skip("the user no longer exists")
+        providers.email.send(Email(to=to, subject=payload["subject"], body=payload["body"]))
         return
     device = db.session.get(Device, delivery.device_id) if delivery.device_id else None
     if device is None or not device.is_active or device.user_id != delivery.user_id:

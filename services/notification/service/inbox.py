@@ -24,14 +24,21 @@ log = logging.getLogger("hugmood.notification")
 
 @dataclass(frozen=True)
 class EmailDraft:
-    to: str
+    """An email to send if the owner's preferences ask for it.
+
+    `to` is given only where the event carries the address (a password reset); otherwise it is
+    None and the owner's address is asked of the auth service when the email goes out, so no
+    address is ever stored here.
+    """
+
+    to: str | None
     subject: str
     body: str
 
 
 @dataclass(frozen=True)
 class Draft:
-    """A notification to create for one user, and its email (only where the event gives an address)."""
+    """A notification to create for one user, and the email that goes with it."""
 
     user_id: uuid.UUID
     type: str
@@ -129,11 +136,11 @@ def create(drafts: list[Draft], *, timezone_of: Any, now: datetime | None = None
         rows = [Delivery(device_id=device, channel="push", payload=push_payload, due_at=push_due) for device in devices]
         if channels["email"] and draft.email is not None:
             email = draft.email
-            rows.append(
-                Delivery(
-                    channel="email", payload={"to": email.to, "subject": email.subject, "body": email.body}, due_at=now
-                )
-            )
+            payload = {"subject": email.subject, "body": email.body}
+            if email.to is not None:
+                payload["to"] = email.to
+            # Due now even in quiet hours: they hold back push only.
+            rows.append(Delivery(channel="email", payload=payload, due_at=now))
         for row in rows:
             row.id, row.notification_id = uuid.uuid4(), notification_id
             row.user_id, row.type, row.status, row.attempts = draft.user_id, draft.type, "pending", 0

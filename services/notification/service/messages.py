@@ -13,6 +13,29 @@ def _id(value: str) -> uuid.UUID:
     return uuid.UUID(value)
 
 
+# What the recipient can do next, closing each type's email.
+_NEXT_STEP = {
+    "hug_received": "Open HugMood to see it, and maybe send one back.",
+    "hug_request": "Open HugMood to answer it.",
+    "group_hug_invite": "Open HugMood to join in.",
+    "friend_request": "Open HugMood to accept or decline it.",
+    "friend_accepted": "Open HugMood to say hello.",
+    "streak_milestone": "Open HugMood to check in today.",
+}
+_EMAIL_FOOTER = (
+    "You get this email because email is on for this kind of notification. "
+    "You can turn it off in your HugMood notification preferences."
+)
+
+
+def _draft(user_id: str, kind: str, title: str, body: str, data: dict[str, Any]) -> Draft:
+    """A notification and its email, which says no more than the notification does in-app (its
+    title and body) and goes to the owner's address, looked up when it is sent."""
+    body = body[:1000]
+    email = EmailDraft(None, f"HugMood: {title}", f"{body}\n\n{_NEXT_STEP[kind]}\n\n{_EMAIL_FOOTER}\n")
+    return Draft(_id(user_id), kind, title, body, data, email)
+
+
 def hug_sent(data: dict[str, Any]) -> list[Draft]:
     """The recipient of a hug learns of it."""
     label = data.get("type_label") or "hug"
@@ -20,11 +43,11 @@ def hug_sent(data: dict[str, Any]) -> list[Draft]:
     if data.get("message"):
         body += f' "{data["message"]}"'
     return [
-        Draft(
-            _id(data["recipient_id"]),
+        _draft(
+            data["recipient_id"],
             "hug_received",
             "You got a hug",
-            body[:1000],
+            body,
             {
                 "hug_id": data["hug_id"],
                 "sender_id": data["sender_id"],
@@ -44,11 +67,11 @@ def hug_requested(data: dict[str, Any]) -> list[Draft]:
     if data.get("message"):
         body += f' "{data["message"]}"'
     return [
-        Draft(
-            _id(data["recipient_id"]),
+        _draft(
+            data["recipient_id"],
             "hug_request",
             "A hug was requested",
-            body[:1000],
+            body,
             {"hug_request_id": data["hug_request_id"], "requester_id": data["requester_id"]},
         )
     ]
@@ -58,11 +81,11 @@ def group_hug_created(data: dict[str, Any]) -> list[Draft]:
     """Every participant but the creator is invited."""
     invited = dict.fromkeys(p for p in data.get("participant_ids", []) if p != data["creator_id"])
     return [
-        Draft(
-            _id(participant),
+        _draft(
+            participant,
             "group_hug_invite",
             "You're invited to a group hug",
-            f'Join "{data.get("name") or "a group hug"}" before it ends.'[:1000],
+            f'Join "{data.get("name") or "a group hug"}" before it ends.',
             {"group_hug_id": data["group_hug_id"], "creator_id": data["creator_id"], "expires_at": data["expires_at"]},
         )
         for participant in invited
@@ -71,8 +94,8 @@ def group_hug_created(data: dict[str, Any]) -> list[Draft]:
 
 def friend_requested(data: dict[str, Any]) -> list[Draft]:
     return [
-        Draft(
-            _id(data["addressee_id"]),
+        _draft(
+            data["addressee_id"],
             "friend_request",
             "New friend request",
             "Someone would like to be your friend.",
@@ -83,8 +106,8 @@ def friend_requested(data: dict[str, Any]) -> list[Draft]:
 
 def friendship_accepted(data: dict[str, Any]) -> list[Draft]:
     return [
-        Draft(
-            _id(data["user_id"]),
+        _draft(
+            data["user_id"],
             "friend_accepted",
             "Friend request accepted",
             "Your friend request was accepted.",
@@ -96,8 +119,8 @@ def friendship_accepted(data: dict[str, Any]) -> list[Draft]:
 def streak_milestone(data: dict[str, Any]) -> list[Draft]:
     days = int(data["days"])
     return [
-        Draft(
-            _id(data["user_id"]),
+        _draft(
+            data["user_id"],
             "streak_milestone",
             f"{days}-day streak!",
             f"You have checked in {days} days in a row. Keep going!",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -306,3 +307,34 @@ def test_internal_user_lookup_is_for_services_only(client):
     }
     assert client.get("/internal/v1/auth/users/not-a-uuid", headers=bearer(_service_token(client))).status_code == 404
     assert client.get(path).status_code == 401
+
+
+def test_contact_lookup_is_for_the_notification_service_only(client):
+    session = register(client)
+    path = f"/internal/v1/auth/users/{session['user']['id']}/contact"
+    as_notification = client.get(path, headers=bearer(_service_token(client, "notification")))
+    assert as_notification.status_code == 200 and as_notification.json == {"email": "alice@example.com"}
+    admin = login(client, ADMIN["ADMIN_USERNAME"], ADMIN["ADMIN_PASSWORD"])["access_token"]
+    for token in (session["access_token"], admin, _service_token(client, "user"), _service_token(client, "social")):
+        refused = client.get(path, headers=bearer(token))
+        assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    anonymous = client.get(path)
+    assert anonymous.status_code == 401 and anonymous.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("user_id", ["not-a-uuid", "0" * 300, "%2e%2e", "never-registered", "deleted"])
+def test_contact_lookup_of_a_malformed_unknown_or_deleted_user_is_404(client, user_id):
+    session = register(client)
+    if user_id == "never-registered":
+        user_id = str(uuid.uuid4())
+    if user_id == "deleted":
+        user_id = session["user"]["id"]
+        deleted = client.delete(
+            "/api/v1/auth/account", json={"password": PASSWORD}, headers=bearer(session["access_token"])
+        )
+        assert deleted.status_code == 202
+    response = client.get(
+        f"/internal/v1/auth/users/{user_id}/contact", headers=bearer(_service_token(client, "notification"))
+    )
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+    assert response.json["code"] == "auth.user_not_found"

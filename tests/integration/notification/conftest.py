@@ -3,8 +3,9 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -15,6 +16,7 @@ from werkzeug.serving import make_server
 
 from services.notification import create_app, tasks
 from services.notification.models import db
+from services.notification.service import delivery
 from shared.testing import rolled_back
 
 RECORDING = {"NOTIFICATION_PUSH_PROVIDER": "recording", "NOTIFICATION_EMAIL_PROVIDER": "recording"}
@@ -32,6 +34,13 @@ def notification_app(notification_config: dict[str, Any]) -> Flask:
 
 def providers(app: Flask) -> Any:
     return app.extensions["notification_providers"]
+
+
+def send(app: Flask, delivery_id: uuid.UUID, now: datetime | None = None) -> delivery.Result:
+    """Run one delivery with the app's providers and its address lookup (the auth service)."""
+    return delivery.deliver(
+        delivery_id=delivery_id, providers=providers(app), addresses=app.extensions["notification_addresses"], now=now
+    )
 
 
 @pytest.fixture
@@ -56,6 +65,12 @@ def enqueued(monkeypatch, notification_app: Flask) -> list[uuid.UUID]:
 def client(notification_app: Flask, redis_client, sent, enqueued) -> Iterator[FlaskClient]:
     with notification_app.app_context(), rolled_back(db):
         yield notification_app.test_client()
+
+
+def quiet_around_now(zone: str) -> dict[str, str]:
+    """Quiet hours from an hour ago to an hour from now, on the clock of `zone`."""
+    now = datetime.now(ZoneInfo(zone))
+    return {"start": (now - timedelta(hours=1)).strftime("%H:%M"), "end": (now + timedelta(hours=1)).strftime("%H:%M")}
 
 
 def event(event_type: str, **data: Any) -> dict[str, Any]:

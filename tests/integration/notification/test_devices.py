@@ -10,6 +10,7 @@ from sqlalchemy import select
 from services.notification import tasks
 from services.notification.models import Delivery, Device, db
 from services.notification.service import delivery
+from tests.integration.notification.conftest import send
 
 PATH = "/api/v1/devices"
 
@@ -17,10 +18,6 @@ PATH = "/api/v1/devices"
 def pushes(user_id: str) -> list[Delivery]:
     query = select(Delivery).where(Delivery.user_id == uuid.UUID(user_id), Delivery.channel == "push")
     return list(db.session.execute(query).scalars())
-
-
-def providers(app):
-    return app.extensions["notification_providers"]
 
 
 def test_register_is_idempotent_per_token(caller):
@@ -49,7 +46,7 @@ def test_a_pending_push_never_reaches_a_phone_that_changed_hands(caller, notific
     alice.hugged()
     (push,) = pushes(alice.id)
     bob.add_device("tok-sold")
-    assert delivery.deliver(delivery_id=push.id, providers=providers(notification_app)).status == "failed"
+    assert send(notification_app, push.id).status == "failed"
     assert sent.push.sent == []
 
 
@@ -121,7 +118,7 @@ def test_an_invalid_token_deactivates_the_device_without_retrying(caller, notifi
     device = alice.add_device("invalid-token-1")
     alice.hugged()
     (push,) = pushes(alice.id)
-    result = delivery.deliver(delivery_id=push.id, providers=providers(notification_app))
+    result = send(notification_app, push.id)
     assert result.status == "failed" and result.retry_in is None
     assert alice.get(PATH).json["items"][0]["is_active"] is False
     alice.hugged()
@@ -138,7 +135,7 @@ def test_a_failing_send_is_retried_with_backoff_then_marked_failed(caller, notif
     waits = []
     now = push.due_at
     for _ in range(delivery.MAX_ATTEMPTS):
-        result = delivery.deliver(delivery_id=push.id, providers=providers(notification_app), now=now)
+        result = send(notification_app, push.id, now=now)
         if result.retry_in is None:
             break
         waits.append(result.retry_in)

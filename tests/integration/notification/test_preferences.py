@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +12,7 @@ from services.notification import tasks
 from services.notification.models import Delivery, Notification, db
 from services.notification.service import TimezoneSource, delivery
 from shared.http import ServiceClient
+from tests.integration.notification.conftest import quiet_around_now, send
 
 PATH = "/api/v1/notifications/preferences"
 
@@ -105,27 +105,21 @@ def test_push_off_creates_no_push_delivery(caller, enqueued):
     assert len(alice.notifications()) == 1 and deliveries(alice.id) == [] and enqueued == []
 
 
-def _around_now(zone: str) -> dict[str, str]:
-    now = datetime.now(ZoneInfo(zone))
-    return {"start": (now - timedelta(hours=1)).strftime("%H:%M"), "end": (now + timedelta(hours=1)).strftime("%H:%M")}
-
-
 def test_quiet_hours_hold_push_until_they_end_but_store_in_app_at_once(caller, enqueued, sent, notification_app):
     alice = caller()  # unknown to the user service: its zone is UTC
     alice.add_device("tok-quiet")
-    alice.put(PATH, json={"quiet_hours": _around_now("UTC")})
+    alice.put(PATH, json={"quiet_hours": quiet_around_now("UTC")})
     alice.hugged()
     assert len(alice.notifications()) == 1
     (push,) = deliveries(alice.id)
     assert enqueued == [] and push.enqueued_at is None
     held = push.due_at - datetime.now(UTC)
     assert timedelta(minutes=55) < held <= timedelta(hours=1)
-    providers = notification_app.extensions["notification_providers"]
-    assert delivery.deliver(delivery_id=push.id, providers=providers).status == "pending"  # not yet
+    assert send(notification_app, push.id).status == "pending"  # not yet
     assert delivery.due_for_sending() == []
     later = push.due_at + timedelta(seconds=1)
     assert delivery.due_for_sending(now=later) == [push.id]
-    assert delivery.deliver(delivery_id=push.id, providers=providers, now=later).status == "sent"
+    assert send(notification_app, push.id, now=later).status == "sent"
     assert len(sent.push.sent) == 1
 
 
@@ -145,7 +139,7 @@ def test_quiet_hours_are_read_in_the_owners_time_zone(client, make_user, user_se
     assert response.status_code == 200, response.text
     alice = Caller(client, user_id, token)
     alice.add_device("tok-zone")
-    alice.put(PATH, json={"quiet_hours": _around_now(zone)})
+    alice.put(PATH, json={"quiet_hours": quiet_around_now(zone)})
     alice.hugged()
     (push,) = deliveries(alice.id)
     assert push.due_at > datetime.now(UTC) + timedelta(minutes=55) and enqueued == []
