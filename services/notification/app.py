@@ -66,6 +66,13 @@ SETTINGS = [
         help="the link in password reset emails; the URL-encoded token is appended",
     ),
     Setting(
+        "NOTIFICATION_DELIVERY_RETENTION_DAYS",
+        parse_positive(float),
+        30.0,
+        help="push and email deliveries that were sent or given up are deleted this many days after they were "
+        "created (by the delivery sweep); pending ones are kept",
+    ),
+    Setting(
         "NOTIFICATION_FCM_CREDENTIALS_FILE",
         str,
         "",

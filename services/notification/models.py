@@ -119,7 +119,11 @@ class Delivery(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
-    __table_args__ = (Index("ix_deliveries_pending_due", "due_at", postgresql_where=text("status = 'pending'")),)
+    __table_args__ = (
+        Index("ix_deliveries_pending_due", "due_at", postgresql_where=text("status = 'pending'")),
+        # The sweep's pruning of sent and given-up deliveries past their retention reads this range.
+        Index("ix_deliveries_finished", "created_at", postgresql_where=text("status <> 'pending'")),
+    )
 
 
 class OutboxEvent(OutboxMixin, db.Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
@@ -114,8 +115,13 @@ def deliver(self: Any, delivery_id: str) -> str:
 
 @shared_task(name=SWEEP_TASK, acks_late=True)
 def sweep_deliveries() -> int:
-    """Re-enqueue due deliveries whose enqueue was lost, and pushes held by quiet hours."""
-    with app().app_context():
+    """Re-enqueue due deliveries whose enqueue was lost, and pushes held by quiet hours; delete
+    finished deliveries past their retention."""
+    flask_app = app()
+    with flask_app.app_context():
         ids = service.delivery.due_for_sending()
-    enqueue(ids)
+    enqueue(ids)  # before pruning, so sends never wait on it
+    retention = timedelta(days=flask_app.config["HUGMOOD"].NOTIFICATION_DELIVERY_RETENTION_DAYS)
+    with flask_app.app_context():
+        service.delivery.prune_finished(retention=retention)
     return len(ids)

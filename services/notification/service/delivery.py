@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 
 from services.notification.models import Delivery, Device, db
 from services.notification.service.providers import (
@@ -171,3 +171,31 @@ def due_for_sending(*, now: datetime | None = None, limit: int = 500) -> list[uu
     ids = [row.id for row in rows]
     db.session.commit()
     return ids
+
+
+# One batch of finished deliveries created before the cutoff (ix_deliveries_finished finds them).
+_PRUNE_BATCH = text(
+    "DELETE FROM deliveries WHERE id IN ("
+    " SELECT id FROM deliveries WHERE status <> 'pending' AND created_at < :cutoff LIMIT :n)"
+)
+
+
+def prune_finished(
+    *, retention: timedelta, now: datetime | None = None, batch: int = 500, max_batches: int = 20
+) -> int:
+    """Delete deliveries that were sent or given up and were created more than `retention` ago;
+    return how many went.
+
+    Each batch is its own short transaction, and one call deletes at most `max_batches` of them,
+    so a large backlog is worked off over several sweeps without holding locks long. Pending
+    deliveries are never deleted, however old.
+    """
+    cutoff = (now or datetime.now(UTC)) - retention
+    deleted = 0
+    for _ in range(max_batches):
+        count = db.session.execute(_PRUNE_BATCH, {"cutoff": cutoff, "n": batch}).rowcount
+        db.session.commit()
+        deleted += count
+        if count < batch:
+            break
+    return deleted
