@@ -197,7 +197,7 @@ class PasswordResetConfirmResource(Resource):
 
 class MeResource(Resource):
     def get(self) -> Response:
-        return jsonify(_user_out.dump(service.get_user(current_identity().user_id)))
+        return jsonify(_user_out.dump(service.read_user(current_identity().user_id)))
 
 
 class JwksResource(Resource):
@@ -220,7 +220,7 @@ class InternalUserResource(Resource):
 
     def get(self, user_id: str) -> Response:
         require_service()
-        return jsonify(_public_user_out.dump(service.get_user(user_id)))
+        return jsonify(_public_user_out.dump(service.read_user(user_id)))
 
 
 class InternalContactResource(Resource):
@@ -228,7 +228,7 @@ class InternalContactResource(Resource):
 
     def get(self, user_id: str) -> Response:
         require_service("notification")
-        return jsonify(_contact_out.dump(service.get_user(user_id)))
+        return jsonify(_contact_out.dump(service.read_user(user_id)))
 
 
 PUBLIC_ENDPOINTS = (

@@ -19,6 +19,7 @@ from services.auth.models import USER_DATA, OidcIdentity, OutboxEvent, PasswordR
 from services.auth.service.passwords import DUMMY_HASH, NO_PASSWORD, passwords
 from services.auth.service.tokens import TokenPair, live_families, now, revoke_families, start_session, token_hash
 from shared.auth import Denylist
+from shared.db import outside_transaction
 from shared.events import publish
 
 RESET_TOKEN_LIFETIME = timedelta(hours=1)
@@ -165,6 +166,12 @@ def login(*, login: str, password: str, ip: str, throttle: LoginThrottle, kid: s
     pair = start_session(user=user, kid=kid)
     db.session.commit()
     return user, pair
+
+
+def read_user(user_id: str) -> User:
+    """`get_user` for a request that reads nothing else: no transaction around its one statement."""
+    outside_transaction(db.session)
+    return get_user(user_id)
 
 
 def get_user(user_id: str) -> User:
