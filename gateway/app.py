@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs
 
 import redis
 import requests
@@ -16,7 +17,7 @@ import requests
 from gateway import routes
 from gateway.auth import ClientAddress
 from gateway.datarights import ACCOUNT_DELETION, ERASURES_PREFIX, EXPORT_PATH, DataRights
-from gateway.proxy import Forwarded, Upstream, forward, make_upstream
+from gateway.proxy import Answer, Forwarded, Upstream, forward, make_upstream
 from gateway.ratelimit import Limiter, Verdict
 from shared import VERSION
 from shared.app import MAX_BODY_BYTES, check_json_body, request_id_from
@@ -35,7 +36,7 @@ from shared.errors import (
 )
 from shared.logging import configure_logging
 from shared.metrics import LATENCY, REQUESTS, render
-from shared.wake import POLL_CHECK_PATH, POLL_WAIT_HEADER, WakeHub
+from shared.wake import POLL_CHECK_PATH, POLL_WAIT_HEADER, WakeHub, answer_from
 
 access_log = logging.getLogger("hugmood.access")
 
@@ -233,12 +234,15 @@ class Gateway:
         response_headers = [h for h in forwarded.headers if h[0].lower() != "x-request-id"]
         return self._respond(req, start_response, forwarded.status, response_headers + extra_headers, forwarded)
 
-    def _held_poll(self, upstream: Upstream, query: str | None, headers: dict[str, str], user_id: str) -> Forwarded:
+    def _held_poll(
+        self, upstream: Upstream, query: str | None, headers: dict[str, str], user_id: str
+    ) -> Forwarded | Answer:
         """A long poll, held here: the notification service only answers checks, at once.
 
         Ask; if it says there is nothing newer than the cursor (X-Poll-Wait > 0), wait for the
-        user's wake-up or the poll's timeout, then ask again. The waiter is registered before the
-        first check, so a notification committed after it cannot slip between check and wait.
+        user's wake-up or the poll's timeout. A wake-up whose news follows the poll's cursor
+        directly is the answer (shared.wake); any other, ask again. The waiter is registered before
+        the first check, so a notification committed after it cannot slip between check and wait.
         Nothing of the poll stays in the notification service or in an upstream connection while
         it is held, and a held poll costs this process a parked greenlet and its socket.
         """
@@ -258,7 +262,10 @@ class Gateway:
                     return answer  # the timeout: no items, the same cursor
                 answer.drain()
                 del answer  # nothing of the check stays with the held poll
-                woken.wait(deadline - now)
+                if woken.wait(deadline - now) and woken.news is not None:
+                    news = answer_from(woken.news, _only_cursor(query))
+                    if news is not None:
+                        return Answer(200, news)
 
     def _limit(self, key: tuple[str, str], client_ip: str, claims: dict[str, Any] | None) -> Verdict:
         cfg = self.config
@@ -453,6 +460,12 @@ _DROPPED_REQUEST_HEADERS = frozenset(
 
 
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
+
+def _only_cursor(query: str | None) -> str | None:
+    """The poll's cursor, if its query string gives exactly one."""
+    cursors = parse_qs(query or "", keep_blank_values=True).get("cursor", [])
+    return cursors[0] if len(cursors) == 1 else None
 
 
 def _seconds(value: str | None) -> float:

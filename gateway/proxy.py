@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -146,6 +147,19 @@ class Forwarded:
                 del self.headers[index]
                 return value
         return None
+
+
+class Answer:
+    """An answer the gateway gives itself, in the shape of a Forwarded one: JSON encoded as the
+    services' Flask encodes it (sorted keys, compact, a final newline), so a client cannot tell."""
+
+    def __init__(self, status: int, payload: Any):
+        self.status = status
+        self.body = (json.dumps(payload, sort_keys=True, separators=(",", ":")) + "\n").encode()
+        self.headers = [("Content-Type", "application/json"), ("Content-Length", str(len(self.body)))]
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.body
 
 
 def forward(upstream: Upstream, method: str, path_qs: str, headers: dict[str, str], body: bytes | None) -> Forwarded:

@@ -1,8 +1,16 @@
 """Wake-ups for long polls: one Redis pub/sub subscriber per process, fanned out to the requests
-waiting for a user. Pub/sub only wakes; what a poll answers comes from its durable cursor."""
+waiting for a user.
+
+A wake-up names the user and, when the notification service sends them, carries the news: the
+notifications just committed, already in their API form, with the cursor just before them
+(`after`) and the cursor after them. A waiting poll whose cursor is exactly `after` can answer
+with them as they are, since nothing lies between its cursor and them; any other poll (or a
+wake-up without news) asks the durable store again by its cursor. So a lost or overtaken wake-up
+still loses nothing."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -11,6 +19,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from typing import Any
 
 import redis
 
@@ -25,6 +34,39 @@ NOTIFICATION_WAKE_CHANNEL = "hm:notifications:wake"
 # how long the caller may hold the poll for a wake-up before asking again (0: answer now).
 POLL_CHECK_PATH = "/internal/v1/notifications/poll"
 POLL_WAIT_HEADER = "X-Poll-Wait"
+
+
+def wake_message(user_id: uuid.UUID | str, news: dict[str, Any] | None = None) -> str:
+    """What is published on the wake channel: the user id alone, or with the news (`after`,
+    `cursor` and `items`: see the module's docstring)."""
+    if news is None:
+        return str(user_id)
+    return json.dumps({"user": str(user_id), **news}, separators=(",", ":"))
+
+
+def read_message(data: bytes) -> tuple[str, dict[str, Any] | None]:
+    """The user id and the news (None without) of a published wake-up."""
+    if not data.startswith(b"{"):
+        return data.decode(), None
+    message = json.loads(data)
+    return message.pop("user"), message
+
+
+def answer_from(news: dict[str, Any] | None, cursor: str | None) -> dict[str, Any] | None:
+    """The poll's answer, `{"items", "cursor"}`, if the news follows the poll's cursor directly."""
+    if news is None or cursor is None or news.get("after") != cursor:
+        return None
+    return {"items": news["items"], "cursor": news["cursor"]}
+
+
+class Waiter(threading.Event):
+    """A waiting request's event, with the news of the wake-up that set it (None: ask again)."""
+
+    news: dict[str, Any] | None = None
+
+    def clear(self) -> None:
+        self.news = None
+        super().clear()
 
 
 class WakeHub:
@@ -74,7 +116,7 @@ class WakeHub:
                 while not self._stopping:
                     message = pubsub.get_message(timeout=1.0)
                     if message and message["type"] == "message":
-                        self.wake(message["data"].decode())
+                        self._deliver(message["data"])
             except (redis.RedisError, OSError):
                 log.warning("wake-up subscriber lost Redis; reconnecting")
                 self.subscribed.clear()
@@ -86,25 +128,35 @@ class WakeHub:
                 with suppress(redis.RedisError, OSError):
                     pubsub.close()
 
-    def wake(self, user_id: str) -> None:
-        """Wake every request waiting for `user_id`."""
+    def _deliver(self, data: bytes) -> None:
+        try:
+            user_id, news = read_message(data)
+        except (ValueError, KeyError, AttributeError):
+            log.warning("unreadable wake-up ignored")
+            return
+        self.wake(user_id, news)
+
+    def wake(self, user_id: str, news: dict[str, Any] | None = None) -> None:
+        """Wake every request waiting for `user_id`, handing each the news."""
         with self.lock:
             events = list(self.waiters.get(user_id, ()))
         for event in events:
+            event.news = news
             event.set()
 
     def wake_all(self) -> None:
         with self.lock:
             events = [e for group in self.waiters.values() for e in group]
         for event in events:
+            event.news = None
             event.set()
 
     @contextmanager
-    def waiting(self, user_id: uuid.UUID) -> Iterator[threading.Event]:
+    def waiting(self, user_id: uuid.UUID | str) -> Iterator[Waiter]:
         """Register a waiter for `user_id` for the duration of the block."""
         self.start()
         key = str(user_id)
-        event = threading.Event()
+        event = Waiter()
         with self.lock:
             self.waiters[key].add(event)
         held = LONG_POLLS.labels(self.process)

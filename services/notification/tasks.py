@@ -11,7 +11,7 @@ from typing import Any
 from celery import shared_task
 from celery.exceptions import MaxRetriesExceededError
 
-from services.notification import service
+from services.notification import schemas, service
 from services.notification.app import create_app
 from services.notification.models import USER_DATA, ProcessedEvent, db
 from services.notification.service import Draft
@@ -20,6 +20,7 @@ from shared.events import claim_once, lazy_app, registry
 
 log = logging.getLogger("hugmood.notification.tasks")
 app = lazy_app(create_app)
+_notifications = schemas.Notification(many=True)  # the API's form, for the wake-up's news
 
 DELIVER_TASK = "notification.deliver"
 SWEEP_TASK = "notification.sweep_deliveries"
@@ -44,7 +45,7 @@ def _notify(event: dict[str, Any], consumer: str, drafts: Callable[[dict[str, An
             timezones = flask_app.extensions["notification_timezones"]
             outcome = service.inbox.create(drafts(event["data"]), timezone_of=timezones.get)
         db.session.commit()
-        service.inbox.wake(flask_app.extensions["redis"], outcome.woken)
+        service.inbox.wake(flask_app.extensions["redis"], outcome.created, _notifications.dump)
     enqueue(outcome.deliveries)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from services.notification.models import Delivery, Notification, db
 from services.notification.service import preferences
 from shared.errors import ValidationFailed
 from shared.pagination import decode_cursor, encode_cursor
-from shared.wake import NOTIFICATION_WAKE_CHANNEL
+from shared.wake import NOTIFICATION_WAKE_CHANNEL, wake_message
 
 log = logging.getLogger("hugmood.notification")
 
@@ -50,9 +51,10 @@ class Draft:
 
 @dataclass
 class Outcome:
-    """What to do after the transaction commits: users to wake, deliveries to enqueue."""
+    """What to do after the transaction commits: users to wake (with what was created for them, in
+    seq order), deliveries to enqueue."""
 
-    woken: set[uuid.UUID] = field(default_factory=set)
+    created: dict[uuid.UUID, list[Notification]] = field(default_factory=dict)
     deliveries: list[uuid.UUID] = field(default_factory=list)
 
 
@@ -77,14 +79,15 @@ _INSERT_WITH_NEXT_SEQ = text(
     " ON CONFLICT (user_id) DO UPDATE SET seq = notification_counters.seq + 1 RETURNING seq)"
     " INSERT INTO notifications (id, user_id, seq, type, title, body, data, is_read)"
     " SELECT :id, :user_id, counter.seq, :type, :title, :body, CAST(:data AS jsonb), false FROM counter"
+    " RETURNING seq, data, created_at"
 )
 
 
-def insert_notification(draft: Draft) -> uuid.UUID:
+def insert_notification(draft: Draft) -> Notification:
     """Add the draft's notification, with the user's next sequence number, to the caller's
-    transaction; its id."""
+    transaction; the notification as stored (not attached to the session)."""
     notification_id = uuid.uuid4()
-    db.session.execute(
+    seq, data, created_at = db.session.execute(
         _INSERT_WITH_NEXT_SEQ,
         {
             "id": notification_id,
@@ -94,8 +97,19 @@ def insert_notification(draft: Draft) -> uuid.UUID:
             "body": draft.body,
             "data": json.dumps(draft.data),
         },
+    ).one()
+    return Notification(
+        id=notification_id,
+        user_id=draft.user_id,
+        seq=seq,
+        type=draft.type,
+        title=draft.title,
+        body=draft.body,
+        data=data,
+        is_read=False,
+        read_at=None,
+        created_at=created_at,
     )
-    return notification_id
 
 
 def current_seq(user_id: uuid.UUID) -> int:
@@ -130,8 +144,9 @@ def create(drafts: list[Draft], *, timezone_of: Any, now: datetime | None = None
     for draft, channels, devices, push_due in sorted(plans, key=lambda plan: str(plan[0].user_id)):
         notification_id = None
         if channels["in_app"]:
-            notification_id = insert_notification(draft)  # sent at once: before its deliveries' flush
-            outcome.woken.add(draft.user_id)
+            notification = insert_notification(draft)  # sent at once: before its deliveries' flush
+            outcome.created.setdefault(draft.user_id, []).append(notification)
+            notification_id = notification.id
         push_payload = {"title": draft.title, "body": draft.body, "data": draft.data}
         rows = [Delivery(device_id=device, channel="push", payload=push_payload, due_at=push_due) for device in devices]
         if channels["email"] and draft.email is not None:
@@ -153,11 +168,23 @@ def create(drafts: list[Draft], *, timezone_of: Any, now: datetime | None = None
     return outcome
 
 
-def wake(redis_client: redis.Redis, users: set[uuid.UUID]) -> None:
-    """Publish a wake-up per user, after commit. Lossless without it: polls re-check by cursor."""
-    for user_id in users:
+def wake(
+    redis_client: redis.Redis,
+    created: dict[uuid.UUID, list[Notification]],
+    dump: Callable[[list[Notification]], list[dict[str, Any]]],
+) -> None:
+    """Publish a wake-up per user, after commit, with the news: what was created, in its API form
+    (`dump`), and the cursors before and after it (shared.wake). Lossless without it: polls
+    re-check by cursor."""
+    for user_id, notifications in created.items():
+        # Their seqs are consecutive: the user's counter row stayed locked until the commit.
+        news = {
+            "after": encode_cursor(notifications[0].seq - 1),
+            "cursor": encode_cursor(notifications[-1].seq),
+            "items": dump(notifications),
+        }
         try:
-            redis_client.publish(NOTIFICATION_WAKE_CHANNEL, str(user_id))
+            redis_client.publish(NOTIFICATION_WAKE_CHANNEL, wake_message(user_id, news))
         except redis.RedisError:
             log.warning("wake-up not published", extra={"user_id": str(user_id)})
 

@@ -12,7 +12,7 @@ from services.notification.models import Notification, db
 from services.notification.service import inbox
 from shared.db import outside_transaction
 from shared.pagination import encode_cursor
-from shared.wake import WakeHub
+from shared.wake import WakeHub, answer_from
 
 
 def poll(
@@ -50,7 +50,8 @@ def poll(
             # No periodic re-read while holding: at 10,000 held polls a 5 s re-check was 2,000 queries
             # a second and emptied the pool. A wake-up lost while the subscriber reconnects is covered
             # by its wake-all on reconnect, and every poll reads the database once more at its timeout.
-            event.wait(remaining)
+            if event.wait(remaining) and (news := answer_from(event.news, cursor)) is not None:
+                return news  # what was just committed, right after this cursor: no query needed
 
 
 def _newer(

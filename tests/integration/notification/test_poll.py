@@ -11,6 +11,7 @@ import redis
 
 from services.notification.models import db
 from shared.pagination import encode_cursor
+from shared.wake import wake_message
 
 PATH = "/api/v1/notifications/poll"
 
@@ -275,3 +276,49 @@ def test_the_check_refuses_what_the_poll_refuses(caller, query):
 def test_the_check_needs_the_users_own_token(client):
     response = client.get(CHECK, query_string={"cursor": encode_cursor(0)}, headers={"X-User-Id": "someone"})
     assert response.status_code == 401 and response.content_type == "application/problem+json"
+
+
+# --- wake-ups that carry the news ---
+
+
+def test_a_held_poll_answers_from_the_news_exactly_what_a_fresh_poll_would(live_user):
+    alice = live_user()
+    cursor = alice.poll()["cursor"]
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(alice.poll, cursor, 10)
+        time.sleep(0.3)
+        alice.hugged()
+        woken = held.result(timeout=5)
+    assert len(woken["items"]) == 1
+    assert alice.poll(cursor, timeout=1) == woken  # the same items, the same cursor after them
+
+
+def publish_news(live_app, redis_url, user_id: str, news: dict) -> None:
+    hub = live_app.extensions["notification_wake"]
+    admin = redis.Redis.from_url(redis_url)
+    admin.publish(hub.channel, wake_message(user_id, news))
+    admin.close()
+
+
+def test_news_that_follows_the_cursor_is_the_answer_without_a_query(live_user, live_app, redis_url):
+    alice = live_user()
+    cursor = alice.poll()["cursor"]
+    # Nothing in the database: an answer with this item can only come from the wake-up itself.
+    item = {"id": "n-1", "type": "hug_received", "title": "t", "body": "b", "data": {}, "is_read": False}
+    news = {"after": cursor, "cursor": encode_cursor(1), "items": [item]}
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(alice.poll, cursor, 10)
+        time.sleep(0.3)
+        publish_news(live_app, redis_url, alice.id, news)
+        assert held.result(timeout=5) == {"items": [item], "cursor": encode_cursor(1)}
+
+
+def test_news_that_does_not_follow_the_cursor_sends_the_poll_back_to_the_database(live_user, live_app, redis_url):
+    alice = live_user()
+    cursor = alice.poll()["cursor"]
+    stale = {"after": encode_cursor(7), "cursor": encode_cursor(8), "items": [{"id": "not-in-the-database"}]}
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(alice.poll, cursor, 2)
+        time.sleep(0.3)
+        publish_news(live_app, redis_url, alice.id, stale)
+        assert held.result(timeout=5) == {"items": [], "cursor": cursor}  # what the database holds

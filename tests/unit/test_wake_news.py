@@ -1,0 +1,49 @@
+"""shared.wake's message format and the rule for answering a poll from a wake-up's news."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shared.wake import Waiter, WakeHub, answer_from, read_message, wake_message
+
+NEWS = {"after": "c7", "cursor": "c8", "items": [{"id": "n8", "title": "A hug"}]}
+
+
+def test_a_wake_up_with_news_reads_back_as_sent_and_one_without_as_the_user_alone():
+    user = uuid.uuid4()
+    assert read_message(wake_message(user, NEWS).encode()) == (str(user), NEWS)
+    assert read_message(wake_message(user).encode()) == (str(user), None)
+
+
+@pytest.mark.parametrize(
+    ("cursor", "answered"),
+    [("c7", True), ("c6", False), ("c8", False), (None, False)],
+)
+def test_only_news_that_follows_the_polls_cursor_directly_is_an_answer(cursor, answered):
+    expected = {"items": NEWS["items"], "cursor": "c8"} if answered else None
+    assert answer_from(NEWS, cursor) == expected
+    assert answer_from(None, "c7") is None
+
+
+def test_clearing_a_waiter_forgets_its_news():
+    waiter = Waiter()
+    waiter.news = NEWS
+    waiter.set()
+    waiter.clear()
+    assert waiter.news is None and not waiter.is_set()
+
+
+def test_the_hub_hands_news_to_its_users_waiters_only_and_ignores_garbage():
+    hub = WakeHub("redis://127.0.0.1:1/0", process="test")
+    hub.start = lambda: None  # no subscriber: messages are handed in directly
+    alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
+    with hub.waiting(alice) as a, hub.waiting(bob) as b:
+        hub._deliver(wake_message(alice, NEWS).encode())
+        assert a.is_set() and a.news == NEWS and not b.is_set()
+        for garbage in (b"{not json", b'{"no": "user"}'):
+            hub._deliver(garbage)  # logged and dropped
+        assert not b.is_set()
+        hub.wake_all()  # after a reconnect: everyone asks again, without news
+        assert a.news is None and b.is_set() and b.news is None
