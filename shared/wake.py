@@ -111,14 +111,19 @@ class WakeHub:
                 pubsub.subscribe(self.channel)
                 self.subscribed.set()
                 if failed:
+                    log.info("wake-up subscriber reconnected to Redis")
                     self.wake_all()
+                failed = False
                 backoff = 0.1
                 while not self._stopping:
                     message = pubsub.get_message(timeout=1.0)
                     if message and message["type"] == "message":
                         self._deliver(message["data"])
             except (redis.RedisError, OSError):
-                log.warning("wake-up subscriber lost Redis; reconnecting")
+                if self._stopping:
+                    return  # stopped (at exit, Redis may go first): nothing to report
+                if not failed:  # once per outage, not on every retry
+                    log.warning("wake-up subscriber lost Redis; reconnecting")
                 self.subscribed.clear()
                 failed = True
                 self.wake_all()

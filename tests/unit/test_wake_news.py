@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 
 import pytest
@@ -47,3 +49,15 @@ def test_the_hub_hands_news_to_its_users_waiters_only_and_ignores_garbage():
         assert not b.is_set()
         hub.wake_all()  # after a reconnect: everyone asks again, without news
         assert a.news is None and b.is_set() and b.news is None
+
+
+def test_an_outage_is_reported_once_not_on_every_retry_and_not_after_stopping(caplog):
+    hub = WakeHub("redis://127.0.0.1:1/0", process="test")  # nothing listens there
+    with caplog.at_level(logging.INFO, logger="hugmood.wake"):
+        hub.start()
+        time.sleep(1.0)  # several reconnect attempts (0.1, 0.2, 0.4 s apart)
+        hub.stop()
+        time.sleep(1.0)
+    lost = [r for r in caplog.records if "lost Redis" in r.getMessage()]
+    assert len(lost) == 1
+    assert not hub.subscribed.is_set()
