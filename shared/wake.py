@@ -37,19 +37,24 @@ POLL_WAIT_HEADER = "X-Poll-Wait"
 
 
 def wake_message(user_id: uuid.UUID | str, news: dict[str, Any] | None = None) -> str:
-    """What is published on the wake channel: the user id alone, or with the news (`after`,
-    `cursor` and `items`: see the module's docstring)."""
+    """What is published on the wake channel: the user id, then (after a space) the news as JSON
+    (`after`, `cursor` and `items`: see the module's docstring). The id comes first so that a
+    process with no request waiting for that user drops the message without parsing it."""
     if news is None:
         return str(user_id)
-    return json.dumps({"user": str(user_id), **news}, separators=(",", ":"))
+    return f"{user_id} {json.dumps(news, separators=(',', ':'))}"
+
+
+def split_message(data: bytes) -> tuple[str, bytes]:
+    """The user id of a published wake-up, and its news still encoded (b"" without)."""
+    user_id, _, news = data.partition(b" ")
+    return user_id.decode("ascii"), news
 
 
 def read_message(data: bytes) -> tuple[str, dict[str, Any] | None]:
     """The user id and the news (None without) of a published wake-up."""
-    if not data.startswith(b"{"):
-        return data.decode(), None
-    message = json.loads(data)
-    return message.pop("user"), message
+    user_id, news = split_message(data)
+    return user_id, json.loads(news) if news else None
 
 
 def answer_from(news: dict[str, Any] | None, cursor: str | None) -> dict[str, Any] | None:
@@ -84,7 +89,7 @@ class WakeHub:
         self.redis = redis.Redis.from_url(
             redis_url, socket_timeout=5.0, socket_connect_timeout=2.0, health_check_interval=15
         )
-        self.waiters: dict[str, set[threading.Event]] = defaultdict(set)
+        self.waiters: dict[str, set[Waiter]] = defaultdict(set)
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
         self._started = False
@@ -135,16 +140,31 @@ class WakeHub:
 
     def _deliver(self, data: bytes) -> None:
         try:
-            user_id, news = read_message(data)
-        except (ValueError, KeyError, AttributeError):
+            user_id, encoded = split_message(data)
+        except UnicodeDecodeError:
             log.warning("unreadable wake-up ignored")
             return
-        self.wake(user_id, news)
+        events = self._waiting_for(user_id)
+        if not events:
+            return  # nobody here waits for this user: not even parsed
+        news = None
+        if encoded:
+            try:
+                news = json.loads(encoded)
+            except ValueError:
+                log.warning("unreadable wake-up news ignored: the waiters ask again")
+        self._set(events, news)
 
     def wake(self, user_id: str, news: dict[str, Any] | None = None) -> None:
         """Wake every request waiting for `user_id`, handing each the news."""
+        self._set(self._waiting_for(user_id), news)
+
+    def _waiting_for(self, user_id: str) -> list[Waiter]:
         with self.lock:
-            events = list(self.waiters.get(user_id, ()))
+            return list(self.waiters.get(user_id, ()))
+
+    @staticmethod
+    def _set(events: list[Waiter], news: dict[str, Any] | None) -> None:
         for event in events:
             event.news = news
             event.set()
@@ -152,9 +172,7 @@ class WakeHub:
     def wake_all(self) -> None:
         with self.lock:
             events = [e for group in self.waiters.values() for e in group]
-        for event in events:
-            event.news = None
-            event.set()
+        self._set(events, None)
 
     @contextmanager
     def waiting(self, user_id: uuid.UUID | str) -> Iterator[Waiter]:

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from shared import wake
 from shared.wake import Waiter, WakeHub, answer_from, read_message, wake_message
 
 NEWS = {"after": "c7", "cursor": "c8", "items": [{"id": "n8", "title": "A hug"}]}
@@ -17,6 +18,20 @@ def test_a_wake_up_with_news_reads_back_as_sent_and_one_without_as_the_user_alon
     user = uuid.uuid4()
     assert read_message(wake_message(user, NEWS).encode()) == (str(user), NEWS)
     assert read_message(wake_message(user).encode()) == (str(user), None)
+    assert wake_message(user, NEWS).startswith(f"{user} ")  # readable without parsing the news
+
+
+def test_a_process_with_no_waiter_for_the_user_does_not_parse_the_news(monkeypatch):
+    hub = WakeHub("redis://127.0.0.1:1/0", process="test")
+    hub.start = lambda: None
+    parsed = []
+    monkeypatch.setattr(wake.json, "loads", lambda raw: parsed.append(raw) or NEWS)
+    alice = str(uuid.uuid4())
+    hub._deliver(wake_message(uuid.uuid4(), NEWS).encode())
+    assert parsed == []
+    with hub.waiting(alice) as waiter:
+        hub._deliver(wake_message(alice, NEWS).encode())
+        assert len(parsed) == 1 and waiter.news == NEWS
 
 
 @pytest.mark.parametrize(
@@ -37,16 +52,17 @@ def test_clearing_a_waiter_forgets_its_news():
     assert waiter.news is None and not waiter.is_set()
 
 
-def test_the_hub_hands_news_to_its_users_waiters_only_and_ignores_garbage():
+def test_the_hub_hands_news_to_its_users_waiters_only_and_survives_garbage():
     hub = WakeHub("redis://127.0.0.1:1/0", process="test")
     hub.start = lambda: None  # no subscriber: messages are handed in directly
     alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
     with hub.waiting(alice) as a, hub.waiting(bob) as b:
         hub._deliver(wake_message(alice, NEWS).encode())
         assert a.is_set() and a.news == NEWS and not b.is_set()
-        for garbage in (b"{not json", b'{"no": "user"}'):
-            hub._deliver(garbage)  # logged and dropped
-        assert not b.is_set()
+        hub._deliver(b"\xff\xfe")  # not a user id: logged and dropped
+        hub._deliver(f"{bob} {{not json".encode())  # news that cannot be read: woken to ask again
+        assert b.is_set() and b.news is None
+        b.clear()
         hub.wake_all()  # after a reconnect: everyone asks again, without news
         assert a.news is None and b.is_set() and b.news is None
 
