@@ -389,7 +389,13 @@ def consume_sender(app: Celery) -> Callable[[str, dict[str, Any], str | None], N
     """Send an event to one consumer; `source` is the publisher's schema, whose ledger it reports to."""
 
     def send(consumer_name: str, event: dict[str, Any], source: str | None = None) -> None:
-        # route_task puts it on the consumer's service queue.
-        app.send_task(CONSUME_TASK, args=(consumer_name, event, source), retry=False)
+        # route_task puts it on the consumer's service queue. The message's headers carry a short
+        # description of the arguments (argsrepr, what monitoring tools and logs show) instead of
+        # Celery's repr of the whole event, which would copy its data (a hug's message, say)
+        # there too, and costs the relay a repr of every event it sends.
+        described = f"({consumer_name!r}, <event {event.get('type')} {event.get('id')}>, {source!r})"
+        app.send_task(
+            CONSUME_TASK, args=(consumer_name, event, source), retry=False, argsrepr=described, kwargsrepr="{}"
+        )
 
     return send

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 from shared.config import Config
 from shared.events import consume_sender, make_celery, service_queue
 
@@ -51,3 +54,22 @@ def test_a_worker_takes_waiting_work_in_the_order_of_its_services(redis_url, red
             conn.drain_events(timeout=5)
     # (round robin would take one from each queue in turn: notification, mood, social, notification, ...)
     assert taken == ["notification.hug_sent"] * 2 + ["mood.streaks"] + ["social.activities"] * 2
+
+
+def test_the_message_headers_describe_the_event_without_its_data(redis_url, redis_client):
+    """The consumer gets the whole event in the message's body; the headers (what monitoring and
+    logs show of a task's arguments) name only the consumer, the event's type and id."""
+    app = make_celery(Config(CELERY_BROKER_URL=redis_url, REDIS_URL=redis_url))
+    queue = service_queue("notification")
+    redis_client.delete(queue)
+    with app.connection_for_write() as conn:
+        for declared in app.amqp.queues.values():
+            declared.bind(conn.default_channel).declare()
+    event = {"id": "e-1", "type": "HugSent", "data": {"message": "only for the recipient's eyes"}}
+    consume_sender(app)("notification.hug_sent", event, "hugs")
+    (raw,) = redis_client.lrange(queue, 0, -1)
+    message = json.loads(raw)
+    assert "only for the recipient" not in json.dumps(message["headers"])
+    assert message["headers"]["argsrepr"] == "('notification.hug_sent', <event HugSent e-1>, 'hugs')"
+    body = json.loads(base64.b64decode(message["body"]))
+    assert body[0] == ["notification.hug_sent", event, "hugs"]  # the consumer still gets all of it
