@@ -82,21 +82,18 @@ def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS
     that died meanwhile (the server restarted in that second) fails its request once; the pool then
     drops every connection older than that failure."""
 
-    def now(*_: Any) -> float:
-        return time.monotonic()
-
     @event.listens_for(engine, "connect")
     def _connected(dbapi_connection: Any, record: Any) -> None:
-        record.info["returned_at"] = now()
+        record.info["returned_at"] = time.monotonic()
 
     @event.listens_for(engine, "checkin")
     def _returned(dbapi_connection: Any, record: Any) -> None:
         if record is not None:
-            record.info["returned_at"] = now()
+            record.info["returned_at"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
     def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        if now() - record.info.get("returned_at", 0.0) < idle_seconds:
+        if time.monotonic() - record.info.get("returned_at", 0.0) < idle_seconds:
             return
         try:
             engine.dialect.do_ping(dbapi_connection)

@@ -51,12 +51,6 @@ def split_message(data: bytes) -> tuple[str, bytes]:
     return user_id.decode("ascii"), news
 
 
-def read_message(data: bytes) -> tuple[str, dict[str, Any] | None]:
-    """The user id and the news (None without) of a published wake-up."""
-    user_id, news = split_message(data)
-    return user_id, json.loads(news) if news else None
-
-
 def answer_from(news: dict[str, Any] | None, cursor: str | None) -> dict[str, Any] | None:
     """The poll's answer, `{"items", "cursor"}`, if the news follows the poll's cursor directly."""
     if news is None or cursor is None or news.get("after") != cursor:
@@ -154,10 +148,6 @@ class WakeHub:
             except ValueError:
                 log.warning("unreadable wake-up news ignored: the waiters ask again")
         self._set(events, news)
-
-    def wake(self, user_id: str, news: dict[str, Any] | None = None) -> None:
-        """Wake every request waiting for `user_id`, handing each the news."""
-        self._set(self._waiting_for(user_id), news)
 
     def _waiting_for(self, user_id: str) -> list[Waiter]:
         with self.lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -9,15 +10,16 @@ import uuid
 import pytest
 
 from shared import wake
-from shared.wake import Waiter, WakeHub, answer_from, read_message, wake_message
+from shared.wake import Waiter, WakeHub, answer_from, split_message, wake_message
 
 NEWS = {"after": "c7", "cursor": "c8", "items": [{"id": "n8", "title": "A hug"}]}
 
 
 def test_a_wake_up_with_news_reads_back_as_sent_and_one_without_as_the_user_alone():
     user = uuid.uuid4()
-    assert read_message(wake_message(user, NEWS).encode()) == (str(user), NEWS)
-    assert read_message(wake_message(user).encode()) == (str(user), None)
+    user_id, news = split_message(wake_message(user, NEWS).encode())
+    assert (user_id, json.loads(news)) == (str(user), NEWS)
+    assert split_message(wake_message(user).encode()) == (str(user), b"")
     assert wake_message(user, NEWS).startswith(f"{user} ")  # readable without parsing the news
 
 
