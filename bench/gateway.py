@@ -1056,13 +1056,19 @@ def run(fleet: Fleet, tmp: Path, stamp: str, started: float) -> int:
 
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     results["targets"] = evaluate(results)
-    out_dir = BENCH / "results"
-    out_dir.mkdir(exist_ok=True)
-    path = out_dir / f"gateway-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    path = save_results(results, f"gateway-{stamp}.json")
     print(render(results))
     print(f"\nresults: {path.relative_to(ROOT)}  ({results['elapsed_s']} s)")
     return 0
+
+
+def save_results(results: dict[str, Any], name: str) -> Path:
+    """Write a run's results as bench/results/<name> (what JSON cannot hold, as text); the path."""
+    out_dir = BENCH / "results"
+    out_dir.mkdir(exist_ok=True)
+    path = out_dir / name
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return path
 
 
 def run_parts(
@@ -1093,10 +1099,7 @@ def run_parts(
             )
         }
     results["elapsed_s"] = round(time.monotonic() - started, 1)
-    out_dir = BENCH / "results"
-    out_dir.mkdir(exist_ok=True)
-    path = out_dir / f"gateway-{stamp}-{'+'.join(PARTS)}.json"
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    path = save_results(results, f"gateway-{stamp}-{'+'.join(PARTS)}.json")
     print(f"\nresults (BENCH_PARTS={','.join(PARTS)}, no table): {path.relative_to(ROOT)}  ({results['elapsed_s']} s)")
     return 0
 

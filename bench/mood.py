@@ -742,10 +742,7 @@ def run(fleet: MoodFleet, args: argparse.Namespace, stamp: str) -> int:
     )
     results["targets"] = evaluate(results)
     results["elapsed_s"] = round(time.monotonic() - started, 1)
-    out_dir = gw.BENCH / "results"
-    out_dir.mkdir(exist_ok=True)
-    path = out_dir / f"mood-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    path = gw.save_results(results, f"mood-{stamp}.json")
     print(render(results))
     print(f"\nresults: {path.relative_to(ROOT)}  ({results['elapsed_s']} s)")
     return 0

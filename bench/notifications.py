@@ -769,10 +769,7 @@ def run(fleet: NotifyFleet, tmp: Path, stamp: str, started: float) -> int:
     results["log_findings"] = log_findings(tmp)
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     results["targets"] = evaluate(results)
-    out_dir = gw.BENCH / "results"
-    out_dir.mkdir(exist_ok=True)
-    path = out_dir / f"notifications-{stamp}.json"
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    path = gw.save_results(results, f"notifications-{stamp}.json")
     print(render(results))
     print(f"\nresults: {path.relative_to(ROOT)}  ({results['elapsed_s']} s)")
     return 0
