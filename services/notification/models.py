@@ -64,7 +64,7 @@ class Notification(db.Model):
 
 
 class NotificationCounter(db.Model):
-    """The last sequence number handed out per user (see service.inbox.insert_notification)."""
+    """The last sequence number handed out per user (see service.inbox.create)."""
 
     __tablename__ = "notification_counters"
 

@@ -16,7 +16,7 @@ from services.notification.app import create_app
 from services.notification.models import USER_DATA, ProcessedEvent, db
 from services.notification.service import Draft
 from shared.datarights import subscribe_erasure
-from shared.events import claim_once, lazy_app, registry
+from shared.events import lazy_app, registry
 
 log = logging.getLogger("hugmood.notification.tasks")
 app = lazy_app(create_app)
@@ -37,14 +37,16 @@ def enqueue(delivery_ids: Iterable[uuid.UUID]) -> None:
 
 
 def _notify(event: dict[str, Any], consumer: str, drafts: Callable[[dict[str, Any]], list[Draft]]) -> None:
-    """Create the event's notifications once: the event id is claimed in the same transaction."""
+    """Create the event's notifications once (service.inbox.create claims the event id in the same
+    statement), then wake their owners' polls and hand the deliveries to the send task."""
     flask_app = app()
     with flask_app.app_context():
-        outcome = service.Outcome()
-        if claim_once(db.session, ProcessedEvent, event["id"], consumer):
-            timezones = flask_app.extensions["notification_timezones"]
-            outcome = service.inbox.create(drafts(event["data"]), timezone_of=timezones.get)
-        db.session.commit()
+        outcome = service.inbox.create(
+            drafts(event["data"]),
+            event_id=event["id"],
+            consumer=consumer,
+            timezone_of=flask_app.extensions["notification_timezones"].get,
+        )
         service.inbox.wake(flask_app.extensions["redis"], outcome.created, _notifications.dump)
     enqueue(outcome.deliveries)
 

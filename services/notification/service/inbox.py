@@ -14,8 +14,9 @@ import redis
 from sqlalchemy import func, select, text, update
 
 from services.notification import errors
-from services.notification.models import Delivery, Notification, db
+from services.notification.models import Notification, db
 from services.notification.service import preferences
+from shared.db import PreparedStatement, outside_transaction
 from shared.errors import ValidationFailed
 from shared.pagination import decode_cursor, encode_cursor
 from shared.wake import NOTIFICATION_WAKE_CHANNEL, wake_message
@@ -67,49 +68,57 @@ def parse_id(raw: str, what: str = "notification") -> uuid.UUID:
         raise error(f"No such {what}.") from None
 
 
-# One round trip for both: allocate the user's next sequence number and insert the row with it.
+# The whole of an event's effect, in one statement run on its own (its own transaction, one round
+# trip): claim the event for the consumer and, only if the claim is new, take each user's next
+# sequence numbers, insert the notifications, and insert their push and email deliveries. A
+# redelivered event finds its claim taken and changes nothing.
 #
-# The upsert takes a row lock on the user's counter that is held until commit, so two transactions
-# creating notifications for one user run one after the other: per user, commit order equals seq
-# order. A poller reading "seq > cursor" therefore never sees seq 8 committed while seq 7 is still
-# in flight (which a plain sequence or max(seq)+1 would allow, and the cursor would then skip 7).
-_INSERT_WITH_NEXT_SEQ = text(
-    "WITH counter AS ("
-    " INSERT INTO notification_counters (user_id, seq) VALUES (:user_id, 1)"
-    " ON CONFLICT (user_id) DO UPDATE SET seq = notification_counters.seq + 1 RETURNING seq)"
-    " INSERT INTO notifications (id, user_id, seq, type, title, body, data, is_read)"
-    " SELECT :id, :user_id, counter.seq, :type, :title, :body, CAST(:data AS jsonb), false FROM counter"
-    " RETURNING seq, data, created_at"
+# The counter upsert locks each user's counter row until the statement commits, so two events for
+# one user are numbered and committed one after the other: per user, commit order equals seq order.
+# A poller reading "seq > cursor" therefore never sees seq 8 committed while seq 7 is still in
+# flight (which a plain sequence or max(seq)+1 would allow, and the cursor would then skip 7). The
+# rows are locked in user id order, so two events for overlapping groups of users cannot deadlock.
+# One event's notifications for a user get consecutive numbers, in the drafts' order.
+_CREATE = PreparedStatement(
+    "notification_create",
+    """
+WITH claim AS (
+    INSERT INTO processed_events (event_id, consumer) VALUES (:event_id, :consumer)
+    ON CONFLICT DO NOTHING RETURNING 1
+),
+drafts AS (
+    SELECT d.* FROM jsonb_to_recordset(:notifications)
+        AS d(id uuid, user_id uuid, type text, title text, body text, data jsonb, ord int)
+    WHERE EXISTS (SELECT FROM claim)
+),
+counter AS (
+    INSERT INTO notification_counters AS c (user_id, seq)
+    SELECT user_id, count(*) FROM drafts GROUP BY user_id ORDER BY user_id
+    ON CONFLICT (user_id) DO UPDATE SET seq = c.seq + EXCLUDED.seq
+    RETURNING user_id, seq
+),
+created AS (
+    INSERT INTO notifications (id, user_id, seq, type, title, body, data, is_read)
+    SELECT d.id, d.user_id, counter.seq - count(*) OVER mine + row_number() OVER (mine ORDER BY d.ord),
+           d.type, d.title, d.body, d.data, false
+    FROM drafts d JOIN counter USING (user_id)
+    WINDOW mine AS (PARTITION BY d.user_id)
+    RETURNING id, seq, data, created_at
+),
+sends AS (
+    INSERT INTO deliveries
+        (id, notification_id, user_id, device_id, channel, type, payload, due_at, enqueued_at, status, attempts)
+    SELECT r.id, r.notification_id, r.user_id, r.device_id, r.channel, r.type, r.payload, r.due_at, r.enqueued_at,
+           'pending', 0
+    FROM jsonb_to_recordset(:deliveries) AS r(id uuid, notification_id uuid, user_id uuid, device_id uuid,
+        channel text, type text, payload jsonb, due_at timestamptz, enqueued_at timestamptz)
+    WHERE EXISTS (SELECT FROM claim)
 )
-
-
-def insert_notification(draft: Draft) -> Notification:
-    """Add the draft's notification, with the user's next sequence number, to the caller's
-    transaction; the notification as stored (not attached to the session)."""
-    notification_id = uuid.uuid4()
-    seq, data, created_at = db.session.execute(
-        _INSERT_WITH_NEXT_SEQ,
-        {
-            "id": notification_id,
-            "user_id": draft.user_id,
-            "type": draft.type,
-            "title": draft.title,
-            "body": draft.body,
-            "data": json.dumps(draft.data),
-        },
-    ).one()
-    return Notification(
-        id=notification_id,
-        user_id=draft.user_id,
-        seq=seq,
-        type=draft.type,
-        title=draft.title,
-        body=draft.body,
-        data=data,
-        is_read=False,
-        read_at=None,
-        created_at=created_at,
-    )
+SELECT (SELECT count(*) FROM claim) AS claimed, created.id::text AS id, created.seq, created.data, created.created_at
+FROM (SELECT) AS one LEFT JOIN created ON true
+""",
+    (("event_id", "uuid"), ("consumer", "text"), ("notifications", "jsonb"), ("deliveries", "jsonb")),
+)
 
 
 def current_seq(user_id: uuid.UUID) -> int:
@@ -120,51 +129,101 @@ def current_seq(user_id: uuid.UUID) -> int:
     return value or 0
 
 
-def create(drafts: list[Draft], *, timezone_of: Any, now: datetime | None = None) -> Outcome:
-    """Store each draft per its owner's preferences, with its push and email deliveries.
+def create(
+    drafts: list[Draft], *, event_id: str, consumer: str, timezone_of: Any, now: datetime | None = None
+) -> Outcome:
+    """Act on an event once: store each draft per its owner's preferences, with its push and email
+    deliveries, unless `consumer` already handled `event_id` (then nothing changes and the outcome
+    is empty).
 
-    Everything is read first (preferences, devices, the owner's time zone over HTTP) and only then
-    are counters locked, so no lock is held across a call to another service. The caller commits.
+    Two statements, each on its own: the owners' preferences and devices are read first (and their
+    time zones over HTTP, for quiet hours), then one statement claims the event and writes
+    everything (`_CREATE`), so no lock is held across a call to another service and the writes
+    commit together or not at all.
     """
     now = now or datetime.now(UTC)
-    plans = []
-    for draft in drafts:
-        prefs, active_devices = preferences.with_active_devices(draft.user_id)
+    outside_transaction(db.session)
+    settings = preferences.with_active_devices([draft.user_id for draft in drafts]) if drafts else {}
+    notifications, deliveries, stored = [], [], {}
+    for ord_, draft in enumerate(drafts):
+        prefs, active_devices = settings[draft.user_id]
         channels = prefs["types"][draft.type]
-        devices = active_devices if channels["push"] else []
-        push_due = now
-        if devices and prefs["quiet_hours"]:
-            held = preferences.quiet_until(now, prefs["quiet_hours"], timezone_of(draft.user_id))
-            push_due = held or now
-        plans.append((draft, channels, devices, push_due))
-
-    outcome = Outcome()
-    # Lock counters in one global order (by user id) so two events for overlapping groups of users
-    # cannot deadlock on each other's counter rows.
-    for draft, channels, devices, push_due in sorted(plans, key=lambda plan: str(plan[0].user_id)):
         notification_id = None
         if channels["in_app"]:
-            notification = insert_notification(draft)  # sent at once: before its deliveries' flush
-            outcome.created.setdefault(draft.user_id, []).append(notification)
-            notification_id = notification.id
-        push_payload = {"title": draft.title, "body": draft.body, "data": draft.data}
-        rows = [Delivery(device_id=device, channel="push", payload=push_payload, due_at=push_due) for device in devices]
+            notification_id = uuid.uuid4()
+            stored[notification_id] = draft
+            notifications.append(
+                {
+                    "id": str(notification_id),
+                    "user_id": str(draft.user_id),
+                    "type": draft.type,
+                    "title": draft.title,
+                    "body": draft.body,
+                    "data": draft.data,
+                    "ord": ord_,
+                }
+            )
+        sends = []
+        if channels["push"] and active_devices:
+            due = now
+            if prefs["quiet_hours"]:
+                due = preferences.quiet_until(now, prefs["quiet_hours"], timezone_of(draft.user_id)) or now
+            payload = {"title": draft.title, "body": draft.body, "data": draft.data}
+            sends += [("push", device, payload, due) for device in active_devices]
         if channels["email"] and draft.email is not None:
             email = draft.email
             payload = {"subject": email.subject, "body": email.body}
             if email.to is not None:
                 payload["to"] = email.to
-            # Due now even in quiet hours: they hold back push only.
-            rows.append(Delivery(channel="email", payload=payload, due_at=now))
-        for row in rows:
-            row.id, row.notification_id = uuid.uuid4(), notification_id
-            row.user_id, row.type, row.status, row.attempts = draft.user_id, draft.type, "pending", 0
-            # Due now: enqueued right after commit. Held (quiet hours): the sweep enqueues it when due.
-            row.enqueued_at = now if row.due_at <= now else None
-            db.session.add(row)
-            if row.due_at <= now:
-                outcome.deliveries.append(row.id)
-    db.session.flush()
+            sends.append(("email", None, payload, now))  # due now even in quiet hours: they hold back push only
+        for channel, device, payload, due in sends:
+            deliveries.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "notification_id": notification_id and str(notification_id),
+                    "user_id": str(draft.user_id),
+                    "device_id": device and str(device),
+                    "channel": channel,
+                    "type": draft.type,
+                    "payload": payload,
+                    "due_at": due.isoformat(),
+                    # Due now: enqueued right after the statement. Held (quiet hours): the sweep enqueues it when due.
+                    "enqueued_at": now.isoformat() if due <= now else None,
+                }
+            )
+    rows = _CREATE.execute(
+        db.session,
+        {
+            "event_id": event_id,
+            "consumer": consumer,
+            "notifications": json.dumps(notifications),
+            "deliveries": json.dumps(deliveries),
+        },
+    ).all()
+    # Committed already, on its own; this ends the session's transaction where there is one (a
+    # session bound to an outer transaction, as in tests) and sends nothing otherwise.
+    db.session.commit()
+    outcome = Outcome()
+    if not rows[0].claimed:
+        return outcome
+    for row in sorted((row for row in rows if row.id is not None), key=lambda row: row.seq):
+        notification_id = uuid.UUID(row.id)
+        draft = stored[notification_id]
+        outcome.created.setdefault(draft.user_id, []).append(
+            Notification(
+                id=notification_id,
+                user_id=draft.user_id,
+                seq=row.seq,
+                type=draft.type,
+                title=draft.title,
+                body=draft.body,
+                data=row.data,
+                is_read=False,
+                read_at=None,
+                created_at=row.created_at,
+            )
+        )
+    outcome.deliveries = [uuid.UUID(d["id"]) for d in deliveries if d["enqueued_at"] is not None]
     return outcome
 
 

@@ -6,9 +6,11 @@ import uuid
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from services.notification import tasks
+from services.notification import service, tasks
 from services.notification.models import Delivery, Notification, db
+from services.notification.service import Draft
 from tests.integration.notification.conftest import event, hug_sent
 
 BAD_ID = "not-a-uuid"
@@ -45,6 +47,41 @@ def test_a_redelivered_event_creates_nothing_twice(caller, enqueued):
     assert len(alice.notifications()) == 1
     assert count(Delivery, user_id=uuid.UUID(alice.id)) == 1
     assert len(enqueued) == 1
+
+
+def test_one_events_notifications_for_a_user_take_consecutive_numbers_in_draft_order(caller):
+    alice, bob = caller(), caller()
+    alice.hugged()  # seq 1
+    a, b = uuid.UUID(alice.id), uuid.UUID(bob.id)
+    drafts = [
+        Draft(a, "hug_received", "A1", "a1"),
+        Draft(b, "hug_received", "B1", "b1"),
+        Draft(a, "hug_received", "A2", "a2"),
+    ]
+    outcome = service.inbox.create(drafts, event_id=str(uuid.uuid4()), consumer="test", timezone_of=lambda _: "UTC")
+    assert [(n.title, n.seq) for n in outcome.created[a]] == [("A1", 2), ("A2", 3)]
+    assert [(n.title, n.seq) for n in outcome.created[b]] == [("B1", 1)]
+    assert [item["title"] for item in alice.notifications()] == ["A2", "A1", "You got a hug"]
+    assert [item["title"] for item in bob.notifications()] == ["B1"]
+
+
+def test_a_failed_write_keeps_nothing_not_even_the_claim_so_the_redelivery_acts(caller, enqueued, monkeypatch):
+    alice = caller()
+    alice.add_device("tok-deleted-meanwhile")
+    hug = hug_sent(alice.id)
+    read = service.preferences.with_active_devices
+
+    def device_gone(user_ids):  # the device was deleted between the read and the write
+        return {user: (prefs, [uuid.uuid4()]) for user, (prefs, _devices) in read(user_ids).items()}
+
+    monkeypatch.setattr(service.preferences, "with_active_devices", device_gone)
+    with pytest.raises(IntegrityError):
+        tasks.on_hug_sent(hug)
+    assert alice.notifications() == [] and enqueued == []
+    monkeypatch.setattr(service.preferences, "with_active_devices", read)
+    tasks.on_hug_sent(hug)  # redelivered: the first attempt kept nothing, its claim included
+    assert len(alice.notifications()) == 1
+    assert count(Delivery, user_id=uuid.UUID(alice.id)) == 1 and len(enqueued) == 1
 
 
 @pytest.mark.parametrize(
