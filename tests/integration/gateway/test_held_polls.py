@@ -97,7 +97,6 @@ def test_news_for_another_cursor_or_user_sends_the_gateway_back_to_ask(gateway, 
     response, published = hold_then_wake(gateway, token, f"cursor={EMPTY}&timeout=3", redis_url, user_id, later)
     assert response.json == {"items": [], "cursor": EMPTY}  # the service's answer, not the news
     assert any(published < at < published + 1 for at in seen)  # woken, it asked again at once
-    # (and once more at the timeout: what the timeout answers is always asked fresh)
     seen.clear()
     someone_else = {"after": EMPTY, "cursor": encode_cursor(1), "items": [{"id": "not yours"}]}
     response, published = hold_then_wake(
@@ -105,3 +104,14 @@ def test_news_for_another_cursor_or_user_sends_the_gateway_back_to_ask(gateway, 
     )
     assert response.json == {"items": [], "cursor": EMPTY}
     assert not any(published < at < published + 1 for at in seen)  # not woken by another's news
+
+
+def test_a_poll_that_times_out_is_answered_by_the_gateway_without_asking_again(gateway, checks, token_for):
+    _, seen = checks
+    cursor = encode_cursor(7)
+    started = time.monotonic()
+    response = held_poll(gateway, token_for(str(uuid.uuid4())), f"cursor={cursor}&timeout=1")
+    assert response.status_code == 200 and response.json == {"items": [], "cursor": cursor}
+    assert 1 <= time.monotonic() - started < 3
+    assert len(seen) == 1  # the first check only: the next poll, from this cursor, starts with one
+    assert response.data == (json.dumps(response.json, sort_keys=True, separators=(",", ":")) + "\n").encode()
