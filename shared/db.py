@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+import weakref
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -139,9 +140,31 @@ class PreparedStatement:
 def outside_transaction(session: Session | scoped_session[Session]) -> None:
     """Let the session's statements run without a transaction, each on its own (autocommit): no
     `BEGIN` before and no `ROLLBACK` after, two round trips fewer. For a request that only reads,
-    in *one* statement (two statements would read two different snapshots), called before its
-    first statement. A session already in a transaction, or bound to a connection (which has its
-    own), is left as it is. The pool restores the connection's isolation level when it is returned."""
+    in *one* statement (two statements would read two different snapshots), or that writes in one
+    statement, called before its first statement. A session already in a transaction, or bound to
+    a connection (which has its own), is left as it is.
+
+    psycopg2 switches autocommit on the client, sending nothing; the connection is switched back
+    when the pool takes it back (`_transactional_again`). SQLAlchemy's own way, the
+    `isolation_level` execution option, costs a `SET` round trip when the pool restores the level.
+    """
     current = session() if isinstance(session, scoped_session) else session
-    if not current.in_transaction() and isinstance(current.get_bind(), Engine):
-        current.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    bind = current.get_bind()
+    if current.in_transaction() or not isinstance(bind, Engine):
+        return
+    if bind not in _SWITCHING_ENGINES:
+        event.listen(bind, "checkin", _transactional_again)
+        _SWITCHING_ENGINES.add(bind)
+    # Checked out idle: the pool rolls a connection back when it is returned, and its ping runs in
+    # autocommit.
+    current.connection().connection.dbapi_connection.autocommit = True
+
+
+# Engines whose pool switches a connection lent out in autocommit back to transactional.
+_SWITCHING_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _transactional_again(dbapi_connection: Any, record: Any) -> None:
+    """Pool checkin: a connection lent out by `outside_transaction` goes back transactional."""
+    if dbapi_connection is not None and dbapi_connection.autocommit:
+        dbapi_connection.autocommit = False

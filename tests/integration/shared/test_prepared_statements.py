@@ -61,7 +61,9 @@ def test_outside_a_transaction_then_transactional_again_from_the_pool(engine):
         assert ECHO.execute(session, {"who": who, "zone": "UTC", "n": 1}).one()[1] == 2
         assert not in_transaction(session)
         session.execute(text("CREATE TEMPORARY TABLE t_autocommit (n int)"))
-        session.rollback()
+        dbapi_connection = session.connection().connection.dbapi_connection
+        session.rollback()  # the connection goes back to the pool, transactional again
+        assert dbapi_connection.autocommit is False
         assert "t_autocommit" in list(
             session.execute(text("SELECT relname FROM pg_class WHERE relname = 't_autocommit'")).scalars()
         )  # nothing to roll back: each statement committed on its own
