@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 
 from services.hug import errors
 from services.hug.models import Hug, OutboxEvent, db, utcnow
@@ -67,6 +67,16 @@ def insert_hug(
     return hug
 
 
+# Built once: constructing the expression on every hug cost ~10 % of a hug POST's CPU (py-spy).
+_PAIR_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_RECENT_TO_PAIR = select(func.count(), func.min(Hug.created_at)).where(
+    Hug.sender_id == bindparam("sender"),
+    Hug.recipient_id == bindparam("recipient"),
+    Hug.created_at > bindparam("since"),
+    Hug.hug_request_id.is_(None),
+)
+
+
 def _check_flood(sender_id: uuid.UUID, recipient_id: uuid.UUID, limit: int, window_seconds: int) -> None:
     """429 if this pair already has `limit` hugs in the window.
 
@@ -74,16 +84,11 @@ def _check_flood(sender_id: uuid.UUID, recipient_id: uuid.UUID, limit: int, wind
     of one pair serialize and a Redis outage neither lets a flood through nor refuses every hug.
     Hugs that answer a hug request are neither limited nor counted.
     """
-    db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": pair_lock_key(sender_id, recipient_id)})
+    db.session.execute(_PAIR_LOCK, {"key": pair_lock_key(sender_id, recipient_id)})
     now = utcnow()
     window = timedelta(seconds=window_seconds)
     count, oldest = db.session.execute(
-        select(func.count(), func.min(Hug.created_at)).where(
-            Hug.sender_id == sender_id,
-            Hug.recipient_id == recipient_id,
-            Hug.created_at > now - window,
-            Hug.hug_request_id.is_(None),
-        )
+        _RECENT_TO_PAIR, {"sender": sender_id, "recipient": recipient_id, "since": now - window}
     ).one()
     if count >= limit:
         retry_after = max(1, math.ceil((oldest.astimezone(UTC) + window - now).total_seconds()))
