@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
 import weakref
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import CursorResult, Engine, MetaData, event
+from sqlalchemy import Connection, CursorResult, Engine, MetaData, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -152,12 +154,25 @@ def outside_transaction(session: Session | scoped_session[Session]) -> None:
     bind = current.get_bind()
     if current.in_transaction() or not isinstance(bind, Engine):
         return
-    if bind not in _SWITCHING_ENGINES:
-        event.listen(bind, "checkin", _transactional_again)
-        _SWITCHING_ENGINES.add(bind)
+    _autocommit(bind, current.connection())
+
+
+@contextlib.contextmanager
+def statement_connection(engine: Engine) -> Iterator[Connection]:
+    """A pooled connection whose statements each commit on their own (as `outside_transaction`),
+    for a write that is one statement: no `BEGIN` and no `COMMIT` round trips around it."""
+    with engine.connect() as connection:
+        _autocommit(engine, connection)
+        yield connection
+
+
+def _autocommit(engine: Engine, connection: Connection) -> None:
+    if engine not in _SWITCHING_ENGINES:
+        event.listen(engine, "checkin", _transactional_again)
+        _SWITCHING_ENGINES.add(engine)
     # Checked out idle: the pool rolls a connection back when it is returned, and its ping runs in
     # autocommit.
-    current.connection().connection.dbapi_connection.autocommit = True
+    connection.connection.dbapi_connection.autocommit = True
 
 
 # Engines whose pool switches a connection lent out in autocommit back to transactional.

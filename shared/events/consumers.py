@@ -3,6 +3,7 @@ delivery durable end to end (the per-consumer delivery ledger and dead letters).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from shared.config import SCHEMAS, WORKER_PRIORITY, Config
 from shared.datarights import is_erasure_refusal
+from shared.db import statement_connection
 from shared.events.outbox import FORGET_WHEN_DELIVERED, SECRET_DATA_KEYS, scrubbed_payload
 from shared.metrics import TASKS
 
@@ -226,6 +228,15 @@ def service_engines(config: Config, pool_size: int = 1) -> Callable[[str], Engin
     return engine_for
 
 
+@functools.lru_cache(maxsize=64)
+def _ledger_upsert(schema: str, column: str) -> Any:
+    # An upsert: the consumer may finish before the relay's transaction that wrote the row commits.
+    return text(
+        f"INSERT INTO {schema}.outbox_deliveries (event_id, consumer, {column}) VALUES (:e, :c, now()) "
+        f"ON CONFLICT (event_id, consumer) DO UPDATE SET {column} = now()"
+    )
+
+
 class DeliveryLedger:
     """Which consumer has finished with which event, kept in the publisher's schema.
 
@@ -241,20 +252,17 @@ class DeliveryLedger:
     def __init__(self, engine_for: Callable[[str], Engine]):
         self.engine_for = engine_for
 
-    def _upsert(self, schema: str, event_id: str, consumer: str, column: str) -> Any:
-        # An upsert: the consumer may finish before the relay's transaction that wrote the row commits.
-        return text(
-            f"INSERT INTO {schema}.outbox_deliveries (event_id, consumer, {column}) VALUES (:e, :c, now()) "
-            f"ON CONFLICT (event_id, consumer) DO UPDATE SET {column} = now()"
-        )
-
     def done(self, schema: str, event_id: str, consumer: str, *, has_secret: bool = True, forget: bool = False) -> None:
         """The consumer has acted on the event (or gave up on it). Once every consumer has: blank
         its secrets (`has_secret`), or delete the event altogether (`forget`)."""
         params = {"e": uuid.UUID(event_id), "c": consumer}
         engine = self.engine_for(service_of_schema(schema))
+        if not has_secret and not forget:  # the usual case: one statement, committed on its own
+            with statement_connection(engine) as conn:
+                conn.execute(_ledger_upsert(schema, "done_at"), params)
+            return
         with engine.begin() as conn:
-            conn.execute(self._upsert(schema, event_id, consumer, "done_at"), params)
+            conn.execute(_ledger_upsert(schema, "done_at"), params)
             if has_secret and not forget:
                 conn.execute(
                     text(
@@ -288,8 +296,8 @@ class DeliveryLedger:
 
     def touch(self, schema: str, event_id: str, consumer: str) -> None:
         """The consumer is still at it (retrying): hold off redelivery."""
-        with self.engine_for(service_of_schema(schema)).begin() as conn:
-            conn.execute(self._upsert(schema, event_id, consumer, "sent_at"), {"e": uuid.UUID(event_id), "c": consumer})
+        with statement_connection(self.engine_for(service_of_schema(schema))) as conn:
+            conn.execute(_ledger_upsert(schema, "sent_at"), {"e": uuid.UUID(event_id), "c": consumer})
 
 
 class DeadLetters:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from shared.db import PreparedStatement, outside_transaction
+from shared.db import PreparedStatement, outside_transaction, statement_connection
 
 ECHO = PreparedStatement(
     "test_echo",
@@ -89,3 +89,14 @@ def test_outside_transaction_leaves_an_open_transaction_alone(engine):
         assert in_transaction(session)
         session.rollback()
         assert not list(session.execute(text("SELECT relname FROM pg_class WHERE relname = 't_inside'")).scalars())
+
+
+def test_a_statement_connection_commits_each_statement_and_goes_back_transactional(engine):
+    with statement_connection(engine) as connection:
+        connection.execute(text("CREATE TEMPORARY TABLE t_statement (n int)"))
+        dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    assert dbapi_connection.autocommit is False  # back in the pool, transactional
+    with Session(engine) as session:  # the same pooled connection: the table was committed
+        assert list(session.execute(text("SELECT relname FROM pg_class WHERE relname = 't_statement'")).scalars())
+        assert in_transaction(session)
