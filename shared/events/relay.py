@@ -4,12 +4,13 @@ consumer has not finished with in time."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Engine
 
 from shared.events.outbox import RELAY_CHANNEL, scrubbed_payload
@@ -17,6 +18,33 @@ from shared.events.outbox import RELAY_CHANNEL, scrubbed_payload
 log = logging.getLogger("hugmood.events")
 Send = Callable[[str, dict[str, Any], str], None]
 BATCH = 100  # outbox rows per relay transaction
+
+
+class _RelayStatements(NamedTuple):
+    pending: TextClause
+    failed: TextClause
+    published: TextClause
+    unheard: TextClause
+
+
+@functools.lru_cache(maxsize=32)
+def _relay_statements(schema: str) -> _RelayStatements:
+    """relay_batch's statements for one schema, built once."""
+    return _RelayStatements(
+        pending=text(
+            f"SELECT id, event_type, payload FROM {schema}.outbox WHERE published_at IS NULL "
+            "ORDER BY created_at, id LIMIT :n FOR UPDATE SKIP LOCKED"
+        ),
+        failed=text(f"UPDATE {schema}.outbox SET attempts = attempts + 1, last_error = :e WHERE id = :id"),
+        # The ledger rows and the mark, in one statement.
+        published=text(
+            f"WITH ledger AS (INSERT INTO {schema}.outbox_deliveries (event_id, consumer) "
+            "SELECT :id, unnest(CAST(:names AS text[])) ON CONFLICT DO NOTHING) "
+            f"UPDATE {schema}.outbox SET published_at = now() WHERE id = :id"
+        ),
+        # No consumer: marked published and scrubbed at once.
+        unheard=text(f"UPDATE {schema}.outbox SET published_at = now(), payload = {scrubbed_payload()} WHERE id = :id"),
+    )
 
 
 def relay_batch(
@@ -29,39 +57,22 @@ def relay_batch(
     published. A crash between sending and committing sends the row again next time: consumers are
     idempotent by event id. A row whose event has no consumer is marked published and scrubbed.
     """
+    sql = _relay_statements(schema)
     sent = 0
     with engine.begin() as conn:
-        rows = conn.execute(
-            text(
-                f"SELECT id, event_type, payload FROM {schema}.outbox WHERE published_at IS NULL "
-                "ORDER BY created_at, id LIMIT :n FOR UPDATE SKIP LOCKED"
-            ),
-            {"n": batch},
-        ).all()
+        rows = conn.execute(sql.pending, {"n": batch}).all()
         for row in rows:
             names = consumers_for(row.event_type)
             try:
                 for name in names:
                     send(name, row.payload, schema)
             except Exception as exc:  # broker down: keep the row, count the attempt
-                conn.execute(
-                    text(f"UPDATE {schema}.outbox SET attempts = attempts + 1, last_error = :e WHERE id = :id"),
-                    {"e": str(exc)[:500], "id": row.id},
-                )
+                conn.execute(sql.failed, {"e": str(exc)[:500], "id": row.id})
                 break
             if names:
-                conn.execute(
-                    text(
-                        f"INSERT INTO {schema}.outbox_deliveries (event_id, consumer) "
-                        "SELECT :id, unnest(CAST(:names AS text[])) ON CONFLICT DO NOTHING"
-                    ),
-                    {"id": row.id, "names": names},
-                )
-                conn.execute(text(f"UPDATE {schema}.outbox SET published_at = now() WHERE id = :id"), {"id": row.id})
+                conn.execute(sql.published, {"id": row.id, "names": names})
             else:
-                scrub = f"UPDATE {schema}.outbox SET published_at = now(), payload = {scrubbed_payload()} "
-                scrub += "WHERE id = :id"
-                conn.execute(text(scrub), {"id": row.id})
+                conn.execute(sql.unheard, {"id": row.id})
             sent += 1
     return sent
 
