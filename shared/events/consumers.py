@@ -94,6 +94,7 @@ class _RedisQoS(kombu_redis.QoS):
 
 class _RedisChannel(kombu_redis.Channel):
     QoS = _RedisQoS
+    _shared_client: tuple[Any, Any] | None = None  # (pool, client): see _create_client
 
     def _connparams(self, asynchronous: bool = False) -> Any:
         # kombu 5.7 keeps using a channel after its connection was torn down (acking a task that
@@ -115,11 +116,9 @@ class _RedisChannel(kombu_redis.Channel):
         if asynchronous:
             return super()._create_client(asynchronous=True)
         pool = self.pool
-        cached = self.__dict__.get("_shared_client")
-        if cached is None or cached[0] is not pool:  # a new pool after a reconnect: a new client
-            cached = (pool, super()._create_client())
-            self.__dict__["_shared_client"] = cached
-        return cached[1]
+        if self._shared_client is None or self._shared_client[0] is not pool:  # a new pool: a new client
+            self._shared_client = (pool, super()._create_client())
+        return self._shared_client[1]
 
 
 class RedisTransport(kombu_redis.Transport):
@@ -257,13 +256,11 @@ class DeliveryLedger:
         its secrets (`has_secret`), or delete the event altogether (`forget`)."""
         params = {"e": uuid.UUID(event_id), "c": consumer}
         engine = self.engine_for(service_of_schema(schema))
-        if not has_secret and not forget:  # the usual case: one statement, committed on its own
-            with statement_connection(engine) as conn:
-                conn.execute(_ledger_upsert(schema, "done_at"), params)
-            return
-        with engine.begin() as conn:
+        scrub = has_secret and not forget
+        # Blanking the secrets goes in the mark's transaction; a bare mark is one statement on its own.
+        with engine.begin() if scrub else statement_connection(engine) as conn:
             conn.execute(_ledger_upsert(schema, "done_at"), params)
-            if has_secret and not forget:
+            if scrub:
                 conn.execute(
                     text(
                         f"UPDATE {schema}.outbox SET payload = {scrubbed_payload()} WHERE id = :e "
