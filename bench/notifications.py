@@ -16,7 +16,9 @@ db 7, plus an nginx with the Nchan module from a generated config, and measures:
   3. single-user delivery among those 10,000: one user's held poll; a notification is created for
      it by calling the notification service's own HugSent consumer in this process (claim, rows,
      commit, Redis wake-up: exactly the worker's code, without Celery) and timed until the poll
-     answers; repeated with the new cursor. Against Nchan: POST to the publisher location → the
+     answers; repeated with the new cursor. The same deliveries are also timed from the commit
+     (the consumer calling its wake-up: the notification exists and is durable) to the answer,
+     which is what Nchan's figure measures. Against Nchan: POST to the publisher location → the
      held longpoll subscriber answers, with 10,000 other subscribers held.
 
 The 10,000 pollers use tokens minted with the fleet's signing key (like shared.testing.mint_token)
@@ -1374,9 +1376,21 @@ class Probe:
                 os.environ[k] = fleet.env[k]
         os.environ["LOG_LEVEL"] = "WARNING"
         from services.notification import tasks
+        from services.notification.service import inbox
 
         self.tasks = tasks
         tasks.app()  # build the app (engine, Redis client) before timing anything
+        # The consumer calls inbox.wake once its statement has committed: when it is called, the
+        # notification exists and is durable. Timing from there measures delivery alone, as
+        # Nchan's publish → answer does (Nchan stores nothing durable first).
+        self.committed_at = 0.0
+        publish = inbox.wake
+
+        def wake(*args: Any, **kwargs: Any) -> None:
+            self.committed_at = time.perf_counter()
+            publish(*args, **kwargs)
+
+        inbox.wake = wake
         self.user_id = user_id
         self.sender = str(uuid.uuid4())
         self.conn = HttpConn("127.0.0.1", PORTS["gateway"])
@@ -1409,7 +1423,7 @@ class Probe:
     def run(self) -> dict[str, Any]:
         self.conn.close()  # a fresh connection: the one from before the ramp has idled past gunicorn's keep-alive
         conn, auth = self.conn, self.auth
-        lat, after_return, consumer_ms, early, bad = [], [], [], 0, []
+        lat, after_return, after_commit, consumer_ms, early, bad = [], [], [], [], 0, []
         for i in range(DELIVERIES):
             ev = self.event(i)
             conn.send("GET", f"{POLL}?cursor={self.cursor}&timeout={POLL_TIMEOUT}", auth)
@@ -1432,11 +1446,13 @@ class Probe:
                 continue  # only a poll that answered with this notification counts as a delivery
             lat.append((t2 - t0) * 1000)
             after_return.append((t2 - t1) * 1000)
+            after_commit.append((t2 - self.committed_at) * 1000)
         return {
             "n": DELIVERIES,
             "delivered": len(lat),
             "create_to_answer_ms": percentiles(lat),
             "after_consumer_returned_ms": percentiles(after_return),
+            "commit_to_answer_ms": percentiles(after_commit),
             "consumer_call_ms": percentiles(consumer_ms),
             "answered_before_consumer_returned": early,
             "problems": bad[:10],
@@ -1488,6 +1504,19 @@ def evaluate(r: dict[str, Any]) -> dict[str, Any]:
         }
         if "nchan" in r:
             out["single_p99_ms"]["x_nchan"] = round(p99 / r["nchan"]["delivery"]["publish_to_answer_ms"]["p99"], 1)
+        # The same deliveries timed from the commit (the notification exists and is durable) instead
+        # of from the consumer's start: like for like with Nchan's publish → answer. Reported beside
+        # the line above, which keeps its meaning (creating the notification included).
+        delivered = r["hold"]["delivery"].get("commit_to_answer_ms")
+        if delivered and delivered.get("n"):
+            out["delivery_p99_ms"] = {
+                "value": delivered["p99"],
+                "target": f"<= 5 ms with {HELD} held, from the commit",
+                "met": delivered["p99"] <= TARGETS["single_p99_ms"],
+            }
+            if "nchan" in r:
+                nchan_p99 = r["nchan"]["delivery"]["publish_to_answer_ms"]["p99"]
+                out["delivery_p99_ms"]["x_nchan"] = round(delivered["p99"] / nchan_p99, 1)
     return out
 
 
@@ -1644,6 +1673,10 @@ def render(r: dict[str, Any]) -> str:
                 f"  {'  of which the consumer call (claim, rows, commit, wake)':<56}{_q(dl['consumer_call_ms'])}",
                 f"  {'  after the consumer returned':<56}{_q(dl['after_consumer_returned_ms'])}",
             ]
+            if "commit_to_answer_ms" in dl:  # runs before session 7 did not time it
+                lines.append(
+                    f"  {'HugMood: committed → poll answers (wake-up, delivery)':<56}{_q(dl['commit_to_answer_ms'])}"
+                )
         if "nchan" in r:
             dl = r["nchan"]["delivery"]
             lines += [
