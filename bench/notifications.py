@@ -18,7 +18,8 @@ db 7, plus an nginx with the Nchan module from a generated config, and measures:
      commit, Redis wake-up: exactly the worker's code, without Celery) and timed until the poll
      answers; repeated with the new cursor. The same deliveries are also timed from the commit
      (the consumer calling its wake-up: the notification exists and is durable) to the answer,
-     which is what Nchan's figure measures. Against Nchan: POST to the publisher location → the
+     which is what Nchan's figure measures; and, as the floor under the consumer's durable write,
+     raw psycopg2 after the same idle gap (a SELECT 1, a one-row INSERT committed). Against Nchan: POST to the publisher location → the
      held longpoll subscriber answers, with 10,000 other subscribers held.
 
 The 10,000 pollers use tokens minted with the fleet's signing key (like shared.testing.mint_token)
@@ -1250,6 +1251,33 @@ def probe_nchan(port: int) -> dict[str, Any]:
     }
 
 
+def raw_psycopg2(database_url: str) -> dict[str, Any]:
+    """The floor under the consumer's durable write: psycopg2 alone, with the probe's idle gap
+    before each call, in the same conditions (10,000 polls held). A `SELECT 1` round trip, and a
+    one-row INSERT committed on its own (WAL flushed, as every notification's statement is)."""
+    import psycopg2
+
+    conn = psycopg2.connect(database_url, application_name="bench-raw")
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE bench_raw_commit (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())")
+    timed: dict[str, list[float]] = {"select_1_ms": [], "insert_commit_ms": []}
+    try:
+        for statement, key in (
+            ("SELECT 1", "select_1_ms"),
+            ("INSERT INTO bench_raw_commit DEFAULT VALUES", "insert_commit_ms"),
+        ):
+            for _ in range(DELIVERIES):
+                time.sleep(PROBE_GAP)
+                t0 = time.perf_counter()
+                cur.execute(statement)
+                timed[key].append((time.perf_counter() - t0) * 1000)
+    finally:
+        cur.execute("DROP TABLE bench_raw_commit")
+        conn.close()
+    return {key: percentiles(values) for key, values in timed.items()}
+
+
 def part_hold(fleet: NotifyFleet, tmp: Path, roots: dict[str, int], tokens: list[tuple[str, str]]) -> dict[str, Any]:
     from shared.pagination import encode_cursor
 
@@ -1323,6 +1351,7 @@ def part_hold(fleet: NotifyFleet, tmp: Path, roots: dict[str, int], tokens: list
             result["delivery"] = {"error": str(exc)[-2000:]}
         window.append(round(time.monotonic() - ramp_started, 1))
         stats_after = dict(holder.stats)
+        result["raw_psycopg2"] = raw_psycopg2(fleet.env["DATABASE_URL"])
         result["delivery"]["seconds_since_ramp_began"] = window
         result["delivery"]["other_polls_answered_meanwhile"] = stats_after.get("answered", 0) - stats_before.get(
             "answered", 0
@@ -1677,6 +1706,12 @@ def render(r: dict[str, Any]) -> str:
                 lines.append(
                     f"  {'HugMood: committed → poll answers (wake-up, delivery)':<56}{_q(dl['commit_to_answer_ms'])}"
                 )
+            raw = r["hold"].get("raw_psycopg2")
+            if raw:  # nor measure this
+                lines += [
+                    f"  {'raw psycopg2, same gap: SELECT 1 round trip':<56}{_q(raw['select_1_ms'])}",
+                    f"  {'raw psycopg2, same gap: INSERT one row + commit':<56}{_q(raw['insert_commit_ms'])}",
+                ]
         if "nchan" in r:
             dl = r["nchan"]["delivery"]
             lines += [
