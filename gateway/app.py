@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import redis
 import requests
@@ -43,6 +44,11 @@ access_log = logging.getLogger("hugmood.access")
 # The longest a poll is held here, whatever the upstream says (API.md: timeout 1..60 s); below
 # gunicorn's graceful timeout, so a graceful stop lets held polls answer.
 MAX_POLL_HOLD_SECONDS = 60.0
+
+# What a forwarded path may carry unescaped: RFC 3986 pchar (unreserved, sub-delims, ":", "@")
+# and "/". Not "%": a literal one in PATH_INFO was sent as %25 and must go on as %25.
+PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_PATH_NEEDS_QUOTING = re.compile(f"[^A-Za-z0-9{re.escape(PATH_SAFE)}]").search
 
 SETTINGS = [
     Setting(
@@ -223,7 +229,7 @@ class Gateway:
         headers["X-Real-IP"] = client_ip
         headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
         query = environ.get("QUERY_STRING")
-        path_qs = req.path + ("?" + query if query else "")
+        path_qs = upstream_path(req.path) + ("?" + query if query else "")
         upstream = self.upstreams[route.service]
         if route.long_poll and req.method == "GET" and claims is not None:
             forwarded = self._held_poll(upstream, query, headers, claims["sub"])
@@ -470,6 +476,15 @@ _DROPPED_REQUEST_HEADERS = frozenset(
 
 
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
+
+def upstream_path(path: str) -> str:
+    """PATH_INFO percent-encoded again for the request line. WSGI hands it over decoded (as
+    latin-1): forwarded as is, a NUL or a space is refused by the HTTP client (a 500 here) and
+    non-ASCII bytes break the upstream's request line (its bare 400). Most paths need nothing."""
+    if _PATH_NEEDS_QUOTING(path) is None:
+        return path
+    return quote(path.encode("latin-1"), safe=PATH_SAFE)
 
 
 def _only_cursor(query: str | None) -> str | None:

@@ -22,9 +22,12 @@ from shared.metrics import BREAKER_STATE
 
 T = TypeVar("T")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-# Answers that say the upstream itself is failing. A 503 is not among them: a live service
-# refusing on purpose (its own dependency is down) must not open the circuit for all its routes.
-FAILURE_STATUSES = frozenset({500, 502, 504})
+# Answers that say the upstream itself is unhealthy, besides connection errors and timeouts: what
+# stands in front of it could not reach it (502) or got no answer in time (504). Not a 500: that is
+# one request's bug, and counted, a few bad requests (no token needed) would take the service
+# offline for everyone. Nor a 503: a live service refusing on purpose (its own dependency is down)
+# must not open the circuit for all its routes.
+FAILURE_STATUSES = frozenset({502, 504})
 
 
 class Breaker(pybreaker.CircuitBreaker):
@@ -99,7 +102,7 @@ class Breaker(pybreaker.CircuitBreaker):
 
 
 class UpstreamError(Exception):
-    """An upstream answered 5xx: counts against its circuit."""
+    """An upstream answered one of FAILURE_STATUSES: counts against its circuit; idempotent calls retry."""
 
     def __init__(self, response: requests.Response):
         super().__init__(f"upstream answered {response.status_code}")

@@ -79,3 +79,26 @@ def test_the_poll_wait_header_reads_as_seconds_and_garbage_as_answer_now(header,
     from gateway.app import _seconds
 
     assert _seconds(header) == seconds
+
+
+@pytest.mark.parametrize(
+    ("path_info", "forwarded"),
+    [
+        ("/api/v1/moods/abc\x00", "/api/v1/moods/abc%00"),
+        ("/api/v1/moods/\xc3\xa9", "/api/v1/moods/%C3%A9"),  # WSGI's latin-1 reading of UTF-8 "é"
+        ("/api/v1/moods/\xff", "/api/v1/moods/%FF"),
+        ("/api/v1/moods/100%", "/api/v1/moods/100%25"),
+        ("/api/v1/moods/a b?c#d\x7f", "/api/v1/moods/a%20b%3Fc%23d%7F"),
+    ],
+)
+def test_a_decoded_path_is_escaped_again_for_the_upstream(path_info, forwarded):
+    from gateway.app import upstream_path
+
+    assert upstream_path(path_info) == forwarded
+
+
+def test_a_path_of_safe_characters_is_forwarded_as_it_is():
+    from gateway.app import upstream_path
+
+    path = "/api/v1/moods/AZaz09-._~!$&'()*+,;=:@/x"
+    assert upstream_path(path) is path
