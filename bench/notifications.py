@@ -19,8 +19,9 @@ db 7, plus an nginx with the Nchan module from a generated config, and measures:
      answers; repeated with the new cursor. The same deliveries are also timed from the commit
      (the consumer calling its wake-up: the notification exists and is durable) to the answer,
      which is what Nchan's figure measures; and, as the floor under the consumer's durable write,
-     raw psycopg2 after the same idle gap (a SELECT 1, a one-row INSERT committed). Against Nchan: POST to the publisher location → the
-     held longpoll subscriber answers, with 10,000 other subscribers held.
+     raw psycopg2 after the same idle gap (a SELECT 1, a one-row INSERT committed). Against Nchan:
+     POST to the publisher location → the held longpoll subscriber answers, with 10,000 other
+     subscribers held.
 
 The 10,000 pollers use tokens minted with the fleet's signing key (like shared.testing.mint_token)
 for random user ids, and are held by this same file run as a gevent client (`--hold`, one process,

@@ -7,7 +7,7 @@ from typing import Any
 
 import flask_restful
 from flask import Response, request
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields
 
 from shared.errors import handle_exception
 
@@ -35,6 +35,22 @@ class UtcDateTime(fields.DateTime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class UtcAwareDateTime(fields.AwareDateTime):
+    """An RFC 3339 time (UTC when it has no offset), loaded in UTC. A time its offset takes out of
+    datetime's range (0001-01-01T00:00:00+14:00) is a 422 here rather than an error in the database."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", UTC)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("Out of range.") from exc
 
 
 class StrictBoolean(fields.Boolean):

@@ -8,6 +8,8 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
 
 import redis
 from flask import Flask, Response, g, request
@@ -24,6 +26,7 @@ from shared.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
     UnsupportedMediaType,
+    ValidationFailed,
     handle_exception,
 )
 from shared.http import ServiceClient, ServiceTokens
@@ -32,7 +35,7 @@ from shared.metrics import LATENCY, REQUESTS, render
 
 MAX_BODY_BYTES = 64 * 1024
 OPS_ENDPOINTS = frozenset({"healthz", "readyz", "metrics"})
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_REQUEST_ID = re.compile(r"\A[A-Za-z0-9._-]{1,128}\Z")
 access_log = logging.getLogger("hugmood.access")
 
 
@@ -46,6 +49,50 @@ def request_id_from(header: str | None) -> str:
     return uuid.uuid4().hex
 
 
+UNSTORABLE_TEXT = "Text cannot contain NUL characters or unpaired surrogates."
+
+
+def _storable(text: str) -> bool:
+    """False for text PostgreSQL cannot store: a NUL character, or a lone UTF-16 surrogate (a JSON
+    escape such as \\ud800 decodes to one) that has no UTF-8 form."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unstorable_field(document: Any) -> str | None:
+    """The dotted path of the first key or string in a decoded JSON document that is not storable
+    ("" for the document itself), or None. Iterative: a document nested a thousand deep is fine."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not _storable(value):
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                if not _storable(key):
+                    return path or "body"
+                stack.append((child, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{index}" if path else str(index), item) for index, item in enumerate(value))
+    return None
+
+
+def refuse_unstorable(document: Any) -> None:
+    """422 naming the field whose text has a NUL or a lone surrogate (a 500 from the database otherwise)."""
+    field = unstorable_field(document)
+    if field is not None:
+        raise ValidationFailed(UNSTORABLE_TEXT, errors={field or "body": [UNSTORABLE_TEXT]})
+
+
 def check_json_body(
     method: str,
     content_type: str | None,
@@ -54,7 +101,8 @@ def check_json_body(
     *,
     form_allowed: bool = False,
 ) -> None:
-    """413 for bodies over 64 KiB, 415 for non-JSON bodies, 400 for malformed JSON."""
+    """413 for bodies over 64 KiB, 415 for non-JSON bodies, 400 for malformed (or absurdly deeply
+    nested) JSON, 422 for text a database cannot store (NUL, lone surrogates)."""
     if method not in {"POST", "PUT", "PATCH", "DELETE"}:
         return
     if content_length is not None and content_length > MAX_BODY_BYTES:
@@ -66,13 +114,17 @@ def check_json_body(
         return
     mimetype = (content_type or "").split(";", 1)[0].strip().lower()
     if form_allowed and mimetype == "application/x-www-form-urlencoded":
+        refuse_unstorable(dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
         return
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise UnsupportedMediaType("The body must be application/json.")
     try:
-        json.loads(body)
+        document = json.loads(body)
+    except RecursionError as exc:
+        raise BadRequest("The body is nested too deeply.", code="malformed_json") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("The body is not valid JSON.", code="malformed_json") from exc
+    refuse_unstorable(document)
 
 
 class ServiceApp:
@@ -137,6 +189,8 @@ def create_base_app(
             lambda: request.get_data(cache=True),
             form_allowed=request.endpoint in form_ok,
         )
+        if request.query_string:
+            refuse_unstorable({key: "".join(request.args.getlist(key)) for key in request.args})
 
     keys = jwks or JwksKeys(config.AUTH_URL[0] + "/api/v1/auth/jwks", ttl=config.JWKS_CACHE_SECONDS)
     app.extensions["jwks"] = keys
@@ -152,6 +206,8 @@ def create_base_app(
     @app.after_request
     def _finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id") or request_id_from(None)
+        if response.status_code == 204:  # no content, so no type (Flask gives every response text/html)
+            response.headers.pop("Content-Type", None)
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
         duration = time.perf_counter() - g.get("started", time.perf_counter())
         REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()

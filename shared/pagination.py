@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -53,7 +53,9 @@ def keyset_query(
         when_raw, id_raw = decode_cursor(cursor, 2)
         try:
             when, last_id = datetime.fromisoformat(when_raw), parse_id(id_raw)
-        except ValueError as exc:
+            if when.tzinfo is not None:  # an offset that takes it out of range is refused here, not by the database
+                when = when.astimezone(UTC)
+        except (ValueError, OverflowError) as exc:
             raise ValidationFailed("The cursor is invalid.", errors={"cursor": ["Invalid cursor."]}) from exc
         query = query.where(or_(time_column < when, and_(time_column == when, id_column < last_id)))
     return query.order_by(time_column.desc(), id_column.desc()).limit(limit + 1)

@@ -46,11 +46,17 @@ def _no_store(response: Response, status: int = 200) -> Response:
     return response
 
 
+def _created(response: Response, user: Any) -> Response:
+    """A new account's 201 points at the user it made (its profile, in the user service)."""
+    response.headers["Location"] = f"/api/v1/users/{user.id}"
+    return response
+
+
 class RegisterResource(Resource):
     def post(self) -> Response:
         data = load_body(schemas.RegisterIn())
         user, pair = service.register(data=data, kid=_ctx().key.kid)
-        return _no_store(jsonify(_session_body(user, pair)), 201)
+        return _created(_no_store(jsonify(_session_body(user, pair)), 201), user)
 
 
 class LoginResource(Resource):
@@ -71,7 +77,8 @@ class OidcResource(Resource):
         data = load_body(schemas.OidcIn())
         verified, claims = _ctx().id_tokens.verify(provider, data["id_token"])
         user, pair, created = oidc.sign_in(provider=verified, claims=claims, kid=_ctx().key.kid)
-        return _no_store(jsonify(_session_body(user, pair)), 201 if created else 200)
+        response = _no_store(jsonify(_session_body(user, pair)), 201 if created else 200)
+        return _created(response, user) if created else response
 
 
 class RefreshResource(Resource):

@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
 from services.hug.service.catalogue import TYPE_NAMES, label_of
-from shared.api import UtcDateTime
+from shared.api import UtcAwareDateTime, UtcDateTime
 from shared.pagination import PageArgs
 
 MESSAGE = validate.Length(max=500)
@@ -107,7 +107,7 @@ class GroupHugCreate(Schema):
     description = fields.String(allow_none=True, validate=MESSAGE)
     message = fields.String(allow_none=True, validate=MESSAGE)
     participant_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=MAX_PARTICIPANTS))
-    expires_at = fields.AwareDateTime(allow_none=True, default_timezone=UTC)
+    expires_at = UtcAwareDateTime(allow_none=True)
 
     @validates("name")
     def _name(self, value: str, **_: Any) -> None:

@@ -8,10 +8,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
-from shared.api import StrictBoolean, UtcDateTime
+from shared.api import StrictBoolean, UtcAwareDateTime, UtcDateTime
 from shared.pagination import PageArgs
 
 FUTURE_SKEW = timedelta(seconds=60)
+# No mood is older than this: it keeps every local day, streak and analytics period in range.
+EARLIEST_RECORDED_AT = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 class UnitFloat(fields.Float):
@@ -47,7 +49,7 @@ class MoodFields(Schema):
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
     tags = Tags()
     is_public = StrictBoolean()
-    recorded_at = fields.AwareDateTime(default_timezone=UTC)
+    recorded_at = UtcAwareDateTime()
 
     @validates("mood")
     def _label(self, value: str, **_: Any) -> None:
@@ -55,9 +57,11 @@ class MoodFields(Schema):
             raise ValidationError("Must not be blank.")
 
     @validates("recorded_at")
-    def _not_future(self, value: datetime, **_: Any) -> None:
+    def _in_range(self, value: datetime, **_: Any) -> None:
         if value > datetime.now(UTC) + FUTURE_SKEW:
             raise ValidationError("Must not be in the future.")
+        if value < EARLIEST_RECORDED_AT:
+            raise ValidationError(f"Must not be before {EARLIEST_RECORDED_AT.date().isoformat()}.")
 
     @post_load
     def _clean(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -120,8 +124,8 @@ class NoArgs(Schema):
 
 
 class MoodListArgs(PageArgs):
-    from_ = fields.AwareDateTime(data_key="from", default_timezone=UTC)
-    to = fields.AwareDateTime(default_timezone=UTC)
+    from_ = UtcAwareDateTime(data_key="from")
+    to = UtcAwareDateTime()
     mood = fields.String(validate=validate.Length(min=1, max=50))
     tag = fields.String(validate=validate.Length(min=1, max=50))
 

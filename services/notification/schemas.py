@@ -11,7 +11,7 @@ from services.notification.models import TYPES
 from shared.api import StrictBoolean, UtcDateTime
 from shared.pagination import PageArgs
 
-CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+CLOCK = re.compile(r"\A([01][0-9]|2[0-3]):[0-5][0-9]\Z")  # \Z: "$" admits a final newline
 
 
 class QueryBoolean(fields.Boolean):

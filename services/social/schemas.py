@@ -19,7 +19,7 @@ MAX_DATA_KEYS = 20
 
 
 class ActivityCreate(Schema):
-    type = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]{1,50}$"))
+    type = fields.String(required=True, validate=validate.Regexp(r"\A[a-z_]{1,50}\Z"))
     object_id = fields.UUID(allow_none=True)
     data = fields.Dict(keys=fields.String(), load_default=dict)
     visibility = fields.String(required=True, validate=validate.OneOf(VISIBILITIES))
@@ -40,7 +40,7 @@ class ActivityCreate(Schema):
 class ShareCreate(Schema):
     content_type = fields.String(required=True, validate=validate.OneOf(SHARE_CONTENT_TYPES))
     content_id = fields.UUID(required=True)
-    platform = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_-]{1,32}$"))
+    platform = fields.String(required=True, validate=validate.Regexp(r"\A[a-z0-9_-]{1,32}\Z"))
 
 
 class Share(Schema):

@@ -57,6 +57,7 @@ class PrivacyResource(Resource):
     def _owner(self, user_id: str) -> uuid.UUID:
         target = _target(user_id)
         if target != _caller():
+            service.get_profile(target, auth_lookup=_lookup())  # an unknown user is 404, as everywhere
             raise service.errors.NotYourProfile("Only the owner may see or change privacy settings.")
         return target
 
@@ -84,9 +85,12 @@ class FriendsResource(Resource):
         target = _target(user_id)
         status = service.request_friendship(caller_id=_caller(), target_id=target, auth_lookup=_lookup())
         body = {"user_id": str(target), "status": status}
-        return Response(
+        response = Response(
             jsonify(body).get_data(), status=201 if status == "pending" else 200, mimetype="application/json"
         )
+        if status == "pending":  # the request made, which the caller may withdraw there
+            response.headers["Location"] = f"/api/v1/users/me/friends/{target}"
+        return response
 
 
 class FriendResource(Resource):

@@ -16,7 +16,8 @@ from shared.pagination import PageArgs
 
 @lru_cache(maxsize=1)
 def iana_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    # "localtime" is the host's own zone file, not an IANA name: its meaning depends on the machine.
+    return frozenset(available_timezones()) - {"localtime"}
 
 
 def check_timezone(value: str) -> None:

@@ -21,7 +21,7 @@ from shared.errors import ServiceUnavailable
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 LEEWAY_SECONDS = 30
-_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
+_NAME = re.compile(r"\A[a-z0-9_-]{1,64}\Z")
 
 
 @dataclass(frozen=True)

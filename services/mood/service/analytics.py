@@ -84,7 +84,7 @@ def analytics(*, user_id: uuid.UUID, timezone: str, period: str, scope: str) -> 
     the trend of daily valence (change per day, least squares). Nothing is parsed or re-encoded in
     Python: the biggest part, `per_day`, has up to 366 entries a year."""
     span = PERIODS[period]
-    since = datetime.now(UTC) - span if span else datetime(1970, 1, 1, tzinfo=UTC)
+    since: datetime | str = datetime.now(UTC) - span if span else "-infinity"  # "all": every entry there is
     bound = {"user_id": user_id, "tz": timezone, "since": since, "scope": scope, "period": period, "flat": FLAT_SLOPE}
     outside_transaction(db.session)  # one statement that only reads
     return ANALYTICS.execute(db.session, bound).scalar_one()

@@ -251,7 +251,7 @@ def wake(
 def seq_from_cursor(cursor: str) -> int:
     """The sequence number inside an opaque cursor; 422 for anything else."""
     (raw,) = decode_cursor(cursor, 1)
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # str.isdigit alone admits "²"
         raise ValidationFailed("The cursor is invalid.", errors={"cursor": ["Invalid cursor."]})
     return int(raw)
 

@@ -27,7 +27,7 @@ from shared.http import ServiceClient
 
 SHARED_PATH = "/api/v1/social/shared/"
 ACHIEVEMENT_ACTIVITY = "streak_milestone"
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+_TOKEN = re.compile(r"\A[A-Za-z0-9_-]{20,64}\Z")
 
 
 @dataclass(frozen=True)
