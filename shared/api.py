@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +52,18 @@ class UtcAwareDateTime(fields.AwareDateTime):
             return moment.astimezone(UTC)
         except OverflowError as exc:
             raise ValidationError("Out of range.") from exc
+
+
+class QueryInteger(fields.Integer):
+    """An integer from a query string, written the plain way: ASCII digits, maybe a minus. int()
+    alone also reads "１", " 5", "+5" and "1_0"."""
+
+    _PLAIN = re.compile(r"\A-?[0-9]{1,18}\Z")
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str) and not self._PLAIN.match(value):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class StrictBoolean(fields.Boolean):

@@ -11,13 +11,14 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 from sqlalchemy import and_, or_
 
+from shared.api import QueryInteger
 from shared.errors import ValidationFailed
 
 
 class PageArgs(Schema):
     """`?limit=&cursor=` of every list endpoint."""
 
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    limit = QueryInteger(load_default=20, validate=validate.Range(min=1, max=100))
     cursor = fields.String(load_default=None, validate=validate.Length(max=512))
 
 

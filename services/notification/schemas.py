@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.notification.models import TYPES
-from shared.api import StrictBoolean, UtcDateTime
+from shared.api import QueryInteger, StrictBoolean, UtcDateTime
 from shared.pagination import PageArgs
 
 CLOCK = re.compile(r"\A([01][0-9]|2[0-3]):[0-5][0-9]\Z")  # \Z: "$" admits a final newline
@@ -38,7 +38,7 @@ class NotificationListArgs(PageArgs):
 
 class PollArgs(Schema):
     cursor = fields.String(load_default=None, validate=validate.Length(min=1, max=512))
-    timeout = fields.Integer(load_default=30, validate=validate.Range(min=1, max=60), strict=False)
+    timeout = QueryInteger(load_default=30, validate=validate.Range(min=1, max=60))
 
 
 class NoArgs(Schema):

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from shared.api import UtcDateTime
+from shared.api import QueryInteger, UtcDateTime
 from shared.pagination import PageArgs
 
 VISIBILITIES = ("public", "friends", "private")
@@ -84,7 +84,7 @@ class FeedArgs(PageArgs):
 
 
 class RecommendationArgs(Schema):
-    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+    limit = QueryInteger(load_default=10, validate=validate.Range(min=1, max=50))
 
 
 class Recommendation(Schema):

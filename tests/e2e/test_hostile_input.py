@@ -75,6 +75,14 @@ def test_nul_in_query_parameters_is_422(people):
         problem(alice.get(path), 422)
 
 
+def test_query_numbers_in_other_scripts_are_422(people):
+    ((alice, _a),) = people(1)
+    full_width_one = "%EF%BC%91"  # int() reads it as 1
+    for path in ("/api/v1/moods/user/me", "/api/v1/notifications", "/api/v1/social/recommendations"):
+        assert "limit" in problem(alice.get(f"{path}?limit={full_width_one}"), 422)["errors"]
+    problem(alice.get(f"/api/v1/notifications/poll?timeout={full_width_one}"), 422)
+
+
 def test_json_nested_too_deeply_is_400_not_500(people):
     ((alice, _a),) = people(1)
     deep = b"[" * 30000 + b"]" * 30000

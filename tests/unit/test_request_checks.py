@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from marshmallow import ValidationError
 
 from shared.app import check_json_body, unstorable_field
 from shared.errors import BadRequest, ValidationFailed
+from shared.pagination import PageArgs
 
 
 @pytest.mark.parametrize(
@@ -57,3 +59,13 @@ def test_json_nested_too_deeply_is_400():
     with pytest.raises(BadRequest) as deep:
         post(b"[" * 30_000 + b"]" * 30_000)
     assert deep.value.code == "malformed_json"
+
+
+@pytest.mark.parametrize("raw", ["\uff11", " 5", "+5", "1_0", "5 ", "0x5", "1" * 19])
+def test_query_integers_are_plain_ascii_digits(raw):
+    with pytest.raises(ValidationError):
+        PageArgs().load({"limit": raw})
+
+
+def test_a_plain_query_integer_loads():
+    assert PageArgs().load({"limit": "25"})["limit"] == 25
