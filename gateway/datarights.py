@@ -80,7 +80,10 @@ class DataRights:
                 retry_after=5,
                 code="export.unavailable",
             )
-        document: dict[str, Any] = {"user_id": claims["sub"], "exported_at": datetime.now(UTC).isoformat()}
+        document: dict[str, Any] = {
+            "user_id": claims["sub"],
+            "exported_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
         document.update({service: body for service, (_, body) in answers.items()})
         return 200, document
 
