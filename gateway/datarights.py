@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from gateway.proxy import Upstream, forward
+from shared.api import utc_text
 from shared.config import SERVICES
 from shared.datarights import canonical_user_id
 from shared.errors import Forbidden, ProblemError, ServiceUnavailable, Unauthorized
@@ -82,7 +83,7 @@ class DataRights:
             )
         document: dict[str, Any] = {
             "user_id": claims["sub"],
-            "exported_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "exported_at": utc_text(datetime.now(UTC)),
         }
         document.update({service: body for service, (_, body) in answers.items()})
         return 200, document

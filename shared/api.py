@@ -27,15 +27,20 @@ class Api(flask_restful.Api):
         return handle_exception(e)
 
 
+def utc_text(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a `Z`, as the API contract writes times (a naive time is taken as UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 class UtcDateTime(fields.DateTime):
-    """RFC 3339 in UTC with a `Z`, as the API contract writes times."""
+    """A time in the API's form (utc_text)."""
 
     def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return utc_text(value)
 
 
 class UtcAwareDateTime(fields.AwareDateTime):

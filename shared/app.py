@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -93,6 +94,17 @@ def refuse_unstorable(document: Any) -> None:
         raise ValidationFailed(UNSTORABLE_TEXT, errors={field or "body": [UNSTORABLE_TEXT]})
 
 
+def _not_json(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")  # Python's json reads NaN and Infinity; PostgreSQL's does not
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e309: a number JSON allows and no double holds
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
 def check_json_body(
     method: str,
     content_type: str | None,
@@ -119,7 +131,7 @@ def check_json_body(
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise UnsupportedMediaType("The body must be application/json.")
     try:
-        document = json.loads(body)
+        document = json.loads(body, parse_constant=_not_json, parse_float=_finite)
     except RecursionError as exc:
         raise BadRequest("The body is nested too deeply.", code="malformed_json") from exc
     except (ValueError, UnicodeDecodeError) as exc:

@@ -173,6 +173,10 @@ def to_problem(exc: BaseException) -> ProblemError:
     jwt_problem = _jwt_problem(exc) if isinstance(exc, Exception) else None
     if jwt_problem is not None:
         return jwt_problem
+    if isinstance(exc, HTTPException) and exc.code in (301, 308):
+        # Werkzeug's routing redirects a path with "//" (or a missing trailing slash) to its
+        # canonical form on this process's own host, which a client behind the gateway cannot use.
+        return NotFound("No such endpoint.")
     if isinstance(exc, HTTPException) and exc.code in _HTTP_CODES:
         problem = _HTTP_CODES[exc.code](exc.description)
         if exc.code == 405 and getattr(exc, "valid_methods", None):

@@ -216,9 +216,10 @@ class JwksResource(Resource):
 
 class RolesResource(Resource):
     def put(self, user_id: str) -> Response:
-        require_admin()
+        admin = require_admin()
         data = load_body(schemas.RolesIn())
-        user = service.set_roles(user_id=user_id, roles=data["roles"], denylist=_denylist())
+        target = admin.user_id if user_id == "me" else user_id  # API.md: `me` wherever a path takes a user id
+        user = service.set_roles(user_id=target, roles=data["roles"], denylist=_denylist())
         return jsonify(_user_out.dump(user))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from shared.api import QueryInteger, UtcDateTime
 from shared.pagination import PageArgs
@@ -66,7 +66,11 @@ class Relation(Schema):
 
 
 class SharedViewArgs(Schema):
-    """No query parameters."""
+    """A shared link takes no query parameters of its own, and ignores what platforms append to
+    the links they pass on (utm_source, fbclid, ...): refusing them broke real shares."""
+
+    class Meta:
+        unknown = EXCLUDE
 
 
 class Activity(Schema):

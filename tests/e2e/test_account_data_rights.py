@@ -69,6 +69,7 @@ def test_export_holds_every_service_section_and_nothing_private_of_others(people
     document = response.json()
     assert set(SERVICES) <= set(document) and document["user_id"] == a_id
     assert document["exported_at"].endswith("Z")  # RFC 3339 in UTC, as every time in the API
+    assert document["auth"]["account"]["created_at"].endswith("Z")
     assert document["auth"]["account"]["username"] == a["user"]["username"]
     text = json.dumps(document)
     assert ALICE_NOTE in text  # her own private note is hers to take

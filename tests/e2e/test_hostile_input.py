@@ -158,3 +158,24 @@ def test_privacy_of_an_unknown_user_is_404_of_another_user_403(people):
     problem(alice.get(f"/api/v1/users/{uuid.uuid4()}/privacy"), 404)
     problem(alice.get(f"/api/v1/users/{b['user']['id']}/privacy"), 403)
     problem(alice.put(f"/api/v1/users/{uuid.uuid4()}/privacy", json={"share_moods_with": "none"}), 404)
+
+
+def test_a_double_slash_in_a_path_is_404_not_a_redirect_or_500(people):
+    ((alice, _a),) = people(1)
+    for path in ("/api/v1/social//feed", "/api/v1/hugs//types", "/api/v1/users/me//friends", "/api/v1/auth//me"):
+        problem(alice.get(path, allow_redirects=False), 404)
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e309"])
+def test_numbers_json_does_not_have_are_400(people, number):
+    ((alice, _a),) = people(1)
+    body = b'{"type": "walk", "visibility": "public", "data": {"n": ' + number + b"}}"
+    response = alice.post("/api/v1/social/activities", data=body, headers={"Content-Type": "application/json"})
+    assert problem(response, 400)["code"] == "malformed_json"
+
+
+def test_me_on_the_roles_route_is_the_admin_themself(admin):
+    me = admin.get("/api/v1/auth/me").json()
+    response = admin.put("/api/v1/auth/users/me/roles", json={"roles": ["admin"]})
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == me["id"] and "admin" in response.json()["roles"]

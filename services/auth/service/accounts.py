@@ -18,6 +18,7 @@ from services.auth import errors
 from services.auth.models import USER_DATA, OidcIdentity, OutboxEvent, PasswordResetToken, TokenFamily, User, db
 from services.auth.service.passwords import DUMMY_HASH, NO_PASSWORD, passwords
 from services.auth.service.tokens import TokenPair, live_families, now, revoke_families, start_session, token_hash
+from shared.api import utc_text
 from shared.auth import Denylist
 from shared.db import outside_transaction
 from shared.events import publish
@@ -308,9 +309,6 @@ def export_account(user_id: str) -> dict[str, Any]:
         select(PasswordResetToken).where(PasswordResetToken.user_id == user.id).order_by(PasswordResetToken.created_at)
     ).scalars()
 
-    def iso(value: Any) -> str | None:
-        return value.isoformat() if value is not None else None
-
     return {
         "account": {
             "id": str(user.id),
@@ -318,24 +316,28 @@ def export_account(user_id: str) -> dict[str, Any]:
             "email": user.email,
             "roles": list(user.roles),
             "has_password": user.password_hash != NO_PASSWORD,
-            "created_at": iso(user.created_at),
-            "last_login": iso(user.last_login),
-            "password_changed_at": iso(user.password_changed_at),
+            "created_at": utc_text(user.created_at),
+            "last_login": utc_text(user.last_login),
+            "password_changed_at": utc_text(user.password_changed_at),
         },
         "oidc_identities": [
-            {"provider": i.provider, "subject": i.subject, "created_at": iso(i.created_at)} for i in identities
+            {"provider": i.provider, "subject": i.subject, "created_at": utc_text(i.created_at)} for i in identities
         ],
         "sessions": [
             {
                 "id": str(f.id),
-                "created_at": iso(f.created_at),
-                "revoked_at": iso(f.revoked_at),
+                "created_at": utc_text(f.created_at),
+                "revoked_at": utc_text(f.revoked_at),
                 "revoked_reason": f.revoked_reason,
             }
             for f in families
         ],
         "password_resets": [
-            {"requested_at": iso(r.created_at), "expires_at": iso(r.expires_at), "used_at": iso(r.used_at)}
+            {
+                "requested_at": utc_text(r.created_at),
+                "expires_at": utc_text(r.expires_at),
+                "used_at": utc_text(r.used_at),
+            }
             for r in resets
         ],
     }

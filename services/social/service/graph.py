@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
-from services.social.models import Block, FriendRequest, Friendship, RelationClock, db
+from services.social.models import Activity, Block, FriendRequest, Friendship, RelationClock, db
 from services.social.service.activities import record_event_activity
 
 
@@ -44,6 +44,8 @@ def _drop_requests(a: uuid.UUID, b: uuid.UUID, at: datetime) -> None:
 
 
 def _unfriend(a: uuid.UUID, b: uuid.UUID, at: datetime) -> None:
+    """End the friendship both ways, with the "new_friend" activities that announced it: a feed must
+    not go on saying two people are friends after one of them unfriended or blocked the other."""
     if _advance("friendship", *_pair(a, b), at):
         db.session.execute(
             delete(Friendship).where(
@@ -51,6 +53,15 @@ def _unfriend(a: uuid.UUID, b: uuid.UUID, at: datetime) -> None:
                     and_(Friendship.user_id == a, Friendship.friend_id == b),
                     and_(Friendship.user_id == b, Friendship.friend_id == a),
                 )
+            )
+        )
+        db.session.execute(
+            delete(Activity).where(
+                Activity.type == "new_friend",
+                or_(
+                    and_(Activity.user_id == a, Activity.object_id == b),
+                    and_(Activity.user_id == b, Activity.object_id == a),
+                ),
             )
         )
 

@@ -45,6 +45,21 @@ def test_friendship_ended_removes_both_directions_once(viewer):
     assert rows(Friendship, user_id=uuid.UUID(alice.id)) == 1
 
 
+@pytest.mark.parametrize("ending", ["FriendshipEnded", "UserBlocked"])
+def test_the_end_of_a_friendship_takes_its_new_friend_activities_with_it(viewer, ending):
+    alice, bob, carol = viewer(), viewer(), viewer()
+    alice.befriend(bob)
+    alice.befriend(carol)
+    data = (
+        {"user_id": bob.id, "other_id": alice.id, "reason": "unfriended"}
+        if ending == "FriendshipEnded"
+        else {"blocker_id": bob.id, "blocked_id": alice.id}
+    )
+    deliver(event(ending, **data))
+    left = sorted((str(a.user_id), str(a.object_id)) for a in activities(type="new_friend"))
+    assert left == sorted([(alice.id, carol.id), (carol.id, alice.id)])  # alice and carol are still friends
+
+
 def test_an_end_arriving_before_its_accept_does_not_resurrect_the_friendship(viewer):
     alice, bob = viewer(), viewer()
     now = datetime.now(UTC)

@@ -177,7 +177,7 @@ def test_sharing_needs_a_token_and_a_json_body(client, viewer):
     assert response.content_type == "application/problem+json"
 
 
-def test_unknown_and_malformed_tokens_are_404_and_query_params_are_422(client, sharer, moods):
+def test_unknown_and_malformed_tokens_are_404_and_query_params_change_nothing(client, sharer, moods):
     for token in ("A" * 43, "short", "x" * 100, "bad.token%21"):
         response = client.get(SHARED + token)
         assert response.status_code == 404 and response.content_type == "application/problem+json"
@@ -185,7 +185,12 @@ def test_unknown_and_malformed_tokens_are_404_and_query_params_are_422(client, s
     owner = sharer()
     url = share(owner, "mood", moods.record(owner, is_public=True)["id"])["share_url"]
     token = url[len(PUBLIC_BASE) :]
-    assert client.get(f"{SHARED}{token}?full=1").status_code == 422
+    plain = client.get(f"{SHARED}{token}")
+    # What platforms append to a link they pass on (fbclid, utm_*) must not break it, and no
+    # parameter shows more than the public view.
+    for query in ("?fbclid=IwAR0abc", "?utm_source=twitter&utm_medium=social", "?full=1"):
+        decorated = client.get(f"{SHARED}{token}{query}")
+        assert decorated.status_code == 200 and decorated.json == plain.json
 
 
 def test_revoke_is_for_the_owner_only_and_ends_the_link(client, sharer, member, moods):
