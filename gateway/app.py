@@ -27,6 +27,7 @@ from shared.config import SERVICES, Config, Setting, parse_positive, resolve_con
 from shared.errors import (
     PROBLEM_JSON,
     Forbidden,
+    MethodNotAllowed,
     NotFound,
     ProblemError,
     ServiceUnavailable,
@@ -148,6 +149,9 @@ class Gateway:
             ("GET", "/api/v1/service-registry"): self.service_registry,
             ("GET", EXPORT_PATH): self.data_rights.export,
         }
+        self.local_methods: dict[str, list[str]] = {}
+        for method, path in self.local_endpoints:
+            self.local_methods.setdefault(path, []).append(method)
 
     # ---- WSGI entry -----------------------------------------------------------------------------
 
@@ -163,6 +167,10 @@ class Gateway:
                 req.route_name = req.path
                 status, payload = local(req)
                 return self._json(req, start_response, status, payload)
+            allowed = self.local_methods.get(req.path)
+            if allowed:  # the gateway's own path, another method: 405 as on every route
+                req.route_name = req.path
+                raise MethodNotAllowed("The method is not allowed here.", headers={"Allow": ", ".join(allowed)})
             if req.method == "GET" and req.path.startswith(ERASURES_PREFIX):
                 erased = req.path[len(ERASURES_PREFIX) :]
                 if erased and "/" not in erased:

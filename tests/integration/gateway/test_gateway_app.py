@@ -57,3 +57,10 @@ def test_oversized_and_non_json_bodies_are_refused_at_the_edge(gateway_without_r
         "/api/v1/auth/register", data=b"a=b", content_type="application/x-www-form-urlencoded"
     )
     assert form.status_code == 415
+
+
+@pytest.mark.parametrize("path", ["/api/v1/status", "/api/v1/account/export", "/api/v1/service-registry"])
+def test_another_method_on_the_gateways_own_paths_is_405_with_allow(gateway_without_redis, path):
+    response = gateway_without_redis.post(path, json={})
+    assert response.status_code == 405 and response.content_type == "application/problem+json"
+    assert response.headers["Allow"] == "GET"
