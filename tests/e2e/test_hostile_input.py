@@ -8,8 +8,26 @@ import json
 import uuid
 
 import pytest
+import requests
+
+from tests.e2e.fleet import wait_for
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", autouse=True)
+def social_circuits_closed(fleet):
+    """Tests before these stop the social service on purpose, and each gateway worker keeps its
+    circuit to it open until its reset time has passed and one request has gone through. Wait for
+    that, on new connections (which spread over the gateway's workers), so a 503 here means this
+    test's request."""
+    probe = fleet.gateway + "/api/v1/social/shared/" + "x" * 43  # public: 404 when social answers
+
+    def closed() -> bool:
+        return all(requests.get(probe, timeout=5).status_code == 404 for _ in range(6))
+
+    wait_for(closed, timeout=90, what="the gateway's circuits to the social service to close", every=2.0)
+
 
 NUL, SURROGATE = "a\u0000b", "a\ud800b"  # PostgreSQL stores neither; a lone surrogate has no UTF-8 form
 
