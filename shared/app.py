@@ -94,6 +94,15 @@ def refuse_unstorable(document: Any) -> None:
         raise ValidationFailed(UNSTORABLE_TEXT, errors={field or "body": [UNSTORABLE_TEXT]})
 
 
+def refuse_unstorable_params(pairs: Iterable[tuple[str, str]]) -> None:
+    """refuse_unstorable for a query string or form body: every value of a repeated name counts,
+    whichever one the handler goes on to read."""
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        params[name] = params.get(name, "") + value
+    refuse_unstorable(params)
+
+
 def _not_json(name: str) -> float:
     raise ValueError(f"{name} is not JSON")  # Python's json reads NaN and Infinity; PostgreSQL's does not
 
@@ -126,7 +135,7 @@ def check_json_body(
         return
     mimetype = (content_type or "").split(";", 1)[0].strip().lower()
     if form_allowed and mimetype == "application/x-www-form-urlencoded":
-        refuse_unstorable(dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
+        refuse_unstorable_params(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         return
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise UnsupportedMediaType("The body must be application/json.")
@@ -202,7 +211,7 @@ def create_base_app(
             form_allowed=request.endpoint in form_ok,
         )
         if request.query_string:
-            refuse_unstorable({key: "".join(request.args.getlist(key)) for key in request.args})
+            refuse_unstorable_params(request.args.items(multi=True))
 
     keys = jwks or JwksKeys(config.AUTH_URL[0] + "/api/v1/auth/jwks", ttl=config.JWKS_CACHE_SECONDS)
     app.extensions["jwks"] = keys

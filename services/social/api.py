@@ -100,10 +100,10 @@ class ShareResource(Resource):
 
 
 class SharedViewResource(Resource):
-    """Public: the read-only view of a shared link."""
+    """Public: the read-only view of a shared link. Its query string is not read: platforms append
+    their own parameters (fbclid, utm_*) to links they pass on, and refusing them broke real shares."""
 
     def get(self, token: str) -> Response:
-        load_query(schemas.SharedViewArgs())
         return jsonify(service.shared_view(client=_client(), token=token))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from shared.api import QueryInteger, UtcDateTime
 from shared.pagination import PageArgs
@@ -63,14 +63,6 @@ class Relation(Schema):
 
     user_id = fields.UUID()
     since = UtcDateTime()
-
-
-class SharedViewArgs(Schema):
-    """A shared link takes no query parameters of its own, and ignores what platforms append to
-    the links they pass on (utm_source, fbclid, ...): refusing them broke real shares."""
-
-    class Meta:
-        unknown = EXCLUDE
 
 
 class Activity(Schema):

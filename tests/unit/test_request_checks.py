@@ -53,6 +53,9 @@ def test_form_bodies_with_nul_are_422():
     with pytest.raises(ValidationFailed):
         post(b"grant_type=password&username=a%00b", "application/x-www-form-urlencoded", form=True)
     post(b"grant_type=password&username=ab", "application/x-www-form-urlencoded", form=True)
+    with pytest.raises(ValidationFailed) as repeated:  # the handler reads the first of a repeated name
+        post(b"username=a%00b&username=ok", "application/x-www-form-urlencoded", form=True)
+    assert list(repeated.value.errors) == ["username"]
 
 
 def test_json_nested_too_deeply_is_400():
