@@ -22,12 +22,10 @@ RUN groupadd --system --gid 10001 hugmood \
 
 WORKDIR /app
 
-# The dependencies first, from pyproject.toml alone: a source change keeps this layer.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# The dependencies first, pinned with their hashes by the lock file (`make lock` writes it): a source
+# change keeps this layer, and every build installs the same packages.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
 # The project itself, editable, so migrations/ and the Procfile sit beside shared/ as in the repo.
 # The source stays root-owned: the process user can read it, not change it.

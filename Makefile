@@ -2,14 +2,18 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The lock files pin every package with its hashes; `make lock` refreshes them from pyproject.toml.
+LOCK := requirements-dev.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --strip-extras --generate-hashes --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint fmt migrate bench bench-gateway bench-mood bench-notify chaos install clean
+.PHONY: run test lint fmt migrate bench bench-gateway bench-mood bench-notify chaos install lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
@@ -45,6 +49,10 @@ bench-notify: $(STAMP) ## hug-to-poll delivery latency; 10,000 held long polls a
 chaos: $(STAMP) ## the reliability (kill) tests at the issue's full size; CI runs them smaller
 	CHAOS_HUGS=2000 CHAOS_POLLERS=100 CHAOS_POLL_NOTIFICATIONS=1000 CHAOS_REDIS_DOWN_SECONDS=30 \
 		$(PY) -m pytest tests/e2e/test_reliability.py -v -s $(PYTEST_ARGS)
+
+lock: $(STAMP) ## re-resolve pyproject.toml's ranges into the lock files (then commit them)
+	$(PIP_COMPILE) --extra test --extra embedded --extra dev --upgrade -o requirements-dev.lock pyproject.toml
+	$(PIP_COMPILE) -c requirements-dev.lock -o requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache
