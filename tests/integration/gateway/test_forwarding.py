@@ -86,7 +86,7 @@ def gateway_url(mood_service, auth_server: str, redis_url: str, tmp_path_factory
             try:
                 if requests.get(url + "/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # the worker may still be booting
                 pass
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
