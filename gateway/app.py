@@ -132,6 +132,10 @@ class Gateway(Flask):
         self.register_error_handler(Exception, self.problem)
         self.after_request(self.finish)
 
+    def ensure_sync(self, func: Callable) -> Callable:
+        """Every hook and view here is synchronous: skip Flask's per-call coroutine check."""
+        return func
+
     # ---- dispatch ---------------------------------------------------------------------------------
 
     def dispatch_request(self) -> ResponseReturnValue:
