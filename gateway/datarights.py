@@ -13,19 +13,40 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
+from flask import Blueprint, current_app, request
 
 from gateway.proxy import Upstream, forward
+from gateway.web import GatewayResponse, json_answer
 from shared.api import utc_text
 from shared.config import SERVICES
 from shared.datarights import canonical_user_id
 from shared.errors import Forbidden, ProblemError, ServiceUnavailable, Unauthorized
 
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
 EXPORT_PATH = "/api/v1/account/export"
 ERASURES_PREFIX = "/api/v1/admin/erasures/"
 ACCOUNT_DELETION = ("DELETE", "/api/v1/auth/account")
+
+data_rights = Blueprint("data_rights", __name__)
+
+
+@data_rights.get(EXPORT_PATH)
+def export() -> GatewayResponse:
+    gateway: Gateway = current_app  # type: ignore[assignment]
+    status, document = gateway.data_rights.export(request._get_current_object())  # type: ignore[attr-defined]
+    return json_answer(document, status)
+
+
+@data_rights.get(ERASURES_PREFIX + "<user_id>")
+def erasure_report(user_id: str) -> GatewayResponse:
+    gateway: Gateway = current_app  # type: ignore[assignment]
+    status, report = gateway.data_rights.erasure_report(request._get_current_object(), user_id)  # type: ignore[attr-defined]
+    return json_answer(report, status)
 
 
 class DataRights:

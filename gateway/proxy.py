@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import pybreaker
 from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPParseError
 
-from shared.errors import BadGateway, GatewayTimeout, ServiceUnavailable
+from shared.errors import BadGateway, GatewayTimeout
 from shared.http import FAILURE_STATUSES, Breaker
 
 HOP_BY_HOP = frozenset(
@@ -106,7 +105,7 @@ def make_upstream(
                 block_size=CHUNK,
             )
 
-        # Long polls are held by the gateway itself (app.Gateway._held_poll): upstream, a poll is
+        # Long polls are held by the gateway itself (app.Gateway.held_poll): upstream, a poll is
         # only ever a quick check, so one pool with the ordinary read timeout serves everything.
         instances.append(Instance(url, pool(read_timeout, pool_size)))
     breaker = Breaker(fail_max=fail_max, reset_timeout=reset_timeout, name=name, process="gateway")
@@ -165,14 +164,8 @@ class Answer:
 def forward(upstream: Upstream, method: str, path_qs: str, headers: dict[str, str], body: bytes | None) -> Forwarded:
     """Send the request to an instance; map failures at the edge (503 open, 504 timeout, 502 down)."""
     breaker = upstream.breaker
-    try:
+    with breaker.refusal_as_503():
         breaker.before_call()
-    except pybreaker.CircuitBreakerError as exc:
-        raise ServiceUnavailable(
-            f"The {upstream.name} service is unavailable.",
-            retry_after=breaker.seconds_until_retry(),
-            code="upstream.circuit_open",
-        ) from exc
     instance = upstream.pick()
     try:
         response = instance.pool.request(method, path_qs, body=body or b"", headers=headers)

@@ -7,7 +7,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -78,6 +78,19 @@ class Breaker(pybreaker.CircuitBreaker):
             with contextlib.suppress(pybreaker.CircuitBreakerError):
                 self.state._handle_error(exc, reraise=False)
             self._publish_state()
+
+    @contextlib.contextmanager
+    def refusal_as_503(self) -> Iterator[None]:
+        """Inside, this circuit refusing a call (CircuitBreakerError) leaves as the 503 every
+        HugMood process answers for it: code upstream.circuit_open, Retry-After until the trial."""
+        try:
+            yield
+        except pybreaker.CircuitBreakerError as exc:
+            raise ServiceUnavailable(
+                f"The {self.name} service is unavailable.",
+                retry_after=self.seconds_until_retry(),
+                code="upstream.circuit_open",
+            ) from exc
 
     def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         self.before_call()
@@ -183,14 +196,8 @@ class ServiceClient:
         for attempt in range(attempts):
             url = self.instances[service].next() + path
             try:
-                response = breaker.call(self._send, method, url, self._headers(headers, authenticate), kwargs)
-                return response
-            except pybreaker.CircuitBreakerError as exc:
-                raise ServiceUnavailable(
-                    f"The {service} service is unavailable.",
-                    retry_after=breaker.seconds_until_retry(),
-                    code="upstream.circuit_open",
-                ) from exc
+                with breaker.refusal_as_503():
+                    return breaker.call(self._send, method, url, self._headers(headers, authenticate), kwargs)
             except (requests.ConnectionError, requests.Timeout, UpstreamError) as exc:
                 if attempt + 1 < attempts:
                     time.sleep(self.backoff * (2**attempt))

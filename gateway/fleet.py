@@ -1,0 +1,124 @@
+"""The fleet as the gateway sees it: `GET /api/v1/status` for anyone, `GET /api/v1/service-registry`
+for admins, from a probe of every instance of every service at most once a second."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import requests
+from flask import Blueprint, current_app, request
+
+from gateway import routes
+from gateway.proxy import Upstream
+from gateway.web import GatewayResponse, json_answer
+from shared import VERSION
+from shared.errors import Forbidden, ProblemError, Unauthorized
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+fleet = Blueprint("fleet", __name__)
+
+
+class FleetHealth:
+    """Every instance's readiness, latency and version, probed at most once a second."""
+
+    def __init__(self, upstreams: dict[str, Upstream]):
+        self.upstreams = upstreams
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self._cache: tuple[float, dict[str, Any]] = (0.0, {})
+
+    def _probe(self, url: str) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            response = self.session.get(url + "/readyz", timeout=(0.5, 1.0))
+            up = response.status_code == 200
+        except requests.RequestException:
+            up = False
+        version = None
+        if up:
+            try:
+                version = self.session.get(url + "/healthz", timeout=(0.5, 1.0)).json().get("version")
+            except (requests.RequestException, ValueError):
+                version = None
+        return {
+            "url": url,
+            "status": "up" if up else "down",
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            "version": version,
+        }
+
+    def __call__(self) -> dict[str, list[dict[str, Any]]]:
+        """Per service, a probe of each of its instances."""
+        cached_at, cached = self._cache
+        if time.monotonic() - cached_at < 1.0 and cached:
+            return cached
+        targets = [(name, inst.url) for name, up in self.upstreams.items() for inst in up.instances]
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+            probes = list(pool.map(lambda t: self._probe(t[1]), targets))
+        result: dict[str, Any] = {name: [] for name in self.upstreams}
+        for (name, _), probe in zip(targets, probes, strict=True):
+            result[name].append(probe)
+        self._cache = (time.monotonic(), result)
+        return result
+
+
+@fleet.get("/api/v1/status")
+def status() -> GatewayResponse:
+    gateway: Gateway = current_app  # type: ignore[assignment]
+    try:
+        claims = gateway.caller_claims(request._get_current_object())  # type: ignore[attr-defined]
+    except ProblemError:  # a bad token, or Redis down: the public view still answers
+        claims = None
+    is_admin = claims is not None and "admin" in claims.get("roles", ())
+    health = gateway.fleet()
+    services = {}
+    for name, instances in health.items():
+        up = any(i["status"] == "up" for i in instances)
+        entry: dict[str, Any] = {"status": "up" if up else "down"}
+        if is_admin:
+            live = [i["latency_ms"] for i in instances if i["status"] == "up"]
+            entry.update(
+                latency_ms=min(live) if live else None,
+                instances=[{"url": i["url"], "status": i["status"]} for i in instances],
+                circuit=gateway.upstreams[name].breaker.current_state,
+            )
+        services[name] = entry
+    ups = sum(1 for s in services.values() if s["status"] == "up")
+    overall = "ok" if ups == len(services) else ("down" if ups == 0 else "degraded")
+    return json_answer({"status": overall, "services": services})
+
+
+@fleet.get("/api/v1/service-registry")
+def service_registry() -> GatewayResponse:
+    gateway: Gateway = current_app  # type: ignore[assignment]
+    claims = gateway.caller_claims(request._get_current_object())  # type: ignore[attr-defined]
+    if claims is None:
+        raise Unauthorized("A bearer access token is required.", code="auth.token_missing")
+    if "admin" not in claims.get("roles", ()):
+        raise Forbidden("The service registry is for administrators.")
+    health = gateway.fleet()
+    items = []
+    for name, upstream in gateway.upstreams.items():
+        instances = health[name]
+        items.append(
+            {
+                "name": name,
+                "instances": [
+                    {"url": i["url"], "status": i["status"], "latency_ms": i["latency_ms"]} for i in instances
+                ],
+                "routes": routes.prefixes_of(name),
+                "health": "up" if any(i["status"] == "up" for i in instances) else "down",
+                "circuit_breaker": {
+                    "state": upstream.breaker.current_state,
+                    "failures": upstream.breaker.fail_counter,
+                    "fail_max": upstream.breaker.fail_max,
+                    "reset_timeout_seconds": upstream.breaker.reset_timeout,
+                },
+                "version": next((i["version"] for i in instances if i["version"]), None),
+            }
+        )
+    return json_answer({"services": items, "gateway": {"version": VERSION}})
