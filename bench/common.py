@@ -670,6 +670,8 @@ def heading(title: str, r: dict[str, Any]) -> str:
 
 
 def http_json(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, Any]:
+    """One request of a run's setup (register, log in, check an answer), not a measurement: its timeout
+    leaves room for a password hash on a busy machine."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
     if data is not None:
@@ -677,7 +679,7 @@ def http_json(method: str, url: str, body: dict | None = None, token: str | None
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(errors="replace")

@@ -560,7 +560,7 @@ def measure(session: Session) -> int:
     from services.auth.service import SigningKey
 
     s, fleet, tmp = session.settings, session.fleet, session.tmp
-    results = session.results()
+    results = session.results(tools=("nginx",))
     log(f"machine: {results['machine']['cpus']} CPUs, {results['machine']['cpu_model']}; temp dir {tmp}")
     common.fresh_database(s)
     common.flush_redis(s)
