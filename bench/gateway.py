@@ -28,35 +28,28 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import re
-import resource
 import secrets
-import shlex
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-VENV_BIN = Path(sys.executable).parent
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:  # run as a script: `python bench/gateway.py`
+    sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402
+from bench.common import HUGE, Session, Settings, env_float, env_int, log  # noqa: E402
+from bench.loadgen import PERCENTILES, percentile  # noqa: E402
 
 ME = "/api/v1/auth/me"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 TARGETS = {
     "throughput_ratio": 0.40,
     "throughput_ratio_stretch": 0.50,
@@ -65,21 +58,6 @@ TARGETS = {
     "over_admissions": 0,
     "login_p99_ratio": 1.2,
 }
-
-
-def env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name) or default)
-
-
-def env_float(name: str, default: float) -> float:
-    return float(os.environ.get(name) or default)
-
-
-ADMIN_URL = os.environ.get("BENCH_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
-DB_NAME = os.environ.get("BENCH_DATABASE_NAME") or "hugmood_bench"
-REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/9"
-PORT_BASE = env_int("BENCH_PORT_BASE", 14400)
-GATEWAY_PORT, AUTH_PORT, NGINX_PORT = PORT_BASE, PORT_BASE + 1, PORT_BASE + 2
 DURATION = env_float("BENCH_DURATION", 10.0)
 CONNECTIONS = env_int("BENCH_CONNECTIONS", 64)
 WRK_THREADS = 2
@@ -91,63 +69,34 @@ LOGIN_PROBE_RATE = 100
 LOGIN_RATE = 60
 LOGIN_CONNECTIONS = 16
 AUTH_WORKERS = env_int("BENCH_AUTH_WORKERS", 2)
-AUTH_THREADS = int(os.environ.get("BENCH_AUTH_THREADS", "16"))  # the Procfile default
+AUTH_THREADS = env_int("BENCH_AUTH_THREADS", 16)  # the Procfile default
 GATEWAY_WORKERS = env_int("BENCH_GATEWAY_WORKERS", 2)
-HUGE = "100000000"  # rate limits: the limiter runs on every request but never says no
-KEEP = os.environ.get("BENCH_KEEP") == "1"
 ALL_PARTS = ("throughput", "latency", "limiter", "logins")
 # a subset (e.g. BENCH_PARTS=logins) is for iterating on one number: it saves the JSON, skips the table
 PARTS = tuple(p for p in os.environ.get("BENCH_PARTS", ",".join(ALL_PARTS)).split(",") if p in ALL_PARTS)
 
 
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-# ---- preflight --------------------------------------------------------------------------------
-
-
-def preflight() -> None:
-    """Tools on PATH, PostgreSQL and Redis reachable, our ports free; else say how to fix it."""
-    problems = []
-    for tool, hint in (("wrk", "apt-get install -y wrk"), ("nginx", "apt-get install -y nginx")):
-        if not shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
-            problems.append(f"`{tool}` is not installed (Debian/Ubuntu: `{hint}`; macOS: `brew install {tool}`)")
-    if not (VENV_BIN / "gunicorn").exists():
-        problems.append(f"gunicorn is not in {VENV_BIN} (run `make install`)")
-    for name, url, default_port in (("PostgreSQL", ADMIN_URL, 5432), ("Redis", REDIS_URL, 6379)):
-        parts = urlsplit(url)
-        if not _port_open(parts.hostname or "127.0.0.1", parts.port or default_port):
-            problems.append(f"{name} is not reachable at {parts.hostname}:{parts.port or default_port}")
-    for port in (GATEWAY_PORT, AUTH_PORT, NGINX_PORT):
-        if _port_open("127.0.0.1", port):
-            problems.append(f"port {port} is in use (set BENCH_PORT_BASE to move the bench fleet)")
-    if problems:
-        print("bench/gateway.py cannot run:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
-        sys.exit(2)
-
-
-def _port_open(host: str, port: int) -> bool:
-    with contextlib.closing(socket.socket()) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
-
-
-def which(tool: str) -> str:
-    return shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") or tool
-
-
-# ---- the fleet --------------------------------------------------------------------------------
-
-
-def procfile_command(name: str, env: dict[str, str]) -> list[str]:
-    """The Procfile's command line for `name`, ${VAR:-default} expanded from `env`."""
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.startswith(f"{name}:"):
-            command = line.split(":", 1)[1].strip()
-            command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), command)
-            return shlex.split(command)
-    raise SystemExit(f"Procfile has no `{name}` process")
+def settings() -> Settings:
+    """The auth service and the gateway in front of it, the gateway's limits out of reach (so the
+    limiter runs on every request but never says no), and an nginx beside it."""
+    return Settings.from_env(
+        "",
+        name="gateway",
+        database="hugmood_bench",
+        redis_db=9,
+        port_base=14400,
+        ports=("gateway", "auth", "nginx"),
+        absent=("user", "mood", "hug", "notification", "social"),
+        tools=(("wrk", "wrk"), ("nginx", "nginx")),
+        env={
+            "AUTH_WORKERS": str(AUTH_WORKERS),
+            "AUTH_THREADS": str(AUTH_THREADS),
+            "GATEWAY_WORKERS": str(GATEWAY_WORKERS),
+            "GATEWAY_RATE_LIMIT_PER_IP": HUGE,
+            "GATEWAY_RATE_LIMIT_PER_USER": HUGE,
+            "GATEWAY_AUTH_RATE_LIMIT": HUGE,
+        },
+    )
 
 
 NGINX_CONF = """\
@@ -158,11 +107,7 @@ error_log {tmp}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
     access_log {tmp}/nginx-access.log combined buffer=64k flush=1s;
-    client_body_temp_path {tmp}/nginx-body;
-    proxy_temp_path {tmp}/nginx-proxy;
-    fastcgi_temp_path {tmp}/nginx-fastcgi;
-    uwsgi_temp_path {tmp}/nginx-uwsgi;
-    scgi_temp_path {tmp}/nginx-scgi;
+{temp_paths}
     keepalive_requests 1000000;
     upstream auth {{
         server 127.0.0.1:{auth_port};
@@ -185,303 +130,19 @@ http {{
 """
 
 
-class Fleet:
-    """The processes of one bench run, each in its own process group, logs in a temp dir."""
+@dataclass
+class Client:
+    """The bench's user, its token, and the three ways to its /me."""
 
-    def __init__(self, tmp: Path):
-        self.tmp = tmp
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.env = self._env()
+    username: str
+    password: str
+    token: str
+    urls: dict[str, str]  # direct, nginx, gateway
+    login_urls: dict[str, str]  # direct, gateway
 
-    def _env(self) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("GATEWAY_", "AUTH_", "ADMIN_", "PROMETHEUS_", "USER_", "MOOD_", "HUG_"))
-            and not k.startswith(("NOTIFICATION_", "SOCIAL_", "DATABASE_", "REDIS_", "JWT_", "BIND_"))
-        }
-        key_file = self.tmp / "jwt-signing-key.pem"
-        from services.auth.service import generate_private_key_pem
-
-        key_file.write_text(generate_private_key_pem())
-        key_file.chmod(0o600)
-        (self.tmp / "prometheus").mkdir()
-        env.update(
-            PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-            DATABASE_URL=replace_db(ADMIN_URL, DB_NAME),
-            REDIS_URL=REDIS_URL,
-            BIND_HOST="127.0.0.1",
-            LOG_LEVEL="INFO",
-            PROMETHEUS_MULTIPROC_BASE=str(self.tmp / "prometheus"),  # as `make run` does
-            AUTH_JWT_PRIVATE_KEY_FILE=str(key_file),
-            AUTH_PORT=str(AUTH_PORT),
-            AUTH_WORKERS=str(AUTH_WORKERS),
-            AUTH_THREADS=str(AUTH_THREADS),
-            AUTH_URL=f"http://127.0.0.1:{AUTH_PORT}",
-            GATEWAY_PORT=str(GATEWAY_PORT),
-            GATEWAY_WORKERS=str(GATEWAY_WORKERS),
-            GATEWAY_RATE_LIMIT_PER_IP=HUGE,
-            GATEWAY_RATE_LIMIT_PER_USER=HUGE,
-            GATEWAY_AUTH_RATE_LIMIT=HUGE,
-        )
-        # Services the gateway knows but this bench does not run: somewhere nothing listens.
-        for offset, name in enumerate(("USER", "MOOD", "HUG", "NOTIFICATION", "SOCIAL"), start=10):
-            env[f"{name}_URL"] = f"http://127.0.0.1:{PORT_BASE + offset}"
-        return env
-
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen:
-        out = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115 (lives as long as the process)
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.procs[name] = proc
-        return proc
-
-    def log_tail(self, name: str, lines: int = 30) -> str:
-        path = self.tmp / f"{name}.log"
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-    def wait_http(self, name: str, url: str, timeout: float = 40.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            proc = self.procs[name]
-            if proc.poll() is not None:
-                raise SystemExit(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-            time.sleep(0.2)
-        raise SystemExit(f"{name} did not get ready at {url} in {timeout:.0f}s:\n{self.log_tail(name)}")
-
-    def stop(self) -> None:
-        for name, proc in reversed(list(self.procs.items())):
-            if proc.poll() is None:
-                # gunicorn: SIGQUIT = quick shutdown (SIGTERM would wait up to graceful_timeout=75 s);
-                # nginx: SIGTERM = fast shutdown.
-                sig = signal.SIGTERM if name == "nginx" else signal.SIGQUIT
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
-        deadline = time.monotonic() + 10
-        for proc in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        for proc in self.procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # stragglers in the group (workers)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=2)
-
-
-def replace_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def fresh_database() -> str:
-    import psycopg2
-
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{DB_NAME}"')
-    conn.close()
-    return replace_db(ADMIN_URL, DB_NAME)
-
-
-def drop_database() -> None:
-    import psycopg2
-
-    with contextlib.suppress(psycopg2.Error):
-        conn = psycopg2.connect(ADMIN_URL)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.close()
-
-
-def clean_up(tmp: Path) -> None:
-    """Drop the bench's database, flush its Redis db and remove its temp dir, unless BENCH_KEEP=1.
-
-    DB_NAME and REDIS_URL are this module's; the other benches set them to their own first.
-    """
-    if KEEP:
-        log(f"kept {tmp} and database {DB_NAME}")
-        return
-    drop_database()
-    with contextlib.suppress(Exception):
-        import redis
-
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-# ---- /proc CPU accounting ---------------------------------------------------------------------
-
-
-def _stat(pid: int) -> tuple[str, int, float] | None:
-    """(comm, ppid, utime+stime seconds) of a process, or None if it is gone."""
-    try:
-        data = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = data[data.rindex(")") + 2 :].split()
-    comm = data[data.index("(") + 1 : data.rindex(")")]
-    return comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def _machine_busy() -> float:
-    """CPU-seconds the whole machine has been busy (all CPUs), from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
-
-
-def cpu_snapshot(roots: dict[str, int]) -> dict[str, float]:
-    """CPU seconds so far of: each named process tree, this database's PostgreSQL backends, the
-    load tools this script ran (wrk, loadgen: reaped children), and the machine as a whole."""
-    parents: dict[int, list[int]] = {}
-    cpu: dict[int, float] = {}
-    postgres = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        st = _stat(pid)
-        if st is None:
-            continue
-        comm, ppid, seconds = st
-        parents.setdefault(ppid, []).append(pid)
-        cpu[pid] = seconds
-        if comm.startswith("postgres"):
-            with contextlib.suppress(OSError):
-                if f" {DB_NAME} ".encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    postgres += seconds
-    out: dict[str, float] = {}
-    for name, root in roots.items():
-        total, stack = 0.0, [root]
-        while stack:
-            pid = stack.pop()
-            if pid in cpu:
-                total += cpu[pid]
-                stack.extend(parents.get(pid, []))
-        out[name] = total
-    out["postgres"] = postgres
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out["loadtool"] = usage.ru_utime + usage.ru_stime
-    out["machine"] = _machine_busy()
-    out["wall"] = time.monotonic()
-    return out
-
-
-class CpuMeter:
-    """CPU time per process group between start() and stop(); what nobody here used is
-    "background" (other work on the machine, e.g. someone else's test run: a noisy measurement)."""
-
-    def __init__(self, roots: dict[str, int]):
-        self.roots = roots
-        self.before: dict[str, float] = {}
-
-    def start(self) -> None:
-        self.before = cpu_snapshot(self.roots)
-
-    def stop(self, requests: int) -> dict[str, Any]:
-        after = cpu_snapshot(self.roots)
-        delta = {k: after[k] - self.before[k] for k in after}
-        wall = delta.pop("wall")
-        machine = delta.pop("machine")
-        ours = sum(delta.values())
-        requests = max(requests, 1)
-        return {
-            "cpu_s": {k: round(v, 3) for k, v in delta.items()},
-            "cpu_ms_per_request": {k: round(v * 1000 / requests, 3) for k, v in delta.items()},
-            "machine_busy_cores": round(machine / wall, 2),
-            "background_cores": round(max(machine - ours, 0.0) / wall, 2),
-            "wall_s": round(wall, 2),
-        }
-
-
-QUIET_BUDGET = {"left": env_float("BENCH_QUIET_WAIT", 10.0)}  # seconds this run may wait for others' load
-
-
-def speed_probe() -> float:
-    """Milliseconds for a fixed bit of pure-Python work (best of 3): if this moves between phases,
-    the machine itself got slower or faster (e.g. a busy VM host), and so did everything measured."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        total = 0
-        for i in range(100_000):
-            total += i * i
-        best = min(best, time.perf_counter() - started)
-    return round(best * 1000, 2)
-
-
-def settle(roots: dict[str, int], label: str) -> dict[str, float]:
-    """Before a measurement: wait (bounded) until our fleet is idle and other load on the machine
-    is low. Returns what was seen, so a noisy measurement is reported as such."""
-    waited = 0.0
-    while True:
-        before = cpu_snapshot(roots)
-        time.sleep(0.5)
-        after = cpu_snapshot(roots)
-        wall = after["wall"] - before["wall"]
-        ours = sum(after[k] - before[k] for k in after if k not in ("machine", "wall"))
-        other = max(after["machine"] - before["machine"] - ours, 0.0) / wall
-        fleet = ours / wall
-        waited += wall
-        if (other < 0.15 and fleet < 0.2) or QUIET_BUDGET["left"] <= 0:
-            break
-        QUIET_BUDGET["left"] -= wall
-    if waited > 1.5:
-        log(f"{label}: waited {waited:.1f}s for a quiet machine (other load {other:.2f} cores, fleet {fleet:.2f})")
-    return {
-        "waited_s": round(waited, 1),
-        "other_load_cores": round(other, 2),
-        "fleet_cores": round(fleet, 2),
-        "speed_probe_ms": speed_probe(),
-    }
-
-
-RETRIES = {"left": env_int("BENCH_RETRIES", 1)}  # measurements this run may repeat because of others' load
-NOISE_LIMIT = 0.25  # cores of other load during a measurement that make it worth repeating
-
-
-def retry_noisy(result: dict[str, Any], label: str) -> bool:
-    """True (and one retry fewer left) if other load disturbed this measurement and it should be redone."""
-    if result["background_cores"] <= NOISE_LIMIT or result.get("attempt", 1) > 1 or RETRIES["left"] <= 0:
-        return False
-    RETRIES["left"] -= 1
-    log(f"{label}: {result['background_cores']} cores of other load during the measurement; measuring again")
-    return True
-
-
-def redis_server_pid(client) -> int | None:
-    """The local redis-server's pid (for its CPU time), if it runs on this machine."""
-    with contextlib.suppress(Exception):
-        pid = int(client.info("server")["process_id"])
-        if Path(f"/proc/{pid}/stat").exists() and "redis" in Path(f"/proc/{pid}/comm").read_text():
-            return pid
-    return None
-
-
-# ---- HTTP helpers -----------------------------------------------------------------------------
-
-
-def http_json(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode(errors="replace")
+    @property
+    def auth_header(self) -> list[str]:
+        return [f"Authorization: Bearer {self.token}"]
 
 
 # ---- wrk (closed loop, max throughput) --------------------------------------------------------
@@ -496,9 +157,9 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def wrk(url: str, token: str, duration: float) -> dict[str, Any]:
+def wrk(session: Session, url: str, token: str, duration: float) -> dict[str, Any]:
     argv = [
-        which("wrk"),
+        common.which("wrk"),
         f"-t{WRK_THREADS}",
         f"-c{CONNECTIONS}",
         f"-d{duration:g}s",
@@ -509,7 +170,7 @@ def wrk(url: str, token: str, duration: float) -> dict[str, Any]:
         f"Authorization: Bearer {token}",
         url,
     ]
-    out, spread = run_sampling_spread(argv, sample_after=min(1.5, duration / 2), timeout=duration + 30)
+    out, spread = run_sampling_spread(session, argv, sample_after=min(1.5, duration / 2), timeout=duration + 30)
     result: dict[str, Any] = {"raw": out, "conn_spread": spread}
     match = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
     result["requests"] = int(match.group(1)) if match else 0
@@ -540,7 +201,7 @@ def loadgen_argv(
     connections: int = 32,
     grace: float = 5.0,
 ) -> list[str]:
-    argv = [sys.executable, str(BENCH / "loadgen.py"), "--url", url, "--rate", str(rate)]
+    argv = [sys.executable, str(common.BENCH / "loadgen.py"), "--url", url, "--rate", str(rate)]
     argv += ["--duration", str(duration), "--warmup", str(warmup), "--connections", str(connections)]
     argv += ["--grace", str(grace)]
     for header in headers:
@@ -551,21 +212,30 @@ def loadgen_argv(
 
 
 def loadgen(
-    url: str, rate: float, duration: float, *, headers: list[str], warmup: float = 1.0, samples: bool = False
+    session: Session,
+    url: str,
+    rate: float,
+    duration: float,
+    *,
+    headers: list[str],
+    warmup: float = 1.0,
+    samples: bool = False,
 ) -> dict[str, Any]:
     argv = loadgen_argv(url, rate, duration, headers=headers, warmup=warmup) + (["--samples"] if samples else [])
-    out, spread = run_sampling_spread(argv, sample_after=warmup + 1.0, timeout=warmup + duration + 60)
+    out, spread = run_sampling_spread(session, argv, sample_after=warmup + 1.0, timeout=warmup + duration + 60)
     return {**json.loads(out), "conn_spread": spread}
 
 
-def run_sampling_spread(argv: list[str], *, sample_after: float, timeout: float) -> tuple[str, dict[str, list[int]]]:
+def run_sampling_spread(
+    session: Session, argv: list[str], *, sample_after: float, timeout: float
+) -> tuple[str, dict[str, list[int]]]:
     """Run a load tool; while it runs, note how its connections spread over the server's workers."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(sample_after)
         spread = {
-            "auth_workers": conn_spread(AUTH_PORT),
-            "gateway_workers": conn_spread(GATEWAY_PORT),
+            "auth_workers": common.conn_spread(session.settings.ports["auth"]),
+            "gateway_workers": common.conn_spread(session.settings.ports["gateway"]),
         }
         out, err = proc.communicate(timeout=timeout)
     finally:
@@ -575,21 +245,6 @@ def run_sampling_spread(argv: list[str], *, sample_after: float, timeout: float)
     if proc.returncode != 0:
         raise subprocess.CalledProcessError(proc.returncode, argv, out, err)
     return out, spread
-
-
-def conn_spread(port: int) -> list[int]:
-    """Established connections per server process on a local port, most first (e.g. [51, 13]: one
-    gunicorn worker got most of them, so it does most of the work while the other idles)."""
-    try:
-        out = subprocess.run(
-            ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True
-        ).stdout
-    except OSError:
-        return []
-    counts: dict[str, int] = {}
-    for pid in re.findall(r"pid=(\d+)", out):
-        counts[pid] = counts.get(pid, 0) + 1
-    return sorted(counts.values(), reverse=True)
 
 
 def _merge_cpu(parts: list[dict[str, Any]], requests: int) -> dict[str, Any]:
@@ -671,8 +326,6 @@ def combine_loadgen(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def loadgen_summary(sorted_ms: list[float]) -> dict[str, float | None]:
-    from loadgen import PERCENTILES, percentile
-
     out: dict[str, float | None] = {f"p{p:g}": percentile(sorted_ms, p) for p in PERCENTILES}
     out["mean"] = round(sum(sorted_ms) / len(sorted_ms), 3) if sorted_ms else None
     return out
@@ -681,13 +334,13 @@ def loadgen_summary(sorted_ms: list[float]) -> dict[str, float | None]:
 # ---- 4. the rate-limit check against a raw INCR -----------------------------------------------
 
 
-def bench_limiter(n: int, chunks: int = 40) -> dict[str, Any]:
+def bench_limiter(redis_url: str, n: int, chunks: int = 40) -> dict[str, Any]:
     import redis
 
     from gateway.ratelimit import Limiter
     from shared.auth import Denylist
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(redis_url)
     limiter = Limiter(client, window=60)
     claims = {"sub": str(uuid.uuid4()), "jti": uuid.uuid4().hex, "fam": str(uuid.uuid4()), "iat": int(time.time())}
     authed = [("ip:127.0.0.1", int(HUGE)), (f"user:{claims['sub']}", int(HUGE))]
@@ -760,7 +413,7 @@ def _cmdstat(client, command: str) -> tuple[int, int] | None:
     return None
 
 
-def over_admission(limit: int, clients: int = 64) -> dict[str, Any]:
+def over_admission(redis_url: str, limit: int, clients: int = 64) -> dict[str, Any]:
     """`clients` threads, each with its own connection, send 2*limit checks at one bucket."""
     import redis
 
@@ -775,7 +428,7 @@ def over_admission(limit: int, clients: int = 64) -> dict[str, Any]:
     barrier = threading.Barrier(clients + 1)
 
     def client_thread(i: int) -> None:
-        conn = redis.Redis.from_url(REDIS_URL)
+        conn = redis.Redis.from_url(redis_url)
         limiter = Limiter(conn, window=60)
         conn.ping()
         barrier.wait()
@@ -798,7 +451,7 @@ def over_admission(limit: int, clients: int = 64) -> dict[str, Any]:
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    check = redis.Redis.from_url(REDIS_URL)
+    check = redis.Redis.from_url(redis_url)
     counted = int(check.get(f"hm:rl:{bucket}") or 0)
     ttl = check.ttl(f"hm:rl:{bucket}")
     check.close()
@@ -820,95 +473,38 @@ def over_admission(limit: int, clients: int = 64) -> dict[str, Any]:
 # ---- the run ----------------------------------------------------------------------------------
 
 
-def git_state() -> dict[str, Any]:
-    """The commit measured, and whether the code under test had local changes."""
-
-    def git(*args: str) -> str:
-        proc = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return proc.stdout.strip() if proc.returncode == 0 else ""
-
-    changed = git("status", "--porcelain", "--", "gateway", "services", "shared", "Procfile")
-    return {"commit": git("rev-parse", "HEAD") or "unknown", "dirty": bool(changed), "changed": changed.splitlines()}
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    versions = {}
-    for tool, argv in (("wrk", ["wrk", "--version"]), ("nginx", ["nginx", "-v"])):
-        with contextlib.suppress(OSError):
-            proc = subprocess.run([which(argv[0]), *argv[1:]], capture_output=True, text=True)
-            versions[tool] = (proc.stdout + proc.stderr).strip().splitlines()[0]
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "tools": versions,
-    }
+# ---- the run ----------------------------------------------------------------------------------
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["--render"]:  # re-print the table of a saved run
-        print(render(json.loads(Path(sys.argv[2]).read_text())))
-        return 0
-    preflight()
-    started = time.monotonic()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    tmp = Path(tempfile.mkdtemp(prefix="hugmood-bench-"))
-    fleet = Fleet(tmp)
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    # SIGINT too: a shell starting us in the background would otherwise leave it ignored
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-    try:
-        return run(fleet, tmp, stamp, started)
-    finally:
-        log("stopping the bench fleet")
-        fleet.stop()
-        clean_up(tmp)
+    return common.bench_main(settings(), measure, render)
 
 
-def run(fleet: Fleet, tmp: Path, stamp: str, started: float) -> int:
-    import redis
-
-    results: dict[str, Any] = {"timestamp": stamp, "machine": machine(), "git": git_state()}
-    log(f"machine: {results['machine']['cpus']} CPUs, {results['machine']['cpu_model']}; temp dir {tmp}")
+def measure(session: Session) -> int:
+    s, fleet = session.settings, session.fleet
+    results = session.results(tools=("wrk", "nginx"))
+    log(f"machine: {results['machine']['cpus']} CPUs, {results['machine']['cpu_model']}; temp dir {session.tmp}")
 
     # -- setup: database, Redis db, processes
-    database_url = fresh_database()
-    redis_client = redis.Redis.from_url(REDIS_URL)
-    redis_client.flushdb()
-    migrated = subprocess.run(
-        [sys.executable, "-m", "shared.migrate", "upgrade", "auth"],
-        cwd=ROOT,
-        env={**fleet.env, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
+    common.fresh_database(s)
+    common.flush_redis(s)
+    fleet.migrate("auth")
+    commands = fleet.start_procfile("auth")
+    fleet.wait_ready("auth", path="/healthz")
+    commands |= fleet.start_procfile("gateway")
+    fleet.wait_ready("gateway")
+    conf = NGINX_CONF.format(
+        user=fleet.nginx_user(),
+        tmp=session.tmp,
+        temp_paths=fleet.nginx_temp_paths("nginx"),
+        auth_port=s.ports["auth"],
+        port=s.ports["nginx"],
     )
-    if migrated.returncode != 0:
-        raise SystemExit(f"migrations failed:\n{migrated.stdout}{migrated.stderr}")
-    auth_cmd = procfile_command("auth", {**fleet.env, "AUTH_PORT": str(AUTH_PORT)})
-    gateway_cmd = procfile_command("gateway", fleet.env)
-    fleet.start("auth", auth_cmd)
-    fleet.wait_http("auth", f"http://127.0.0.1:{AUTH_PORT}/healthz")
-    fleet.start("gateway", gateway_cmd)
-    fleet.wait_http("gateway", f"http://127.0.0.1:{GATEWAY_PORT}/readyz")
-    user = "" if os.geteuid() != 0 else "user root;\n"
-    conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, auth_port=AUTH_PORT, port=NGINX_PORT))
-    fleet.start("nginx", [which("nginx"), "-p", str(tmp), "-e", str(tmp / "nginx-error.log"), "-c", str(conf)])
-    fleet.wait_http("nginx", f"http://127.0.0.1:{NGINX_PORT}/healthz")
+    fleet.start_nginx("nginx", conf)
+    fleet.wait_ready("nginx", path="/healthz")
     results["config"] = {
-        "auth": " ".join(auth_cmd),
-        "gateway": " ".join(gateway_cmd),
+        "auth": commands["auth"],
+        "gateway": commands["gateway"],
         "nginx": "1 worker, upstream keepalive 64, HTTP/1.1, access log buffered",
         "auth_workers": AUTH_WORKERS,
         "auth_threads": AUTH_THREADS,
@@ -916,8 +512,8 @@ def run(fleet: Fleet, tmp: Path, stamp: str, started: float) -> int:
         "rate_limits": "GATEWAY_RATE_LIMIT_PER_IP/PER_USER/AUTH_RATE_LIMIT=1e8 (limiter runs, never rejects)",
         "log_level": "INFO (JSON access logs to a file, as in production)",
         "prometheus": "multiprocess mode (PROMETHEUS_MULTIPROC_BASE set, as make run does)",
-        "redis": REDIS_URL,
-        "database": DB_NAME,
+        "redis": s.redis_url,
+        "database": s.database,
         "duration_s": DURATION,
         "warmup_s": WARMUP,
         "connections": CONNECTIONS,
@@ -928,97 +524,21 @@ def run(fleet: Fleet, tmp: Path, stamp: str, started: float) -> int:
         "login_rate": LOGIN_RATE,
         "login_connections": LOGIN_CONNECTIONS,
     }
-    log(f"fleet up: auth :{AUTH_PORT}, gateway :{GATEWAY_PORT}, nginx :{NGINX_PORT} (logs in {tmp})")
+    log("fleet up: " + ", ".join(f"{n} :{p}" for n, p in s.ports.items()) + f" (logs in {session.tmp})")
 
-    # -- a user and its access token
-    gw = f"http://127.0.0.1:{GATEWAY_PORT}"
-    username = f"bench_{secrets.token_hex(4)}"
-    password = secrets.token_urlsafe(18)
-    status, body = http_json(
-        "POST",
-        gw + "/api/v1/auth/register",
-        {"username": username, "email": f"{username}@example.com", "password": password},
-    )
-    if status != 201:
-        raise SystemExit(f"register failed: {status} {body}")
-    token = body["access_token"]
-    urls = {
-        "direct": f"http://127.0.0.1:{AUTH_PORT}{ME}",
-        "nginx": f"http://127.0.0.1:{NGINX_PORT}{ME}",
-        "gateway": f"{gw}{ME}",
-    }
-    for name, url in urls.items():
-        status, body = http_json("GET", url, token=token)
-        if status != 200 or body.get("username") != username:
-            raise SystemExit(f"GET {ME} via {name} answered {status}: {body}")
-    log(f"registered {username}; GET {ME} answers 200 direct, via nginx and via the gateway")
-
-    roots = {name: fleet.procs[name].pid for name in ("auth", "gateway", "nginx")}
-    rpid = redis_server_pid(redis_client)
+    client = register(s)
+    session.roots = fleet.roots("auth", "gateway", "nginx")
+    rpid = common.redis_server_pid(s.redis_url)
     if rpid:
-        roots["redis"] = rpid
-    redis_client.close()
+        session.roots["redis"] = rpid
 
-    # -- 1 + 3. max throughput, with CPU per request. The three paths take turns (ROUNDS rounds of
-    # DURATION/ROUNDS seconds each) so that a slow drift of the machine's speed hits them alike.
-    targets = ("direct", "nginx", "gateway")
-    slice_s = DURATION / ROUNDS
     if PARTS != ALL_PARTS:
-        return run_parts(results, roots, urls, gw, token, username, password, stamp, started)
-    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
-    for round_no in range(1, ROUNDS + 1):
-        for name in targets:
-            for attempt in (1, 2):
-                quiet = settle(roots, f"throughput {name} round {round_no}")
-                wrk(urls[name], token, WARMUP)
-                meter = CpuMeter(roots)
-                meter.start()
-                result = wrk(urls[name], token, slice_s)
-                result.update(meter.stop(result["requests"]))
-                result.update(before=quiet, attempt=attempt, round=round_no)
-                if not retry_noisy(result, f"throughput {name} round {round_no}"):
-                    break
-            rounds[name].append(result)
-            log(
-                f"throughput {name:8s} round {round_no}: {result['rps']:7.1f} req/s  p50 {result['p50_ms']} ms"
-                f"  p99 {result['p99_ms']} ms  non-2xx {result['non_2xx']}  socket errors {result['socket_errors']}"
-                f"  CPU-ms/req {result['cpu_ms_per_request']}  other load {result['background_cores']} cores"
-            )
-    throughput = {name: combine_wrk(rounds[name]) for name in targets}
-    direct_rps = throughput["direct"]["rps"] or 1.0
-    for result in throughput.values():
-        result["ratio_to_direct"] = round(result["rps"] / direct_rps, 3)
-    results["throughput"] = throughput
+        return run_parts(session, results, client)
 
-    # -- 2. latency at a fixed rate (and CPU per request at that rate), the paths again taking turns
-    auth_header = [f"Authorization: Bearer {token}"]
-    lat_rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
-    for round_no in range(1, ROUNDS + 1):
-        for name in targets:
-            for attempt in (1, 2):
-                quiet = settle(roots, f"{FIXED_RATE}/s {name} round {round_no}")
-                meter = CpuMeter(roots)
-                meter.start()
-                result = loadgen(urls[name], FIXED_RATE, slice_s, headers=auth_header, warmup=0.5, samples=True)
-                # the meter spans warm-up + measurement: requests = everything sent
-                result.update(meter.stop(int(FIXED_RATE * (slice_s + 0.5))))
-                result.update(before=quiet, attempt=attempt, round=round_no)
-                if not retry_noisy(result, f"{FIXED_RATE}/s {name} round {round_no}"):
-                    break
-            lat_rounds[name].append(result)
-            q = result["latency_ms"]
-            log(
-                f"@{FIXED_RATE}/s {name:8s} round {round_no}: achieved {result['achieved_rate']}/s  p50 {q['p50']} ms"
-                f"  p99 {q['p99']} ms  statuses {result['statuses']}  errors {result['errors']}"
-                f"  CPU-ms/req {result['cpu_ms_per_request']}  other load {result['background_cores']} cores"
-            )
-    latency: dict[str, Any] = {name: combine_loadgen(lat_rounds[name]) for name in targets}
-    for name in ("nginx", "gateway"):
-        latency[f"added_{name}"] = {
-            f"p{p}_ms": round(latency[name]["latency_ms"][f"p{p}"] - latency["direct"]["latency_ms"][f"p{p}"], 3)
-            for p in (50, 90, 99)
-        }
-    results["latency_fixed_rate"] = {"rate": FIXED_RATE, "generator": "bench/loadgen.py (open loop)", **latency}
+    # -- 1 + 3. max throughput, with CPU per request
+    results["throughput"] = throughput = max_throughput(session, client)
+    # -- 2. latency at a fixed rate (and CPU per request at that rate)
+    results["latency_fixed_rate"] = latency = fixed_rate_latency(session, client)
     results["gateway_cpu_ms_per_request"] = {
         "at_max_throughput": throughput["gateway"]["cpu_ms_per_request"]["gateway"],
         f"at_{FIXED_RATE}_rps": latency["gateway"]["cpu_ms_per_request"]["gateway"],
@@ -1028,106 +548,174 @@ def run(fleet: Fleet, tmp: Path, stamp: str, started: float) -> int:
 
     # -- 4. the rate-limit check
     log(f"rate-limit check: {LIMITER_N} calls per variant, interleaved; then over-admission ...")
-    settle(roots, "rate-limit check")
-    limiter = bench_limiter(LIMITER_N)
-    limiter["over_admission"] = [over_admission(limit) for limit in (100, 1000)]
+    session.settle("rate-limit check")
+    limiter = bench_limiter(s.redis_url, LIMITER_N)
+    limiter["over_admission"] = [over_admission(s.redis_url, limit) for limit in (100, 1000)]
     results["rate_limit"] = limiter
     log(
         f"limiter {limiter['per_call_us']} µs/call, ratio {limiter['ratio_authenticated']}x; over-admitted "
         + ", ".join(f"{o['over_admitted']} (L={o['limit']})" for o in limiter["over_admission"])
     )
 
-    # -- 5. login bursts: through the gateway (the target), then direct (to see whose queue it is)
+    # -- 5. login bursts: through the gateway (the target), then direct (to see whose queue it is), for a
+    # shorter look: only to see whether the queue is the auth service's own
     results["login_bursts"] = {
-        "gateway": login_bursts(
-            "gateway", roots, urls["gateway"], gw + "/api/v1/auth/login", auth_header, username, password, DURATION
-        ),
-        "direct": login_bursts(
-            "direct",
-            roots,
-            urls["direct"],
-            f"http://127.0.0.1:{AUTH_PORT}/api/v1/auth/login",
-            auth_header,
-            username,
-            password,
-            DURATION / 2,  # a shorter look: only to see whether the queue is the auth service's own
-        ),
+        "gateway": login_bursts(session, client, "gateway", DURATION),
+        "direct": login_bursts(session, client, "direct", DURATION / 2),
     }
-
-    results["elapsed_s"] = round(time.monotonic() - started, 1)
     results["targets"] = evaluate(results)
-    path = save_results(results, f"gateway-{stamp}.json")
-    print(render(results))
-    print(f"\nresults: {path.relative_to(ROOT)}  ({results['elapsed_s']} s)")
-    return 0
+    return common.finish(session, results, render)
 
 
-def save_results(results: dict[str, Any], name: str) -> Path:
-    """Write a run's results as bench/results/<name> (what JSON cannot hold, as text); the path."""
-    out_dir = BENCH / "results"
-    out_dir.mkdir(exist_ok=True)
-    path = out_dir / name
-    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    return path
+def register(s: Settings) -> Client:
+    """A user registered through the gateway, and its /me answering on all three paths."""
+    gw = s.url("gateway")
+    username = f"bench_{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(18)
+    status, body = common.http_json(
+        "POST",
+        gw + "/api/v1/auth/register",
+        {"username": username, "email": f"{username}@example.com", "password": password},
+    )
+    if status != 201:
+        raise SystemExit(f"register failed: {status} {body}")
+    client = Client(
+        username=username,
+        password=password,
+        token=body["access_token"],
+        urls={
+            name: s.url(port) + ME for name, port in (("direct", "auth"), ("nginx", "nginx"), ("gateway", "gateway"))
+        },
+        login_urls={
+            name: s.url(port) + "/api/v1/auth/login" for name, port in (("direct", "auth"), ("gateway", "gateway"))
+        },
+    )
+    for name, url in client.urls.items():
+        status, body = common.http_json("GET", url, token=client.token)
+        if status != 200 or body.get("username") != username:
+            raise SystemExit(f"GET {ME} via {name} answered {status}: {body}")
+    log(f"registered {username}; GET {ME} answers 200 direct, via nginx and via the gateway")
+    return client
 
 
-def run_parts(
-    results: dict[str, Any],
-    roots: dict[str, int],
-    urls: dict[str, str],
-    gw: str,
-    token: str,
-    username: str,
-    password: str,
-    stamp: str,
-    started: float,
-) -> int:
+PATHS = ("direct", "nginx", "gateway")
+
+
+def interleaved(
+    session: Session, what: str, measure: Callable[[str], dict[str, Any]], describe: Callable[[dict[str, Any]], str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each path measured ROUNDS times, the paths taking turns, so that a slow drift of the machine's
+    speed hits them alike; each measurement after settle(), and once more if other load disturbed it."""
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in PATHS}
+    for round_no in range(1, ROUNDS + 1):
+        for name in PATHS:
+            label = f"{what} {name} round {round_no}"
+            for attempt in (1, 2):
+                quiet = session.settle(label)
+                result = measure(name)
+                result.update(before=quiet, attempt=attempt, round=round_no)
+                if not session.retry_noisy(result, label):
+                    break
+            rounds[name].append(result)
+            log(f"{what} {name:8s} round {round_no}: {describe(result)}")
+    return rounds
+
+
+def max_throughput(session: Session, client: Client) -> dict[str, Any]:
+    """wrk per path, DURATION seconds in all, in ROUNDS turns; with CPU per request."""
+    slice_s = DURATION / ROUNDS
+
+    def measure(name: str) -> dict[str, Any]:
+        wrk(session, client.urls[name], client.token, WARMUP)
+        meter = session.meter()
+        result = wrk(session, client.urls[name], client.token, slice_s)
+        result.update(meter.stop(result["requests"]))
+        return result
+
+    def describe(result: dict[str, Any]) -> str:
+        return (
+            f"{result['rps']:7.1f} req/s  p50 {result['p50_ms']} ms  p99 {result['p99_ms']} ms"
+            f"  non-2xx {result['non_2xx']}  socket errors {result['socket_errors']}"
+            f"  CPU-ms/req {result['cpu_ms_per_request']}  other load {result['background_cores']} cores"
+        )
+
+    rounds = interleaved(session, "throughput", measure, describe)
+    throughput = {name: combine_wrk(rounds[name]) for name in PATHS}
+    direct_rps = throughput["direct"]["rps"] or 1.0
+    for result in throughput.values():
+        result["ratio_to_direct"] = round(result["rps"] / direct_rps, 3)
+    return throughput
+
+
+def fixed_rate_latency(session: Session, client: Client) -> dict[str, Any]:
+    """bench/loadgen.py at FIXED_RATE per path, DURATION seconds in all, in ROUNDS turns; samples pooled."""
+    slice_s = DURATION / ROUNDS
+
+    def measure(name: str) -> dict[str, Any]:
+        meter = session.meter()
+        result = loadgen(
+            session,
+            client.urls[name],
+            FIXED_RATE,
+            slice_s,
+            headers=client.auth_header,
+            warmup=0.5,
+            samples=True,
+        )
+        # the meter spans warm-up + measurement: requests = everything sent
+        result.update(meter.stop(int(FIXED_RATE * (slice_s + 0.5))))
+        return result
+
+    def describe(result: dict[str, Any]) -> str:
+        q = result["latency_ms"]
+        return (
+            f"achieved {result['achieved_rate']}/s  p50 {q['p50']} ms  p99 {q['p99']} ms"
+            f"  statuses {result['statuses']}  errors {result['errors']}"
+            f"  CPU-ms/req {result['cpu_ms_per_request']}  other load {result['background_cores']} cores"
+        )
+
+    rounds = interleaved(session, f"{FIXED_RATE}/s", measure, describe)
+    latency: dict[str, Any] = {name: combine_loadgen(rounds[name]) for name in PATHS}
+    for name in ("nginx", "gateway"):
+        latency[f"added_{name}"] = {
+            f"p{p}_ms": round(latency[name]["latency_ms"][f"p{p}"] - latency["direct"]["latency_ms"][f"p{p}"], 3)
+            for p in (50, 90, 99)
+        }
+    return {"rate": FIXED_RATE, "generator": "bench/loadgen.py (open loop)", **latency}
+
+
+def run_parts(session: Session, results: dict[str, Any], client: Client) -> int:
     """Only the sections named in BENCH_PARTS (those that need no other section's numbers)."""
-    auth_header = [f"Authorization: Bearer {token}"]
     unsupported = set(PARTS) - {"limiter", "logins"}
     if unsupported:
         raise SystemExit(f"BENCH_PARTS: {sorted(unsupported)} run only in a full run")
     if "limiter" in PARTS:
-        settle(roots, "rate-limit check")
-        results["rate_limit"] = bench_limiter(LIMITER_N)
-        limiter = results["rate_limit"]
+        session.settle("rate-limit check")
+        results["rate_limit"] = limiter = bench_limiter(session.settings.redis_url, LIMITER_N)
         log(f"limiter {limiter['per_call_us']} µs/call, ratio {limiter['ratio_authenticated']}x")
     if "logins" in PARTS:
-        results["login_bursts"] = {
-            "gateway": login_bursts(
-                "gateway", roots, urls["gateway"], gw + "/api/v1/auth/login", auth_header, username, password, DURATION
-            )
-        }
-    results["elapsed_s"] = round(time.monotonic() - started, 1)
-    path = save_results(results, f"gateway-{stamp}-{'+'.join(PARTS)}.json")
+        results["login_bursts"] = {"gateway": login_bursts(session, client, "gateway", DURATION)}
+    results["elapsed_s"] = round(time.monotonic() - session.started, 1)
+    path = session.save(results, f"-{'+'.join(PARTS)}")
     print(f"\nresults (BENCH_PARTS={','.join(PARTS)}, no table): {path.relative_to(ROOT)}  ({results['elapsed_s']} s)")
     return 0
 
 
-def login_bursts(
-    where: str,
-    roots: dict[str, int],
-    me_url: str,
-    login_url: str,
-    auth_header: list[str],
-    username: str,
-    password: str,
-    duration: float,
-) -> dict[str, Any]:
+def login_bursts(session: Session, client: Client, where: str, duration: float) -> dict[str, Any]:
     """/me p99 at LOGIN_PROBE_RATE while idle, then while LOGIN_RATE logins/s go the same way.
 
     Logins are sent open loop at LOGIN_RATE over LOGIN_CONNECTIONS connections: like that many
     clients at once. What the auth service cannot take queues in the load generator (counted, and
     given up on at the end) rather than piling up in the fleet and spilling into the next phase."""
-    quiet_idle = settle(roots, f"login bursts {where} (idle)")
-    meter = CpuMeter(roots)
-    meter.start()
-    idle = loadgen(me_url, LOGIN_PROBE_RATE, duration, headers=auth_header)
+    me_url, auth_header = client.urls[where], client.auth_header
+    quiet_idle = session.settle(f"login bursts {where} (idle)")
+    meter = session.meter()
+    idle = loadgen(session, me_url, LOGIN_PROBE_RATE, duration, headers=auth_header)
     idle.update(meter.stop(int(LOGIN_PROBE_RATE * (duration + 1.0))))
     idle["before"] = quiet_idle
-    body = json.dumps({"username": username, "password": password})
+    body = json.dumps({"username": client.username, "password": client.password})
     login_argv = loadgen_argv(
-        login_url,
+        client.login_urls[where],
         LOGIN_RATE,
         duration + 2.0,
         headers=["Content-Type: application/json"],
@@ -1136,13 +724,12 @@ def login_bursts(
         connections=LOGIN_CONNECTIONS,
         grace=2.0,
     )
-    quiet_loaded = settle(roots, f"login bursts {where} (with logins)")
-    meter = CpuMeter(roots)
-    meter.start()
-    logins = subprocess.Popen(login_argv, stdout=subprocess.PIPE, text=True)
+    quiet_loaded = session.settle(f"login bursts {where} (with logins)")
+    meter = session.meter()
+    logins = session.fleet.track(subprocess.Popen(login_argv, stdout=subprocess.PIPE, text=True))
     try:
         time.sleep(1.5)  # logins at full rate before the probe starts
-        loaded = loadgen(me_url, LOGIN_PROBE_RATE, duration, headers=auth_header, warmup=0.5)
+        loaded = loadgen(session, me_url, LOGIN_PROBE_RATE, duration, headers=auth_header, warmup=0.5)
         login_result = json.loads(logins.communicate(timeout=duration + 60)[0])
     finally:
         if logins.poll() is None:
@@ -1214,12 +801,10 @@ def spread(x: dict[str, Any]) -> str:
 
 def render(r: dict[str, Any]) -> str:
     c = r["config"]
-    m = r["machine"]
     t = r["throughput"]
     lines = [
         "",
-        f"HugMood gateway benchmark  {r['timestamp']}  ({m['cpus']} CPUs, {m['cpu_model']}, Python {m['python']},"
-        f" git {r['git']['commit'][:8]}{' +local changes' if r['git']['dirty'] else ''})",
+        common.heading("gateway benchmark", r),
         f"auth: {c['auth_workers']} gthread workers x {c['auth_threads']} threads;"
         f" gateway: {c['gateway_workers']} gevent workers; nginx: 1 worker, keepalive upstream; all on this machine",
         "",

@@ -23,6 +23,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 PERCENTILES = (50, 75, 90, 99, 99.9, 100)
@@ -102,7 +103,9 @@ class Connection:
         return status
 
 
-async def run(args: argparse.Namespace) -> dict:
+async def run(args: argparse.Namespace, requests: Iterator[bytes] | None = None) -> dict:
+    """Run one measurement; `requests`, if given, supplies each request's bytes in turn (e.g. one
+    owner's request after another, each with its own token) instead of the one built from args."""
     url = urlsplit(args.url)
     host, port = url.hostname or "127.0.0.1", url.port or 80
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
@@ -138,7 +141,7 @@ async def run(args: argparse.Namespace) -> dict:
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(args.timeout):
-                    status = await conn.request(payload)
+                    status = await conn.request(payload if requests is None else next(requests))
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
                 conn.drop()
                 if index >= warm:

@@ -24,8 +24,9 @@ One run, on a throw-away PostgreSQL database (`hugmood_moodbench`) and Redis db 
      drops the database (unless BENCH_KEEP=1).
 
 Knobs (environment): BENCH_DATABASE_URL (admin URL, default postgresql://postgres@127.0.0.1:5432/postgres),
-BENCH_MOOD_REDIS_URL (redis://127.0.0.1:6379/8; the db is flushed), BENCH_MOOD_PORT_BASE (14500: mood,
-+1 auth, +2 user), BENCH_MOOD_WORKERS (1, as the Procfile), BENCH_QUIET_WAIT (10), BENCH_RETRIES (1),
+BENCH_MOOD_DATABASE_NAME (hugmood_moodbench), BENCH_MOOD_REDIS_URL (redis://127.0.0.1:6379/8; the db is
+flushed), BENCH_MOOD_PORT_BASE (14500: mood, +1 auth, +2 user), BENCH_MOOD_WORKERS (1, as the Procfile),
+BENCH_QUIET_WAIT (10), BENCH_RETRIES (1),
 BENCH_KEEP=1 (keep the temp dir with the services' logs, and the database).
 See docs/benchmarks.md, "Mood analytics benchmark".
 """
@@ -38,12 +39,9 @@ import bisect
 import contextlib
 import itertools
 import json
-import os
 import random
 import resource
-import signal
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -51,39 +49,42 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from unittest import mock
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.append(str(ROOT / "bench"))  # bench/loadgen.py, also when run as `python -m bench.mood`
+if str(ROOT) not in sys.path:  # run as a script: `python bench/mood.py`
+    sys.path.insert(0, str(ROOT))
 
-import loadgen  # noqa: E402
+from bench import common, loadgen  # noqa: E402
+from bench.common import Session, Settings, env_int, log  # noqa: E402
 
-from bench import gateway as gw  # noqa: E402
-
-DB_NAME = "hugmood_moodbench"
-REDIS_URL = os.environ.get("BENCH_MOOD_REDIS_URL") or "redis://127.0.0.1:6379/8"
-# bench/gateway.py's helpers (fresh_database, drop_database, Fleet, cpu_snapshot) read these at call time.
-gw.DB_NAME = DB_NAME
-gw.REDIS_URL = REDIS_URL
-
-PORT_BASE = gw.env_int("BENCH_MOOD_PORT_BASE", 14500)
-MOOD_PORT, AUTH_PORT, USER_PORT = PORT_BASE, PORT_BASE + 1, PORT_BASE + 2
-MOOD_WORKERS = gw.env_int("BENCH_MOOD_WORKERS", 1)
+MOOD_WORKERS = env_int("BENCH_MOOD_WORKERS", 1)
 PERIOD = "year"
 HISTORY_DAYS = 730
 CONNECTIONS = 16
 # The generator spends the last 2 ms before each send time polling instead of sleeping: asyncio's
-# timers wake up to a millisecond late, and that lateness (measured: p50 +1.2 ms on a no-op app) is
-# the generator's, not the service's. It costs at most 50 x 2 ms = 10 % of a core.
+# timers wake up to a millisecond late, and that lateness would count as the service's latency.
+# It costs at most rate x 2 ms of a core (10 % at 50/s).
 SPIN_MS = 2.0
 DIRECT_N = 1000  # indexed psycopg2 executions (the sample, round after round)
 UNINDEXED_MAX, UNINDEXED_MIN, UNINDEXED_BUDGET_S = 20, 5, 60.0
 TARGETS = {"unindexed_ratio": 25.0, "service_p99_ms": 5.0}
 TARGET_ROWS = 3_000_000  # the size the service p99 target is set for
 
-log = gw.log
+
+def settings() -> Settings:
+    """The mood service and the auth and user services it calls, one auth worker."""
+    return Settings.from_env(
+        "MOOD_",
+        name="mood",
+        database="hugmood_moodbench",
+        redis_db=8,
+        port_base=14500,
+        ports=("mood", "auth", "user"),
+        absent=("hug", "notification", "social"),
+        absent_offset=5,  # below bench/notifications.py's ports (14510-)
+        env={"AUTH_WORKERS": "1", "MOOD_WORKERS": str(MOOD_WORKERS)},
+    )
+
 
 # ---- the data ---------------------------------------------------------------------------------
 
@@ -226,7 +227,7 @@ def seed(admin_db_url: str, users: int, rows: int, rng: random.Random) -> tuple[
     conn.autocommit = True
     with conn.cursor() as cur:
         # The seed names no erased user, so skip the erasure guards' row triggers (this admin
-        # connection is a superuser's): they make a COPY of millions of entries ~5x slower.
+        # connection is a superuser's): they make a COPY of millions of entries several times slower.
         cur.execute("SET session_replication_role = replica")
         profiles = "".join(f"{u.id}\tbench{i:06d}\tBench user {i}\t{u.timezone}\n" for i, u in enumerate(people))
         cur.copy_expert(
@@ -271,54 +272,6 @@ def seed(admin_db_url: str, users: int, rows: int, rng: random.Random) -> tuple[
         },
     )
     return people, timings
-
-
-# ---- the fleet --------------------------------------------------------------------------------
-
-
-class MoodFleet(gw.Fleet):
-    """bench/gateway.py's Fleet (env, signing key, logs, stop), pointed at the mood bench's ports:
-    mood, and the auth and user services it calls."""
-
-    def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in super()._env().items() if not k.startswith("GATEWAY_")}
-        env.pop("SERVICE_CLIENT_SECRET", None)  # the dev default on both sides (AUTH_SERVICE_CLIENTS is unset)
-        env.update(
-            AUTH_PORT=str(AUTH_PORT),
-            AUTH_WORKERS="1",
-            AUTH_URL=f"http://127.0.0.1:{AUTH_PORT}",
-            USER_PORT=str(USER_PORT),
-            USER_URL=f"http://127.0.0.1:{USER_PORT}",
-            MOOD_PORT=str(MOOD_PORT),
-            MOOD_URL=f"http://127.0.0.1:{MOOD_PORT}",
-            MOOD_WORKERS=str(MOOD_WORKERS),
-        )
-        return env
-
-    def up(self) -> dict[str, str]:
-        """Start auth, user and mood with the Procfile's command lines; wait until they are ready."""
-        commands = {name: gw.procfile_command(name, self.env) for name in ("auth", "user", "mood")}
-        for name, argv in commands.items():
-            self.start(name, argv)
-        for name, port in (("auth", AUTH_PORT), ("user", USER_PORT), ("mood", MOOD_PORT)):
-            self.wait_http(name, f"http://127.0.0.1:{port}/readyz", timeout=60)
-        return {name: " ".join(argv) for name, argv in commands.items()}
-
-
-def preflight() -> None:
-    problems = []
-    if not (gw.VENV_BIN / "gunicorn").exists():
-        problems.append(f"gunicorn is not in {gw.VENV_BIN} (run `make install`)")
-    for name, url, default_port in (("PostgreSQL", gw.ADMIN_URL, 5432), ("Redis", REDIS_URL, 6379)):
-        parts = urlsplit(url)
-        if not gw._port_open(parts.hostname or "127.0.0.1", parts.port or default_port):
-            problems.append(f"{name} is not reachable at {parts.hostname}:{parts.port or default_port}")
-    for port in (MOOD_PORT, AUTH_PORT, USER_PORT):
-        if gw._port_open("127.0.0.1", port):
-            problems.append(f"port {port} is in use (set BENCH_MOOD_PORT_BASE to move the bench fleet)")
-    if problems:
-        print("bench/mood.py cannot run:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
-        sys.exit(2)
 
 
 # ---- measurements -----------------------------------------------------------------------------
@@ -382,21 +335,20 @@ def run_sql(conn, sql: str, user: SeedUser, *, indexed: bool, explain: bool = Fa
 
 
 def metered(
-    roots: dict[str, int],
+    session: Session,
     label: str,
     requests: int | None,
     measure: Callable[[], dict[str, Any]],
     *,
     retry: bool = True,
 ) -> dict[str, Any]:
-    """measure() after settle(), under bench/gateway.py's CpuMeter; once more if other load on the
+    """measure() after the session's settle(), under its CpuMeter; once more if other load on the
     machine disturbed it (BENCH_RETRIES). This process's own CPU (load generator, psycopg2 client)
     is reported as "bench", not as other load. requests: for CPU per request (None: result["n"])."""
     for attempt in (1, 2):
-        quiet = gw.settle(roots, label)
-        meter = gw.CpuMeter(roots)
+        quiet = session.settle(label)
         own = _self_cpu()
-        meter.start()
+        meter = session.meter()
         result = measure()
         requests = requests or result["n"]
         cpu = meter.stop(requests)
@@ -405,7 +357,7 @@ def metered(
         cpu["cpu_ms_per_request"]["bench"] = round(own * 1000 / max(requests, 1), 3)
         cpu["background_cores"] = round(max(cpu["background_cores"] - own / cpu["wall_s"], 0.0), 2)
         result.update(cpu, before=quiet, attempt=attempt)
-        if not retry or not gw.retry_noisy(result, label):
+        if not retry or not session.retry_noisy(result, label):
             return result
     return result
 
@@ -476,16 +428,6 @@ def explain_plans(conn, sql: str, probe: SeedUser, heaviest: SeedUser, counts: d
     }
 
 
-class RotatingConnection(loadgen.Connection):
-    """bench/loadgen.py sends one fixed request; this connection sends the next owner's request
-    instead (each with the owner's own token), everything else as loadgen does it."""
-
-    payloads: Iterator[bytes] = iter(())
-
-    async def request(self, payload: bytes) -> int:
-        return await super().request(next(self.payloads))
-
-
 def loadgen_args(url: str, rate: float, duration: float) -> argparse.Namespace:
     """bench/loadgen.py's arguments for a. and its floor: the same rate, warm-up, connections and
     timeouts, so the two differ only in what they ask for."""
@@ -506,17 +448,17 @@ def loadgen_args(url: str, rate: float, duration: float) -> argparse.Namespace:
 
 
 def bench_service(
-    fleet: MoodFleet,
-    roots: dict[str, int],
+    session: Session,
     tokens: dict[uuid.UUID, str],
     sample: list[SeedUser],
     rate: float,
     duration: float,
 ) -> dict[str, Any]:
     """Open loop at `rate` for `duration` s over the sample, owners in turn, after a warm-up pass."""
-    host = f"127.0.0.1:{MOOD_PORT}"
+    fleet = session.fleet
+    host = f"127.0.0.1:{session.settings.ports['mood']}"
     for user in sample:  # warm-up: JWKS, service token, audience cache, pools
-        status, body = gw.http_json("GET", f"http://{host}{analytics_path(user)}", token=tokens[user.id])
+        status, body = common.http_json("GET", f"http://{host}{analytics_path(user)}", token=tokens[user.id])
         if status != 200:
             raise SystemExit(f"GET {analytics_path(user)} answered {status}: {body}\n{fleet.log_tail('mood')}")
     payloads = [
@@ -531,27 +473,26 @@ def bench_service(
     def measure() -> dict[str, Any]:
         logs = {name: (fleet.tmp / f"{name}.log").stat().st_size for name in ("mood", "user")}
         measured_from = time.time() + 0.05 + args.warmup  # loadgen's first send + its warm-up
-        with mock.patch.object(loadgen, "Connection", RotatingConnection):
-            RotatingConnection.payloads = itertools.cycle(payloads)
-            result = asyncio.run(loadgen.run(args))
+        # the owners in turn, each request with the owner's own token
+        result = asyncio.run(loadgen.run(args, requests=itertools.cycle(payloads)))
         result["server_side"] = server_side(fleet, logs, measured_from)
         return result
 
-    result = metered(roots, "service", int(rate * (duration + args.warmup)), measure)
+    result = metered(session, "service", int(rate * (duration + args.warmup)), measure)
     result["users"] = len(sample)
     return result
 
 
-def bench_floor(roots: dict[str, int], rate: float, duration: float) -> dict[str, Any]:
+def bench_floor(session: Session, rate: float, duration: float) -> dict[str, Any]:
     """The measuring floor: the same generator, rate and connections against the mood service's
     /healthz (gunicorn and Flask's request cycle with its metrics; no access-log line, token, Redis
     or SQL). What the generator, the loopback and gunicorn add to every request of a. is in here
     too."""
-    args = loadgen_args(f"http://127.0.0.1:{MOOD_PORT}/healthz", rate, duration)
-    return metered(roots, "floor", int(rate * (duration + args.warmup)), lambda: asyncio.run(loadgen.run(args)))
+    args = loadgen_args(f"{session.settings.url('mood')}/healthz", rate, duration)
+    return metered(session, "floor", int(rate * (duration + args.warmup)), lambda: asyncio.run(loadgen.run(args)))
 
 
-def server_side(fleet: MoodFleet, offsets: dict[str, int], since: float) -> dict[str, Any]:
+def server_side(fleet: common.Fleet, offsets: dict[str, int], since: float) -> dict[str, Any]:
     """From the access logs (JSON lines, LOG_LEVEL=INFO): the mood service's own duration of each
     measured request, split by whether it asked the user service for the owner's audience (the
     5 s Redis cache missed; the user service logs the mood request's X-Request-ID) or not."""
@@ -603,47 +544,30 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1, help="random seed of the data and the sample")
     parser.add_argument("--render", metavar="JSON", help="re-print the table of a saved run")
     args = parser.parse_args()
-    if args.render:
-        print(render(json.loads(Path(args.render).read_text())))
-        return 0
-    preflight()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    tmp = Path(tempfile.mkdtemp(prefix="hugmood-moodbench-"))
-    fleet = None
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-    try:
-        fleet = MoodFleet(tmp)
-        return run(fleet, args, stamp)
-    finally:
-        log("stopping the bench fleet")
-        if fleet is not None:
-            fleet.stop()
-        gw.clean_up(tmp)
+    return common.bench_main(
+        settings(),
+        lambda session: measure(session, args),
+        render,
+        argv=["--render", args.render] if args.render else [],
+    )
 
 
-def run(fleet: MoodFleet, args: argparse.Namespace, stamp: str) -> int:
+def measure(session: Session, args: argparse.Namespace) -> int:
     import psycopg2
     import psycopg2.extras
-    import redis
 
     from services.auth.service import SigningKey
     from shared.testing import mint_token
 
-    started = time.monotonic()
+    s, fleet = session.settings, session.fleet
     rng = random.Random(args.seed)
-    results: dict[str, Any] = {"timestamp": stamp, "machine": gw.machine(), "git": gw.git_state()}
-    results["machine"].pop("tools", None)
+    results = session.results()
     log(f"machine: {results['machine']['cpus']} CPUs, {results['machine']['cpu_model']}; temp dir {fleet.tmp}")
 
     # -- 1. database, data
-    db_url = gw.fresh_database()
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    log(f"seeding {args.rows} mood entries over {args.users} users into {DB_NAME} ...")
+    db_url = common.fresh_database(s)
+    common.flush_redis(s)
+    log(f"seeding {args.rows} mood entries over {args.users} users into {s.database} ...")
     people, seeded = seed(db_url, args.users, args.rows, rng)
     results["seed"] = seeded
     log(
@@ -653,7 +577,8 @@ def run(fleet: MoodFleet, args: argparse.Namespace, stamp: str) -> int:
     )
 
     # -- the fleet, and a token for every sampled owner (signed with the auth service's own key)
-    commands = fleet.up()
+    commands = fleet.start_procfile("auth", "user", "mood")
+    fleet.wait_ready("auth", "user", "mood")
     results["config"] = {
         "users": args.users,
         "rows": args.rows,
@@ -666,8 +591,8 @@ def run(fleet: MoodFleet, args: argparse.Namespace, stamp: str) -> int:
         "unindexed": {"max": UNINDEXED_MAX, "min": UNINDEXED_MIN, "budget_s": UNINDEXED_BUDGET_S},
         "without_index": NO_INDEX,
         "commands": commands,
-        "redis": REDIS_URL,
-        "database": DB_NAME,
+        "redis": s.redis_url,
+        "database": s.database,
         "seed": args.seed,
     }
     key = SigningKey.from_pem((fleet.tmp / "jwt-signing-key.pem").read_text())
@@ -677,40 +602,41 @@ def run(fleet: MoodFleet, args: argparse.Namespace, stamp: str) -> int:
     sample = rng.sample(active, min(args.sample, len(active)))
     # PyJWT takes the parsed key as well as the PEM (and does not re-parse it per token)
     tokens = {u.id: mint_token(key.private_key, key.kid, subject=str(u.id), lifetime=3600) for u in sample}
-    log(f"fleet up: mood :{MOOD_PORT}, auth :{AUTH_PORT}, user :{USER_PORT}; {len(sample)} owners sampled")
+    ports = ", ".join(f"{n} :{p}" for n, p in s.ports.items())
+    log(f"fleet up: {ports}; {len(sample)} owners sampled")
 
     psycopg2.extras.register_uuid()
     sql = analytics_sql()
     conn = psycopg2.connect(db_url, user="hugmood_mood", options="-c search_path=moods", application_name="moodbench")
     conn.autocommit = True
 
-    roots = {name: fleet.procs[name].pid for name in ("mood", "user", "auth")}
+    session.roots = fleet.roots("mood", "user", "auth")
     prepare_analytics(conn)
     counts = year_counts(conn, sql, sample)
     in_period = sorted(counts.values())
 
     # the service answers what the SQL answers (for the owner with the median count)
     probe = sorted(sample, key=lambda u: counts[u.id])[len(sample) // 2]
-    status, body = gw.http_json("GET", f"http://127.0.0.1:{MOOD_PORT}{analytics_path(probe)}", token=tokens[probe.id])
+    status, body = common.http_json("GET", s.url("mood") + analytics_path(probe), token=tokens[probe.id])
     if status != 200 or abs(body["count"] - counts[probe.id]) > 1:
         raise SystemExit(f"service and SQL disagree for {probe.id}: {status} {body} vs {counts[probe.id]}")
 
     # -- 2b. the SQL, indexed
-    direct = metered(roots, "direct SQL", None, lambda: bench_direct(conn, sql, sample))
+    direct = metered(session, "direct SQL", None, lambda: bench_direct(conn, sql, sample))
     direct["rows_per_user_in_period"] = {"min": in_period[0], "p50": in_period[len(in_period) // 2],
                                          "max": in_period[-1]}  # fmt: skip
     q = direct["latency_ms"]
     log(f"direct SQL, indexed: {direct['n']} runs, p50 {q['p50']} ms p99 {q['p99']} ms")
 
     # -- 2a. through the service
-    service = bench_service(fleet, roots, tokens, sample, args.rate, args.duration)
+    service = bench_service(session, tokens, sample, args.rate, args.duration)
     q = service["latency_ms"]
     log(
         f"service @{args.rate:g}/s: achieved {service['achieved_rate']}/s p50 {q['p50']} ms p99 {q['p99']} ms"
         f" statuses {service['statuses']} errors {service['errors']}; other load {service['background_cores']} cores"
     )
 
-    floor = bench_floor(roots, args.rate, args.duration)
+    floor = bench_floor(session, args.rate, args.duration)
     q = floor["latency_ms"]
     log(f"floor (GET /healthz) @{args.rate:g}/s: p50 {q['p50']} ms p99 {q['p99']} ms")
 
@@ -719,7 +645,7 @@ def run(fleet: MoodFleet, args: argparse.Namespace, stamp: str) -> int:
     explain = explain_plans(conn, sql, probe, heaviest, counts)
     # no repeat: a parallel seq scan's workers are PostgreSQL processes that live for one query, so
     # CpuMeter cannot attribute them and counts them as other load
-    unindexed = metered(roots, "direct SQL, no index", None, lambda: bench_unindexed(conn, sql, sample), retry=False)
+    unindexed = metered(session, "direct SQL, no index", None, lambda: bench_unindexed(conn, sql, sample), retry=False)
     log(
         f"direct SQL, no index: {unindexed['n']} runs, p50 {unindexed['latency_ms']['p50']} ms"
         f" p99 {unindexed['latency_ms']['p99']} ms"
@@ -741,11 +667,7 @@ def run(fleet: MoodFleet, args: argparse.Namespace, stamp: str) -> int:
         },
     )
     results["targets"] = evaluate(results)
-    results["elapsed_s"] = round(time.monotonic() - started, 1)
-    path = gw.save_results(results, f"mood-{stamp}.json")
-    print(render(results))
-    print(f"\nresults: {path.relative_to(ROOT)}  ({results['elapsed_s']} s)")
-    return 0
+    return common.finish(session, results, render)
 
 
 def evaluate(r: dict[str, Any]) -> dict[str, Any]:
@@ -770,12 +692,11 @@ def evaluate(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(r: dict[str, Any]) -> str:
-    c, s, m = r["config"], r["seed"], r["machine"]
+    c, s = r["config"], r["seed"]
     size = "" if c["rows"] >= TARGET_ROWS else "   SMALL RUN: not the target size"
     lines = [
         "",
-        f"HugMood mood analytics benchmark  {r['timestamp']}  ({m['cpus']} CPUs, {m['cpu_model']},"
-        f" Python {m['python']}, git {r['git']['commit'][:8]}{' +local changes' if r['git']['dirty'] else ''})",
+        common.heading("mood analytics benchmark", r),
         f"data: {s['rows_in_table']:,} entries, {c['users']:,} users"
         f" (entries per user: {' / '.join(f'{k} {v}' for k, v in s['rows_per_user'].items())});"
         f" table {s['table_mb']} MB, ix_mood_entries_user_recorded {s['index_mb']} MB{size}",

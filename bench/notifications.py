@@ -64,35 +64,26 @@ import os  # noqa: E402
 import random  # noqa: E402
 import resource  # noqa: E402
 import select  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
-from urllib.parse import urlsplit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:  # run as a script: `python bench/notifications.py`
+    sys.path.insert(0, str(ROOT))
 
+from bench import common  # noqa: E402
+from bench.common import HUGE, Session, Settings, env_float, env_int, log  # noqa: E402
+from bench.loadgen import percentile  # noqa: E402
 from shared.config import SERVICES  # noqa: E402
 from shared.events import service_queue  # noqa: E402
 
 POLL = "/api/v1/notifications/poll"
 POLL_TIMEOUT = 60  # the API's maximum
-
-
-def env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name) or default)
-
-
-def env_float(name: str, default: float) -> float:
-    return float(os.environ.get(name) or default)
 
 
 # ---- a minimal HTTP/1.1 client (blocking here; cooperative in the gevent clients) ---------------
@@ -194,20 +185,13 @@ class HttpConn:
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
+    """Nearest-rank percentiles (bench/loadgen.py's), with the count, extremes and mean."""
     s = sorted(values)
     if not s:
         return {"n": 0, "p50": None, "p90": None, "p99": None, "max": None, "min": None, "mean": None}
-
-    def pct(p: float) -> float:
-        # nearest rank: the smallest value with at least p% of the samples at or below it
-        k = max(int(-(-p * len(s) // 100)) - 1, 0)
-        return round(s[min(k, len(s) - 1)], 3)
-
     return {
         "n": len(s),
-        "p50": pct(50),
-        "p90": pct(90),
-        "p99": pct(99),
+        **{f"p{p}": round(percentile(s, p), 3) for p in (50, 90, 99)},
         "max": round(s[-1], 3),
         "min": round(s[0], 3),
         "mean": round(sum(s) / len(s), 3),
@@ -438,25 +422,6 @@ def client_main(argv: list[str]) -> int:
 
 # ---- the orchestrator -------------------------------------------------------------------------
 
-from bench import gateway as gw  # noqa: E402
-
-DB_NAME = os.environ.get("BENCH_NOTIFY_DATABASE_NAME") or "hugmood_bench_notify"
-REDIS_URL = os.environ.get("BENCH_NOTIFY_REDIS_URL") or "redis://127.0.0.1:6379/7"
-# bench/gateway.py's helpers (fresh_database, drop_database, Fleet, cpu_snapshot) read these at call time.
-gw.DB_NAME = DB_NAME
-gw.REDIS_URL = REDIS_URL
-gw.QUIET_BUDGET["left"] = env_float("BENCH_QUIET_WAIT", 10.0)
-
-PORT_BASE = env_int("BENCH_NOTIFY_PORT_BASE", 14510)
-PORTS = {
-    "gateway": PORT_BASE,
-    "auth": PORT_BASE + 1,
-    "user": PORT_BASE + 2,
-    "hug": PORT_BASE + 3,
-    "notification": PORT_BASE + 4,
-    "nchan": PORT_BASE + 5,
-}
-UNUSED = {"mood": PORT_BASE + 10, "social": PORT_BASE + 11}  # the gateway knows them; nothing listens
 HUG_RATE = env_float("BENCH_HUG_RATE", 50)
 HUG_DURATION = env_float("BENCH_HUG_DURATION", 20)
 HUG_WARMUP = 2.0
@@ -477,15 +442,39 @@ NOTIFICATION_WORKERS = env_int("BENCH_NOTIFICATION_WORKERS", 2)
 WORKER_CONCURRENCY = env_int("BENCH_WORKER_CONCURRENCY", 2)
 NCHAN_WORKERS = env_int("BENCH_NCHAN_WORKERS", 2)
 PARTS = {p.strip() for p in (os.environ.get("BENCH_PARTS") or "hugs,nchan,hold").split(",") if p.strip()}
-HUGE = "100000000"
 PROBE_GAP = 0.03  # between sending the probe's poll and creating its notification: the poll is held by then
 NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so"
 FLEET = ("auth", "user", "hug", "notification", "gateway", "worker", "relay", "beat")
 TARGETS = {"hug_p99_ms": 25.0, "kb_per_poll": 25.0, "single_p99_ms": 5.0}
 
 
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+def settings() -> Settings:
+    """The hug → notification path behind the gateway, every limit out of reach, and an nginx
+    with Nchan beside it."""
+    return Settings.from_env(
+        "NOTIFY_",
+        name="notifications",
+        database="hugmood_bench_notify",
+        redis_db=7,
+        port_base=14510,
+        ports=("gateway", "auth", "user", "hug", "notification", "nchan"),
+        absent=("mood", "social"),
+        tools=(("nginx", "nginx libnginx-mod-nchan"),),
+        files=((NCHAN_MODULE, "Debian/Ubuntu: `apt-get install -y libnginx-mod-nchan`"),),
+        env={
+            "AUTH_WORKERS": "1",
+            "AUTH_THREADS": "4",
+            "GATEWAY_WORKERS": str(GATEWAY_WORKERS),
+            "GATEWAY_WORKER_CONNECTIONS": str(WORKER_CONNECTIONS),
+            "NOTIFICATION_WORKERS": str(NOTIFICATION_WORKERS),
+            "NOTIFICATION_WORKER_CONNECTIONS": str(WORKER_CONNECTIONS),
+            "WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+            "HUG_FLOOD_LIMIT": HUGE,
+            "GATEWAY_RATE_LIMIT_PER_IP": HUGE,
+            "GATEWAY_RATE_LIMIT_PER_USER": HUGE,
+            "GATEWAY_AUTH_RATE_LIMIT": HUGE,
+        },
+    )
 
 
 NCHAN_CONF = """\
@@ -498,11 +487,7 @@ error_log {tmp}/nchan-error.log warn;
 events {{ worker_connections 12000; }}
 http {{
     access_log off;
-    client_body_temp_path {tmp}/nchan-body;
-    proxy_temp_path {tmp}/nchan-proxy;
-    fastcgi_temp_path {tmp}/nchan-fastcgi;
-    uwsgi_temp_path {tmp}/nchan-uwsgi;
-    scgi_temp_path {tmp}/nchan-scgi;
+{temp_paths}
     keepalive_requests 1000000;
     keepalive_timeout 75s;
     nchan_max_reserved_memory 256M;
@@ -526,105 +511,24 @@ http {{
 """
 
 
-def preflight() -> None:
-    problems = []
-    if not shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin"):
-        problems.append("`nginx` is not installed (Debian/Ubuntu: `apt-get install -y nginx libnginx-mod-nchan`)")
-    if not Path(NCHAN_MODULE).exists():
-        problems.append(
-            f"the Nchan module is not at {NCHAN_MODULE} (Debian/Ubuntu: `apt-get install -y libnginx-mod-nchan`)"
-        )
-    if not (gw.VENV_BIN / "gunicorn").exists():
-        problems.append(f"gunicorn is not in {gw.VENV_BIN} (run `make install`)")
-    for name, url, default_port in (("PostgreSQL", gw.ADMIN_URL, 5432), ("Redis", REDIS_URL, 6379)):
-        parts = urlsplit(url)
-        if not gw._port_open(parts.hostname or "127.0.0.1", parts.port or default_port):
-            problems.append(f"{name} is not reachable at {parts.hostname}:{parts.port or default_port}")
-    for port in PORTS.values():
-        if gw._port_open("127.0.0.1", port):
-            problems.append(f"port {port} is in use (set BENCH_NOTIFY_PORT_BASE to move the bench fleet)")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if "hold" in PARTS or "nchan" in PARTS:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        need = HELD + 2000
-        if hard < need:
-            problems.append(f"the open-files limit is {hard}; holding {HELD} polls needs ~{need} (ulimit -n)")
-    if problems:
-        print("bench/notifications.py cannot run:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
-        sys.exit(2)
-
-
-class NotifyFleet(gw.Fleet):
-    """bench/gateway.py's Fleet (env, signing key, logs), pointed at this bench's ports and the
-    processes the hug → notification path needs."""
-
-    def _env(self) -> dict[str, str]:
-        env = super()._env()
-        env.pop("SERVICE_CLIENT_SECRET", None)  # the dev default on both sides (AUTH_SERVICE_CLIENTS unset)
-        for name, port in PORTS.items():
-            if name != "nchan":
-                env[f"{name.upper()}_PORT"] = str(port)
-                env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
-        for name, port in UNUSED.items():
-            env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
-        env.pop("GATEWAY_URL", None)
-        env.update(
-            AUTH_WORKERS="1",
-            AUTH_THREADS="4",
-            GATEWAY_WORKERS=str(GATEWAY_WORKERS),
-            GATEWAY_WORKER_CONNECTIONS=str(WORKER_CONNECTIONS),
-            NOTIFICATION_WORKERS=str(NOTIFICATION_WORKERS),
-            NOTIFICATION_WORKER_CONNECTIONS=str(WORKER_CONNECTIONS),
-            WORKER_CONCURRENCY=str(WORKER_CONCURRENCY),
-            HUG_FLOOD_LIMIT=HUGE,
-            GATEWAY_RATE_LIMIT_PER_IP=HUGE,
-            GATEWAY_RATE_LIMIT_PER_USER=HUGE,
-            GATEWAY_AUTH_RATE_LIMIT=HUGE,
-            BEAT_SCHEDULE_FILE=str(self.tmp / "celerybeat-schedule"),
-        )
-        return env
-
-    def stop(self) -> None:
-        # gunicorn: SIGQUIT = quick shutdown; celery: SIGQUIT = cold shutdown; relay, nginx: SIGTERM.
-        for name, proc in reversed(list(self.procs.items())):
-            if proc.poll() is None:
-                sig = signal.SIGTERM if name in ("nginx", "relay") else signal.SIGQUIT
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
-        deadline = time.monotonic() + 10
-        for proc in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        for proc in self.procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=2)
+def open_files() -> list[str]:
+    """Holding HELD polls needs as many sockets in the load client: raise the soft limit to the hard one."""
+    if "hold" not in PARTS and "nchan" not in PARTS:
+        return []
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    need = HELD + 2000
+    return [f"the open-files limit is {hard}; holding {HELD} polls needs ~{need} (ulimit -n)"] if hard < need else []
 
 
 # ---- /proc memory -----------------------------------------------------------------------------
 
 
-def tree_pids(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            st = gw._stat(int(entry))
-            if st is not None:
-                children.setdefault(st[1], []).append(int(entry))
-    out, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        out.append(pid)
-        stack.extend(children.get(pid, []))
-    return out
-
-
 def rss_kb(root: int) -> dict[str, Any]:
     """VmRSS (and its anonymous part) of a process and all its descendants, in KB."""
     total, anon, per = 0, 0, {}
-    for pid in tree_pids(root):
+    for pid in common.tree_pids(root):
         with contextlib.suppress(OSError):
             fields = {}
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -649,69 +553,30 @@ def established(port: int) -> int:
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["--render"]:
-        print(render(json.loads(Path(sys.argv[2]).read_text())))
-        return 0
-    preflight()
-    started = time.monotonic()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    tmp = Path(tempfile.mkdtemp(prefix="hugmood-bench-notify-"))
-    fleet = NotifyFleet(tmp)
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-    try:
-        return run(fleet, tmp, stamp, started)
-    finally:
-        log("stopping the bench fleet")
-        for proc in CLIENTS:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        fleet.stop()
-        gw.clean_up(tmp)
+    return common.bench_main(settings(), measure, render, more_problems=open_files)
 
 
-CLIENTS: list[subprocess.Popen] = []
-
-
-def run(fleet: NotifyFleet, tmp: Path, stamp: str, started: float) -> int:
-    import redis
-
+def measure(session: Session) -> int:
     from services.auth.service import SigningKey
 
-    results: dict[str, Any] = {"timestamp": stamp, "machine": gw.machine(), "git": gw.git_state()}
+    s, fleet, tmp = session.settings, session.fleet, session.tmp
+    results = session.results(tools=("nginx",))
     log(f"machine: {results['machine']['cpus']} CPUs, {results['machine']['cpu_model']}; temp dir {tmp}")
-    database_url = gw.fresh_database()
-    redis_client = redis.Redis.from_url(REDIS_URL)
-    redis_client.flushdb()
-    migrated = subprocess.run(
-        [sys.executable, "-m", "shared.migrate", "upgrade"],
-        cwd=ROOT,
-        env={**fleet.env, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
+    common.fresh_database(s)
+    common.flush_redis(s)
+    fleet.migrate()
+    fleet.env["BEAT_SCHEDULE_FILE"] = str(tmp / "celerybeat-schedule")
+    commands = fleet.start_procfile(*FLEET)
+    conf = NCHAN_CONF.format(
+        user=fleet.nginx_user(),
+        module=NCHAN_MODULE,
+        workers=NCHAN_WORKERS,
+        tmp=tmp,
+        temp_paths=fleet.nginx_temp_paths("nchan"),
+        port=s.ports["nchan"],
+        timeout=POLL_TIMEOUT,
     )
-    if migrated.returncode != 0:
-        raise SystemExit(f"migrations failed:\n{migrated.stdout}{migrated.stderr}")
-    commands = {name: gw.procfile_command(name, fleet.env) for name in FLEET}
-    for name in FLEET:
-        fleet.start(name, commands[name])
-    conf = tmp / "nchan.conf"
-    conf.write_text(
-        NCHAN_CONF.format(
-            user="" if os.geteuid() != 0 else "user root;\n",
-            module=NCHAN_MODULE,
-            workers=NCHAN_WORKERS,
-            tmp=tmp,
-            port=PORTS["nchan"],
-            timeout=POLL_TIMEOUT,
-        )
-    )
-    fleet.start("nginx", [gw.which("nginx"), "-p", str(tmp), "-e", str(tmp / "nchan-error.log"), "-c", str(conf)])
+    fleet.start_nginx("nginx", conf)
 
     # While the fleet boots: tokens for the held polls (the fleet's own key, random user ids).
     key = SigningKey.from_pem(Path(fleet.env["AUTH_JWT_PRIVATE_KEY_FILE"]).read_text())
@@ -719,14 +584,13 @@ def run(fleet: NotifyFleet, tmp: Path, stamp: str, started: float) -> int:
     tokens = mint_tokens(key, HELD if "hold" in PARTS else 1)
     log(f"minted {len(tokens)} access tokens in {time.perf_counter() - minted:.1f}s")
 
-    for name in ("auth", "user", "hug", "notification", "gateway"):
-        fleet.wait_http(name, f"http://127.0.0.1:{PORTS[name]}/readyz", timeout=60)
-    fleet.wait_http("nginx", f"http://127.0.0.1:{PORTS['nchan']}/healthz")
+    fleet.wait_ready("auth", "user", "hug", "notification", "gateway")
+    fleet.wait_http("nginx", s.url("nchan") + "/healthz")
     for name in ("worker", "relay", "beat"):
         if fleet.procs[name].poll() is not None:
             raise SystemExit(f"{name} exited with {fleet.procs[name].returncode}:\n{fleet.log_tail(name)}")
     results["config"] = {
-        "commands": {name: " ".join(argv) for name, argv in commands.items()},
+        "commands": commands,
         "gateway_workers": GATEWAY_WORKERS,
         "notification_workers": NOTIFICATION_WORKERS,
         "worker_connections": WORKER_CONNECTIONS,
@@ -743,21 +607,20 @@ def run(fleet: NotifyFleet, tmp: Path, stamp: str, started: float) -> int:
         "poll_timeout_s": POLL_TIMEOUT,
         "rate_limits": "gateway per-IP/per-user/auth limits and HUG_FLOOD_LIMIT = 1e8",
         "log_level": "INFO (JSON access logs to files, as in production)",
-        "redis": REDIS_URL,
-        "database": DB_NAME,
+        "redis": s.redis_url,
+        "database": s.database,
         "parts": sorted(PARTS),
     }
-    log("fleet up: " + ", ".join(f"{n} :{p}" for n, p in PORTS.items()) + f" (logs in {tmp})")
-    roots = {name: fleet.procs[name].pid for name in (*FLEET, "nginx")}
-    rpid = gw.redis_server_pid(redis_client)
+    log("fleet up: " + ", ".join(f"{n} :{p}" for n, p in s.ports.items()) + f" (logs in {tmp})")
+    session.roots = fleet.roots(*FLEET, "nginx")
+    rpid = common.redis_server_pid(s.redis_url)
     if rpid:
-        roots["redis"] = rpid
-    redis_client.close()
+        session.roots["redis"] = rpid
 
     parts = (
-        ("hugs", lambda: part_hugs(fleet, tmp, roots)),
-        ("nchan", lambda: part_nchan(tmp, roots, fleet)),
-        ("hold", lambda: part_hold(fleet, tmp, roots, tokens)),
+        ("hugs", lambda: part_hugs(session)),
+        ("nchan", lambda: part_nchan(session)),
+        ("hold", lambda: part_hold(session, tokens)),
     )
     for part, measure in parts:
         if part not in PARTS:
@@ -771,17 +634,13 @@ def run(fleet: NotifyFleet, tmp: Path, stamp: str, started: float) -> int:
             results.setdefault("failed", {})[part] = str(exc)[-3000:]
 
     results["log_findings"] = log_findings(tmp)
-    results["elapsed_s"] = round(time.monotonic() - started, 1)
     results["targets"] = evaluate(results)
-    path = gw.save_results(results, f"notifications-{stamp}.json")
-    print(render(results))
-    print(f"\nresults: {path.relative_to(ROOT)}  ({results['elapsed_s']} s)")
-    return 0
+    return common.finish(session, results, render)
 
 
 FINDINGS = {
     "notification": (
-        "QueuePool limit",  # the service's SQLAlchemy pool (5 + 10 per worker) was empty for 30 s
+        "QueuePool limit",  # the service's SQLAlchemy pool (5 + 10 per worker) stayed empty for 30 s
         "remaining connection slots are reserved",  # PostgreSQL's max_connections reached (a shared server)
         "Too many open files",
         "WORKER TIMEOUT",
@@ -804,7 +663,8 @@ def log_findings(tmp: Path) -> dict[str, dict[str, int]]:
 
 def mint_tokens(key: Any, n: int) -> list[tuple[str, str]]:
     """(user id, access token) pairs signed like the auth service's (shared.testing.mint_token),
-    valid for an hour: the key is handed over parsed (0.3 ms per token instead of ~28 ms)."""
+    valid for an hour. The key is handed over parsed: PyJWT would otherwise parse the PEM (and check
+    the RSA key) for every token, which for 10,000 tokens is minutes instead of seconds."""
     from shared.testing import mint_token
 
     out = []
@@ -825,7 +685,7 @@ def register_users(gateway: str, n: int, label: str) -> list[dict[str, str]]:
     users = []
     for _ in range(n):
         name = f"{label}_{uuid.uuid4().hex[:10]}"
-        status, body = gw.http_json(
+        status, body = common.http_json(
             "POST",
             gateway + "/api/v1/auth/register",
             {"username": name, "email": f"{name}@example.com", "password": "a soft warm blanket"},
@@ -836,8 +696,9 @@ def register_users(gateway: str, n: int, label: str) -> list[dict[str, str]]:
     return users
 
 
-def part_hugs(fleet: NotifyFleet, tmp: Path, roots: dict[str, int]) -> dict[str, Any]:
-    gateway = f"http://127.0.0.1:{PORTS['gateway']}"
+def part_hugs(session: Session) -> dict[str, Any]:
+    fleet = session.fleet
+    gateway = session.settings.url("gateway")
     t0 = time.monotonic()
     senders = register_users(gateway, SENDERS, "sender")
     recipients = register_users(gateway, RECIPIENTS, "recipient")
@@ -845,7 +706,7 @@ def part_hugs(fleet: NotifyFleet, tmp: Path, roots: dict[str, int]) -> dict[str,
     deadline = time.monotonic() + 60
     for person in recipients:
         while True:
-            status, body = gw.http_json(
+            status, body = common.http_json(
                 "PUT", gateway + "/api/v1/users/me/privacy", {"allow_hugs_from": "anyone"}, token=person["token"]
             )
             if status == 200:
@@ -854,7 +715,7 @@ def part_hugs(fleet: NotifyFleet, tmp: Path, roots: dict[str, int]) -> dict[str,
                 raise SystemExit(f"recipient profile not ready: {status} {body}\n{fleet.log_tail('worker')}")
             time.sleep(0.2)
     for person in senders:  # their profiles too (the hug service asks about the pair)
-        while gw.http_json("GET", gateway + "/api/v1/users/me", token=person["token"])[0] != 200:
+        while common.http_json("GET", gateway + "/api/v1/users/me", token=person["token"])[0] != 200:
             if time.monotonic() > deadline:
                 raise SystemExit("sender profile not ready")
             time.sleep(0.2)
@@ -864,15 +725,13 @@ def part_hugs(fleet: NotifyFleet, tmp: Path, roots: dict[str, int]) -> dict[str,
     )
     result = {"poll_mode": HUG_POLLS}
     if LOW_RATE > 0:
-        result["low_rate"] = hug_run(fleet, tmp, roots, senders, recipients, LOW_RATE, LOW_DURATION, 1.0, "low")
-    result.update(hug_run(fleet, tmp, roots, senders, recipients, HUG_RATE, HUG_DURATION, HUG_WARMUP, "target"))
+        result["low_rate"] = hug_run(session, senders, recipients, LOW_RATE, LOW_DURATION, 1.0, "low")
+    result.update(hug_run(session, senders, recipients, HUG_RATE, HUG_DURATION, HUG_WARMUP, "target"))
     return result
 
 
 def hug_run(
-    fleet: NotifyFleet,
-    tmp: Path,
-    roots: dict[str, int],
+    session: Session,
     senders: list[dict[str, str]],
     recipients: list[dict[str, str]],
     rate: float,
@@ -880,9 +739,10 @@ def hug_run(
     warmup: float,
     label: str,
 ) -> dict[str, Any]:
+    fleet, tmp = session.fleet, session.tmp
     cfg = {
-        "gateway_port": PORTS["gateway"],
-        "notification_port": PORTS["notification"],
+        "gateway_port": session.settings.ports["gateway"],
+        "notification_port": session.settings.ports["notification"],
         "senders": senders,
         "recipients": recipients,
         "rate": rate,
@@ -893,17 +753,17 @@ def hug_run(
     }
     cfg_path = tmp / f"hugs-{label}.json"
     cfg_path.write_text(json.dumps(cfg))
-    quiet = gw.settle(roots, f"hugs {label}")
+    quiet = session.settle(f"hugs {label}")
     polls = len(recipients) * (2 if HUG_POLLS == "both" else 1)
     log(
         f"hugs ({label}): {rate:g}/s open loop for {warmup:g}+{duration:g}s through the gateway;"
         f" {polls} held polls ({HUG_POLLS}: gateway / direct) ..."
     )
-    meter = gw.CpuMeter(roots)
-    meter.start()
-    proc = subprocess.Popen(client_argv("--hugs", cfg_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    CLIENTS.append(proc)
-    backlog = Backlog(fleet.env["DATABASE_URL"])
+    meter = session.meter()
+    proc = fleet.track(
+        subprocess.Popen(client_argv("--hugs", cfg_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    )
+    backlog = Backlog(fleet.env["DATABASE_URL"], fleet.env["REDIS_URL"])
     backlog.start()
     try:
         out, err = proc.communicate(timeout=warmup + duration + 120)
@@ -1045,8 +905,9 @@ class Backlog:
     """Samples, every 0.25 s, how much of the pipeline is waiting: the hug service's unpublished
     outbox rows (the relay's backlog) and the Celery queue's length (the worker's)."""
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, redis_url: str):
         self.database_url = database_url
+        self.redis_url = redis_url
         self.samples: list[tuple[float, int, int]] = []
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -1064,7 +925,7 @@ class Backlog:
 
         conn = psycopg2.connect(self.database_url)
         conn.autocommit = True
-        client = redis.Redis.from_url(REDIS_URL)
+        client = redis.Redis.from_url(self.redis_url)
         t0 = time.monotonic()
         try:
             while not self.stopping.wait(0.25):
@@ -1095,11 +956,11 @@ class Backlog:
 class Holder:
     """The --hold client as a subprocess; its counters, read from its stdout as it runs."""
 
-    def __init__(self, cfg: dict[str, Any], cfg_path: Path, log_path: Path):
+    def __init__(self, fleet: common.Fleet, cfg: dict[str, Any], cfg_path: Path, log_path: Path):
         cfg_path.write_text(json.dumps(cfg))
         stderr = open(log_path, "wb")  # noqa: SIM115 (lives as long as the process)
-        self.proc = subprocess.Popen(client_argv("--hold", cfg_path), stdout=subprocess.PIPE, stderr=stderr, text=True)
-        CLIENTS.append(self.proc)
+        argv = client_argv("--hold", cfg_path)
+        self.proc = fleet.track(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True))
         self.stats: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -1140,26 +1001,29 @@ class Holder:
         return self.stats
 
 
-def settle_after_ramp(roots: dict[str, int], names: tuple[str, ...], label: str, limit: float = 30.0) -> float:
+def settle_after_ramp(session: Session, names: tuple[str, ...], limit: float = 30.0) -> float:
     """Wait until the processes holding the polls are idle (the ramp's requests all handled)."""
     t0 = time.monotonic()
+    roots = {n: session.roots[n] for n in names}
     while time.monotonic() - t0 < limit:
-        before = gw.cpu_snapshot({n: roots[n] for n in names})
+        before = session.snapshot(roots)
         time.sleep(0.5)
-        after = gw.cpu_snapshot({n: roots[n] for n in names})
+        after = session.snapshot(roots)
         busy = sum(after[n] - before[n] for n in names) / (after["wall"] - before["wall"])
         if busy < 0.1:
             break
     return round(time.monotonic() - t0, 1)
 
 
-def part_nchan(tmp: Path, roots: dict[str, int], fleet: NotifyFleet) -> dict[str, Any]:
-    port = PORTS["nchan"]
+def part_nchan(session: Session) -> dict[str, Any]:
+    fleet, tmp = session.fleet, session.tmp
+    port = session.settings.ports["nchan"]
     nginx_root = fleet.procs["nginx"].pid
     before = rss_kb(nginx_root)
     n_other = HELD - 1
     log(f"nchan: holding {n_other} longpoll subscribers (+1 probe), {RAMP_RATE * 4:g}/s ...")
     holder = Holder(
+        fleet,
         {
             "port": port,
             "kind": "nchan",
@@ -1171,7 +1035,7 @@ def part_nchan(tmp: Path, roots: dict[str, int], fleet: NotifyFleet) -> dict[str
     )
     try:
         ramp_s = holder.wait_held(n_other, 120, "nchan")
-        settled = settle_after_ramp(roots, ("nginx",), "nchan")
+        settled = settle_after_ramp(session, ("nginx",))
         during = rss_kb(nginx_root)
         conns = established(port)
         result: dict[str, Any] = {
@@ -1190,9 +1054,8 @@ def part_nchan(tmp: Path, roots: dict[str, int], fleet: NotifyFleet) -> dict[str
             f" {during['vmrss_kb'] / 1024:.1f} MB"
             f" = {result['kb_per_held']} KB per held subscriber"
         )
-        quiet = gw.settle(roots, "nchan delivery")
-        meter = gw.CpuMeter(roots)
-        meter.start()
+        quiet = session.settle("nchan delivery")
+        meter = session.meter()
         result["delivery"] = probe_nchan(port)
         result["delivery"]["cpu"] = meter.stop(DELIVERIES)
         result["delivery"]["before"] = quiet
@@ -1279,13 +1142,15 @@ def raw_psycopg2(database_url: str) -> dict[str, Any]:
     return {key: percentiles(values) for key, values in timed.items()}
 
 
-def part_hold(fleet: NotifyFleet, tmp: Path, roots: dict[str, int], tokens: list[tuple[str, str]]) -> dict[str, Any]:
+def part_hold(session: Session, tokens: list[tuple[str, str]]) -> dict[str, Any]:
     from shared.pagination import encode_cursor
 
+    fleet, tmp, roots, ports = session.fleet, session.tmp, session.roots, session.settings.ports
     names = ("gateway", "notification")
     probe_user, probe_token = tokens[0]
     others = tokens[1:HELD]
-    probe = Probe(fleet, probe_user, probe_token)  # app built, cursor known, consumer warm: before the ramp
+    # app built, cursor known, consumer warm: before the ramp
+    probe = Probe(fleet, ports["gateway"], probe_user, probe_token)
     before = {n: rss_kb(roots[n]) for n in names}
     cursor0 = encode_cursor(0)  # a fresh user's cursor (no notifications yet): polls are held at once
     log(
@@ -1294,8 +1159,9 @@ def part_hold(fleet: NotifyFleet, tmp: Path, roots: dict[str, int], tokens: list
         f" {WORKER_CONNECTIONS} connections each ..."
     )
     holder = Holder(
+        fleet,
         {
-            "port": PORTS["gateway"],
+            "port": ports["gateway"],
             "kind": "hugmood",
             "ramp_rate": RAMP_RATE,
             "items": [{"token": t, "cursor": cursor0} for _, t in others],
@@ -1306,18 +1172,17 @@ def part_hold(fleet: NotifyFleet, tmp: Path, roots: dict[str, int], tokens: list
     ramp_started = time.monotonic()
     result: dict[str, Any] = {"rss_before": before}
     try:
-        meter = gw.CpuMeter(roots)
-        meter.start()
+        meter = session.meter()
         ramp_s = holder.wait_held(len(others), len(others) / RAMP_RATE + 120, "hold")
         ramp_cpu = meter.stop(len(others))
         time.sleep(1.0)  # the last requests reach their wait
         during = {n: rss_kb(roots[n]) for n in names}
         result.update(
             held_client_side=holder.stats.get("pending"),
-            gateway_client_connections=established(PORTS["gateway"]),
-            notification_connections=established(PORTS["notification"]),
-            gateway_conns_per_worker=gw.conn_spread(PORTS["gateway"]),
-            notification_conns_per_worker=gw.conn_spread(PORTS["notification"]),
+            gateway_client_connections=established(ports["gateway"]),
+            notification_connections=established(ports["notification"]),
+            gateway_conns_per_worker=common.conn_spread(ports["gateway"]),
+            notification_conns_per_worker=common.conn_spread(ports["notification"]),
             ramp_s=round(ramp_s, 1),
             settle_s=1.0,
             ramp_cpu_ms_per_poll=ramp_cpu["cpu_ms_per_request"],
@@ -1341,8 +1206,7 @@ def part_hold(fleet: NotifyFleet, tmp: Path, roots: dict[str, int], tokens: list
         # At once (the machine is not going to be quiet: see holding_idle), and if possible before
         # the first polls time out (POLL_TIMEOUT s after the ramp began) and come back.
         stats_before = dict(holder.stats)
-        meter = gw.CpuMeter(roots)
-        meter.start()
+        meter = session.meter()
         window = [round(time.monotonic() - ramp_started, 1)]
         try:
             result["delivery"] = probe.run()
@@ -1359,8 +1223,7 @@ def part_hold(fleet: NotifyFleet, tmp: Path, roots: dict[str, int], tokens: list
         )
         # What merely holding them costs: CPU while nothing is delivered.
         answered0 = holder.stats.get("answered", 0)
-        meter = gw.CpuMeter(roots)
-        meter.start()
+        meter = session.meter()
         time.sleep(HOLD_IDLE_S)
         idle = meter.stop(1)
         result["holding_idle"] = {
@@ -1400,7 +1263,7 @@ class Probe:
     """One user's poll through the gateway; a HugSent event handled by the notification service's
     own consumer in this process (claim, rows, commit, wake-up), timed until the poll answers."""
 
-    def __init__(self, fleet: NotifyFleet, user_id: str, token: str):
+    def __init__(self, fleet: common.Fleet, gateway_port: int, user_id: str, token: str):
         for k in ("DATABASE_URL", "REDIS_URL", "AUTH_URL", "USER_URL", "DATABASE_ROLE_PASSWORD"):
             if k in fleet.env:
                 os.environ[k] = fleet.env[k]
@@ -1412,18 +1275,20 @@ class Probe:
         tasks.app()  # build the app (engine, Redis client) before timing anything
         # The consumer calls inbox.wake once its statement has committed: when it is called, the
         # notification exists and is durable. Timing from there measures delivery alone, as
-        # Nchan's publish → answer does (Nchan stores nothing durable first).
+        # Nchan's publish → answer does (Nchan stores nothing durable first). The consumer offers
+        # no hook for that moment, so the probe wraps inbox.wake in this process, and close()
+        # puts it back.
         self.committed_at = 0.0
-        publish = inbox.wake
+        self.inbox, self.publish = inbox, inbox.wake
 
         def wake(*args: Any, **kwargs: Any) -> None:
             self.committed_at = time.perf_counter()
-            publish(*args, **kwargs)
+            self.publish(*args, **kwargs)
 
         inbox.wake = wake
         self.user_id = user_id
         self.sender = str(uuid.uuid4())
-        self.conn = HttpConn("127.0.0.1", PORTS["gateway"])
+        self.conn = HttpConn("127.0.0.1", gateway_port)
         self.auth = {"Authorization": f"Bearer {token}"}
         status, _, body = self.conn.request("GET", POLL, self.auth)
         if status != 200:
@@ -1449,6 +1314,7 @@ class Probe:
 
     def close(self) -> None:
         self.conn.close()
+        self.inbox.wake = self.publish
 
     def run(self) -> dict[str, Any]:
         self.conn.close()  # a fresh connection: the one from before the ramp has idled past gunicorn's keep-alive
@@ -1555,11 +1421,10 @@ def _q(x: dict[str, Any]) -> str:
 
 
 def render(r: dict[str, Any]) -> str:
-    c, m = r["config"], r["machine"]
+    c = r["config"]
     lines = [
         "",
-        f"HugMood notification benchmark  {r['timestamp']}  ({m['cpus']} CPUs, {m['cpu_model']}, Python {m['python']},"
-        f" git {r['git']['commit'][:8]}{' +local changes' if r['git']['dirty'] else ''})",
+        common.heading("notification benchmark", r),
         f"gateway {c['gateway_workers']} + notification {c['notification_workers']} gevent workers"
         f" ({c['worker_connections']} connections each), Celery worker -c {c['worker_concurrency']}, relay, beat;"
         f" Nchan: nginx {c['nchan_workers']} workers; all on this machine",
@@ -1703,12 +1568,12 @@ def render(r: dict[str, Any]) -> str:
                 f"  {'  of which the consumer call (claim, rows, commit, wake)':<56}{_q(dl['consumer_call_ms'])}",
                 f"  {'  after the consumer returned':<56}{_q(dl['after_consumer_returned_ms'])}",
             ]
-            if "commit_to_answer_ms" in dl:  # runs before session 7 did not time it
+            if "commit_to_answer_ms" in dl:  # older results files lack it
                 lines.append(
                     f"  {'HugMood: committed → poll answers (wake-up, delivery)':<56}{_q(dl['commit_to_answer_ms'])}"
                 )
             raw = r["hold"].get("raw_psycopg2")
-            if raw:  # nor measure this
+            if raw:  # and this
                 lines += [
                     f"  {'raw psycopg2, same gap: SELECT 1 round trip':<56}{_q(raw['select_1_ms'])}",
                     f"  {'raw psycopg2, same gap: INSERT one row + commit':<56}{_q(raw['insert_commit_ms'])}",

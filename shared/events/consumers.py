@@ -109,8 +109,8 @@ class _RedisChannel(kombu_redis.Channel):
     def _create_client(self, asynchronous: bool = False) -> Any:
         # kombu makes a new redis.Redis for every command it sends outside the consuming loop (each
         # publish, each ack), and redis-py copies its table of ~170 response callbacks into every
-        # new client: py-spy put that at ~17 % of the Celery worker's main process and ~10 % of the
-        # relay. Such a client holds no connection (each command takes one from the pool and gives
+        # new client, so every publish and ack would pay for building one: a cost on every event in
+        # the worker and the relay. Such a client holds no connection (each command takes one from the pool and gives
         # it back), so one per pool serves them all. The consuming loop's clients (asynchronous:
         # `client` for BRPOP and `subclient`, each pinned to a connection of its own) stay kombu's.
         if asynchronous:

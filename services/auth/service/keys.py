@@ -16,7 +16,8 @@ class SigningKey:
 
     private_pem: str
     public_jwk: dict[str, str]
-    # Parsed once: handing PyJWT the PEM text makes it re-parse the key for every token (~28 ms).
+    # Parsed once: handed the PEM text, PyJWT parses and checks the RSA key again for every token,
+    # which costs far more than signing it.
     private_key: rsa.RSAPrivateKey = field(repr=False, compare=False)
 
     @property

@@ -59,8 +59,8 @@ def _lower_priority() -> None:
 class PasswordHashing:
     """argon2id off the request threads, in a small pool of low-priority processes.
 
-    Hashing is ~20 ms of CPU that holds the GIL; done inline, a burst of logins stalls every other
-    request of the worker and competes with the whole fleet for the CPU. In SCHED_IDLE processes
+    Hashing is CPU-bound work that holds the GIL throughout; done inline, a burst of logins stalls
+    every other request of the worker and competes with the whole fleet for the CPU. In SCHED_IDLE processes
     the kernel gives every other route the CPU first. workers=0 hashes inline.
 
     At most `queue` requests per process may wait for a hash; beyond that a burst is shed with a

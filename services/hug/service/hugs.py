@@ -67,7 +67,8 @@ def insert_hug(
     return hug
 
 
-# Built once: constructing the expression on every hug cost ~10 % of a hug POST's CPU (py-spy).
+# Built once: the flood check runs on every hug POST, and building its expressions each time costs
+# more Python than executing them.
 _PAIR_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _RECENT_TO_PAIR = select(func.count(), func.min(Hug.created_at)).where(
     Hug.sender_id == bindparam("sender"),

@@ -47,9 +47,10 @@ def poll(
             remaining = deadline - time.monotonic()
             if body["items"] or remaining <= 0:
                 return body
-            # No periodic re-read while holding: at 10,000 held polls a 5 s re-check was 2,000 queries
-            # a second and emptied the pool. A wake-up lost while the subscriber reconnects is covered
-            # by its wake-all on reconnect, and every poll reads the database once more at its timeout.
+            # No periodic re-read while holding: a re-check every N seconds is (held polls / N) queries
+            # a second, enough to empty the pool with thousands held. A wake-up lost while the
+            # subscriber reconnects is covered by its wake-all on reconnect, and every poll reads the
+            # database once more at its timeout.
             if event.wait(remaining) and (news := answer_from(event.news, cursor)) is not None:
                 return news  # what was just committed, right after this cursor: no query needed
 
