@@ -80,8 +80,8 @@ def make_upstream(
 ) -> Upstream:
     """An Upstream with keep-alive pools per instance.
 
-    geventhttpclient (a C HTTP parser over gevent sockets) costs about a third of urllib3's CPU
-    per proxied request, which on the gateway's hot path is most of its own work.
+    geventhttpclient is a C HTTP parser made for gevent sockets: on the gateway's hot path,
+    where forwarding is most of its own work, it costs far less CPU per request than urllib3.
     """
     instances = []
     for url in urls:
