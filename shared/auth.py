@@ -143,10 +143,21 @@ class TokenVerifier:
         return claims
 
 
+class RevocationsNotLoaded(redis.RedisError):
+    """Redis answers but does not hold the denylist (it restarted empty): revocation is unknown."""
+
+
 class Denylist:
-    """Revocations that take effect at once everywhere: by token, by login family, by user."""
+    """Revocations that take effect at once everywhere: by token, by login family, by user.
+
+    The auth service also keeps every revocation in PostgreSQL until it can no longer matter, and
+    writes them all back into a Redis that lost them; it sets READY once they are in. A Redis without
+    READY (restarted empty, or flushed) cannot say whether a token was revoked, so it is treated like
+    a Redis that is down: fail closed.
+    """
 
     PREFIX = "hm:deny:"
+    READY = "hm:deny:ready"
 
     def __init__(self, client: redis.Redis):
         self.redis = client
@@ -171,13 +182,19 @@ class Denylist:
     def is_revoked(self, claims: dict[str, Any]) -> bool:
         """True if the token was revoked; 503 when Redis cannot say (fail closed)."""
         try:
-            values = self.redis.mget(self.keys_for(claims))
+            *values, ready = self.redis.mget([*self.keys_for(claims), self.READY])
+            if ready is None:
+                raise RevocationsNotLoaded("the denylist has not been loaded into this Redis")
         except redis.RedisError as exc:
             log.warning("denylist unavailable: %s: %s", type(exc).__name__, exc)
             raise ServiceUnavailable(
                 "Token revocation cannot be checked right now.", code="auth.revocation_unavailable"
             ) from exc
         return self.revoked_by(claims, values)
+
+    def mark_ready(self) -> None:
+        """Say that every revocation still in force is in this Redis."""
+        self.redis.set(self.READY, 1)
 
     def revoke_token(self, jti: str, ttl: int = ACCESS_TOKEN_SECONDS) -> None:
         """Revoke one access token."""

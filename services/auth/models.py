@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, DateTime, ForeignKey, Index, String, Text, Uuid, func
+from sqlalchemy import ARRAY, BigInteger, DateTime, ForeignKey, Index, String, Text, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.datarights import Holding, UserData
@@ -79,6 +79,20 @@ class PasswordResetToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Revocation(db.Model):
+    """A denylist entry, kept until the last access token it can refuse has expired, so that a Redis
+    that lost its data gets it back. kind: jti, fam or usr (the Redis key's middle part); value: the
+    user's not-before mark, for usr. The key is an id, not a foreign key: a deleted account's
+    revocations must outlive its rows."""
+
+    __tablename__ = "revocations"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int | None] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
 
 
 class OutboxEvent(OutboxMixin, db.Model):

@@ -247,8 +247,8 @@ def set_roles(*, user_id: str, roles: list[str], denylist: Denylist) -> User:
     """Replace a user's roles; their current access tokens must be refreshed to carry them."""
     user = get_user(user_id)
     user.roles = sorted({"user", *roles})
-    db.session.commit()
     denylist.revoke_user_before(str(user.id), int(time.time()))
+    db.session.commit()
     return user
 
 
