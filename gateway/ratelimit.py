@@ -12,7 +12,7 @@ import redis
 from shared.auth import Denylist, RevocationsNotLoaded
 
 # KEYS: n bucket keys (each named after its window, so no TTL read is needed), then optionally
-# the token's 3 denylist keys and the denylist's READY key. ARGV: n, key lifetime, token iat, how
+# the token's 3 denylist keys and the denylist's READY key. ARGV: n, key lifetime, token rv, how
 # many leading buckets a revoked token still counts in. Returns each bucket's count, then whether
 # the token is revoked. INCR is atomic: concurrent clients can never be over-admitted. A revoked
 # token still counts against the client's IP buckets but not the user's (it is refused anyway), so
@@ -91,7 +91,7 @@ class Limiter:
         ]
         if claims is not None:
             keys += [*Denylist.keys_for(claims), Denylist.READY]
-            args[2] = int(claims.get("iat", 0))
+            args[2] = int(claims.get("rv", 0))
         try:
             result = self.redis.evalsha(self.script.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:

@@ -244,11 +244,21 @@ def confirm_password_reset(*, token: str, password: str, denylist: Denylist) -> 
 
 
 def set_roles(*, user_id: str, roles: list[str], denylist: Denylist) -> User:
-    """Replace a user's roles; their current access tokens must be refreshed to carry them."""
+    """Replace a user's roles; their current access tokens must be refreshed to carry them.
+
+    Revoked by roles version, not by time: a token signed in the same second as the change, or
+    signed just after it with roles read just before it, carries the old version and is refused.
+    """
     user = get_user(user_id)
-    user.roles = sorted({"user", *roles})
-    denylist.revoke_user_before(str(user.id), int(time.time()))
+    version = db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(roles=sorted({"user", *roles}), roles_version=User.roles_version + 1)
+        .returning(User.roles_version)
+    ).scalar_one()
+    denylist.revoke_roles_below(str(user.id), version)
     db.session.commit()
+    db.session.refresh(user)
     return user
 
 

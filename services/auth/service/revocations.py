@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
 from flask import Flask
@@ -56,9 +57,9 @@ class RecordedDenylist(Denylist):
         _record("fam", family_ids, ttl)
         super().revoke_families(family_ids, ttl)
 
-    def revoke_user_before(self, user_id: str, when: int, ttl: int = ACCESS_TOKEN_SECONDS) -> None:
-        _record("usr", [user_id], ttl, int(when))
-        super().revoke_user_before(user_id, when, ttl)
+    def revoke_roles_below(self, user_id: str, version: int, ttl: int = ACCESS_TOKEN_SECONDS, pipe: Any = None) -> None:
+        _record("ver", [user_id], ttl, int(version))
+        super().revoke_roles_below(user_id, version, ttl, pipe)
 
 
 def reassert(denylist: Denylist) -> int:
@@ -67,9 +68,11 @@ def reassert(denylist: Denylist) -> int:
     now = datetime.now(UTC)
     pipe = denylist.redis.pipeline(transaction=False)
     for row in rows:
-        ttl_ms = int((row.expires_at - now).total_seconds() * 1000)
-        if ttl_ms > 0:
-            pipe.set(f"{Denylist.PREFIX}{row.kind}:{row.key}", row.value if row.value is not None else 1, px=ttl_ms)
+        ttl = int((row.expires_at - now).total_seconds()) + 1
+        if row.kind == "ver":
+            Denylist.revoke_roles_below(denylist, row.key, row.value or 0, ttl, pipe=pipe)
+        else:
+            pipe.set(f"{Denylist.PREFIX}{row.kind}:{row.key}", 1, ex=ttl)
     pipe.set(Denylist.READY, 1)
     pipe.execute()
     return len(rows)
