@@ -263,7 +263,8 @@ def set_roles(*, user_id: str, roles: list[str], denylist: Denylist) -> User:
 
 
 def ensure_admin(*, username: str, email: str, password: str) -> User:
-    """Make sure the bootstrap admin exists with the admin role and this password (idempotent)."""
+    """Make sure the bootstrap admin exists with the admin role (idempotent). The password is set
+    only when the account is created: one changed later through the API survives a restart."""
     db.session.execute(select(func.pg_advisory_xact_lock(0x41444D4E)))
     user = find_by_login(username) or find_by_login(email)
     if user is None:
@@ -272,8 +273,6 @@ def ensure_admin(*, username: str, email: str, password: str) -> User:
         )
     else:
         user.roles = sorted({"admin", "user", *user.roles})
-        if not passwords.verify(password, user.password_hash):
-            user.password_hash = passwords.hash(password)
     db.session.commit()
     return user
 
