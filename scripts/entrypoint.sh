@@ -34,6 +34,6 @@ case "$name" in
 esac
 command=$(sed -n "s/^$name:[[:space:]]*//p" "$PROCFILE")
 [ -n "$command" ] || usage
-# The Procfile's ${VAR:-default} expansions happen here, in the same shell syntax honcho uses; the
+# The Procfile's ${VAR:-default} expansions happen here, in the same shell syntax `make run` uses; the
 # inner exec makes the process itself PID 1, so it gets SIGTERM directly from docker or the kubelet.
 exec sh -c "exec $command"

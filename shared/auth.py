@@ -101,7 +101,7 @@ def decode_access_token(token: str, keys: JwksKeys, *, issuer: str, audience: st
 
 # The claims anything reads after verification (iss, aud, nbf and type are checked by it). Only these
 # are kept, cached or not: each held long poll keeps its token's entry for as long as it waits.
-KEPT_CLAIMS = ("sub", "roles", "iat", "exp", "jti", "fam")
+KEPT_CLAIMS = ("sub", "roles", "rv", "iat", "exp", "jti", "fam")
 
 
 class TokenVerifier:
@@ -144,10 +144,27 @@ class TokenVerifier:
         return claims
 
 
+class RevocationsNotLoaded(redis.RedisError):
+    """Redis answers but does not hold the denylist (it restarted empty): revocation is unknown."""
+
+
 class Denylist:
-    """Revocations that take effect at once everywhere: by token, by login family, by user."""
+    """Revocations that take effect at once everywhere: by token, by login family, by user.
+
+    The auth service also keeps every revocation in PostgreSQL until it can no longer matter, and
+    writes them all back into a Redis that lost them; it sets READY once they are in. A Redis without
+    READY (restarted empty, or flushed) cannot say whether a token was revoked, so it is treated like
+    a Redis that is down: fail closed.
+    """
 
     PREFIX = "hm:deny:"
+    READY = "hm:deny:ready"
+    # Raises a user's lowest valid roles version, never lowers it (role changes may land out of order).
+    # A lower mark's lifetime does not matter: every token below the higher one expires within its own.
+    RAISE = (
+        "local c = redis.call('GET', KEYS[1]) "
+        "if not c or tonumber(c) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end"
+    )
 
     def __init__(self, client: redis.Redis):
         self.redis = client
@@ -158,27 +175,33 @@ class Denylist:
         return [
             f"{cls.PREFIX}jti:{claims.get('jti')}",
             f"{cls.PREFIX}fam:{claims.get('fam', '-')}",
-            f"{cls.PREFIX}usr:{claims.get('sub')}",
+            f"{cls.PREFIX}ver:{claims.get('sub')}",
         ]
 
     @staticmethod
     def revoked_by(claims: dict[str, Any], values: Iterable[Any]) -> bool:
         """Decide from the values stored under keys_for(claims)."""
-        jti, fam, not_before = values
+        jti, fam, lowest_version = values
         if jti is not None or fam is not None:
             return True
-        return not_before is not None and int(claims.get("iat", 0)) < int(not_before)
+        return lowest_version is not None and int(claims.get("rv", 0)) < int(lowest_version)
 
     def is_revoked(self, claims: dict[str, Any]) -> bool:
         """True if the token was revoked; 503 when Redis cannot say (fail closed)."""
         try:
-            values = self.redis.mget(self.keys_for(claims))
+            *values, ready = self.redis.mget([*self.keys_for(claims), self.READY])
+            if ready is None:
+                raise RevocationsNotLoaded("the denylist has not been loaded into this Redis")
         except redis.RedisError as exc:
             log.warning("denylist unavailable: %s: %s", type(exc).__name__, exc)
             raise ServiceUnavailable(
                 "Token revocation cannot be checked right now.", code="auth.revocation_unavailable"
             ) from exc
         return self.revoked_by(claims, values)
+
+    def mark_ready(self) -> None:
+        """Say that every revocation still in force is in this Redis."""
+        self.redis.set(self.READY, 1)
 
     def revoke_token(self, jti: str, ttl: int = ACCESS_TOKEN_SECONDS) -> None:
         """Revoke one access token."""
@@ -191,9 +214,9 @@ class Denylist:
             pipe.set(f"{self.PREFIX}fam:{family_id}", 1, ex=ttl)
         pipe.execute()
 
-    def revoke_user_before(self, user_id: str, when: int, ttl: int = ACCESS_TOKEN_SECONDS) -> None:
-        """Revoke every access token of a user issued before `when` (epoch seconds)."""
-        self.redis.set(f"{self.PREFIX}usr:{user_id}", int(when), ex=ttl)
+    def revoke_roles_below(self, user_id: str, version: int, ttl: int = ACCESS_TOKEN_SECONDS, pipe: Any = None) -> None:
+        """Revoke every access token of a user whose roles version (`rv`) is below `version`."""
+        (pipe or self.redis).eval(self.RAISE, 1, f"{self.PREFIX}ver:{user_id}", int(version), max(int(ttl), 1))
 
 
 @dataclass(frozen=True)

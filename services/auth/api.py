@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 from services.auth import errors, schemas, service
 from services.auth.models import USER_DATA, db
 from services.auth.service import oidc
+from services.auth.service.revocations import RecordedDenylist
 from shared.api import Api, load_body
 from shared.auth import Denylist, current_claims, current_identity, require_admin, require_service
 from shared.datarights import add_data_rights_resources
@@ -27,7 +28,7 @@ def _ctx() -> Any:
 
 
 def _denylist() -> Denylist:
-    return Denylist(current_app.extensions["redis"])
+    return RecordedDenylist(current_app.extensions["redis"])
 
 
 def client_ip() -> str:

@@ -13,6 +13,7 @@ from services.auth import api
 from services.auth.models import db
 from services.auth.service import LoginThrottle, SigningKey, ensure_admin, parse_service_clients, passwords
 from services.auth.service.oidc import IdTokenVerifier, parse_providers
+from services.auth.service.revocations import RecordedDenylist, watch
 from shared.app import create_base_app
 from shared.auth import ACCESS_TOKEN_SECONDS, JwksKeys
 from shared.config import (
@@ -22,6 +23,7 @@ from shared.config import (
     ConfigError,
     Setting,
     parse_non_negative_int,
+    parse_positive,
     resolve_config,
 )
 
@@ -50,6 +52,12 @@ SETTINGS = [
         parse_providers,
         {},
         help='OpenID Connect providers for /auth/oauth/{provider}, JSON: {"name": {"issuer", "client_id", "jwks_uri"}}',
+    ),
+    Setting(
+        "AUTH_DENYLIST_CHECK_SECONDS",
+        parse_positive(float),
+        1.0,
+        help="how often each process looks for a Redis that lost the denylist, to write it back",
     ),
     Setting("ADMIN_USERNAME", str, "", help="bootstrap admin's username"),
     Setting("ADMIN_EMAIL", str, "", help="bootstrap admin's email"),
@@ -113,4 +121,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if all(admin):
         with app.app_context():
             ensure_admin(username=config.ADMIN_USERNAME, email=config.ADMIN_EMAIL, password=config.ADMIN_PASSWORD)
+    watch(app, RecordedDenylist(base.redis), config.AUTH_DENYLIST_CHECK_SECONDS)
     return app

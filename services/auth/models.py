@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, DateTime, ForeignKey, Index, String, Text, Uuid, func
+from sqlalchemy import ARRAY, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.datarights import Holding, UserData
@@ -23,6 +23,8 @@ class User(db.Model):
     email: Mapped[str] = mapped_column(String(254), nullable=False)
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(32)), nullable=False, default=list)
+    # Counts role changes; access tokens carry it as `rv`, and a role change refuses lower ones.
+    roles_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -81,6 +83,20 @@ class PasswordResetToken(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class Revocation(db.Model):
+    """A denylist entry, kept until the last access token it can refuse has expired, so that a Redis
+    that lost its data gets it back. kind: jti, fam or ver (the Redis key's middle part); value: the
+    user's lowest valid roles version, for ver. The key is an id, not a foreign key: a deleted
+    account's revocations must outlive its rows."""
+
+    __tablename__ = "revocations"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int | None] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+
+
 class OutboxEvent(OutboxMixin, db.Model):
     pass
 
@@ -90,7 +106,7 @@ class ProcessedEvent(ProcessedEventMixin, db.Model):
 
 
 # What the auth service holds about a user (refresh tokens go with their family), and its Redis
-# keys that name one: a role change's "tokens issued before" mark.
+# keys that name one: a role change's "tokens of an older roles version" mark.
 USER_DATA = UserData(
     "auth",
     [
@@ -99,5 +115,5 @@ USER_DATA = UserData(
         Holding("token_families", columns=("user_id",)),
         Holding("password_reset_tokens", columns=("user_id",)),
     ],
-    key_patterns=("hm:deny:usr:{user}",),
+    key_patterns=("hm:deny:ver:{user}",),
 )

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from services.auth.service import SigningKey, generate_private_key_pem
+from shared.auth import Denylist
 from shared.migrate import upgrade
 from shared.testing import fresh_database, mint_token, serve_wsgi
 
@@ -45,6 +46,7 @@ def base_config(database_url: str, redis_url: str, signing_key: SigningKey) -> d
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
+    client.set(Denylist.READY, 1)  # what the auth service's watcher would write back, at once
     yield client
     client.close()
 

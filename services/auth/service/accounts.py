@@ -244,16 +244,27 @@ def confirm_password_reset(*, token: str, password: str, denylist: Denylist) -> 
 
 
 def set_roles(*, user_id: str, roles: list[str], denylist: Denylist) -> User:
-    """Replace a user's roles; their current access tokens must be refreshed to carry them."""
+    """Replace a user's roles; their current access tokens must be refreshed to carry them.
+
+    Revoked by roles version, not by time: a token signed in the same second as the change, or
+    signed just after it with roles read just before it, carries the old version and is refused.
+    """
     user = get_user(user_id)
-    user.roles = sorted({"user", *roles})
+    version = db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(roles=sorted({"user", *roles}), roles_version=User.roles_version + 1)
+        .returning(User.roles_version)
+    ).scalar_one()
+    denylist.revoke_roles_below(str(user.id), version)
     db.session.commit()
-    denylist.revoke_user_before(str(user.id), int(time.time()))
+    db.session.refresh(user)
     return user
 
 
 def ensure_admin(*, username: str, email: str, password: str) -> User:
-    """Make sure the bootstrap admin exists with the admin role and this password (idempotent)."""
+    """Make sure the bootstrap admin exists with the admin role (idempotent). The password is set
+    only when the account is created: one changed later through the API survives a restart."""
     db.session.execute(select(func.pg_advisory_xact_lock(0x41444D4E)))
     user = find_by_login(username) or find_by_login(email)
     if user is None:
@@ -262,8 +273,6 @@ def ensure_admin(*, username: str, email: str, password: str) -> User:
         )
     else:
         user.roles = sorted({"admin", "user", *user.roles})
-        if not passwords.verify(password, user.password_hash):
-            user.password_hash = passwords.hash(password)
     db.session.commit()
     return user
 

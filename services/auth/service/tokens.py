@@ -50,9 +50,12 @@ class TokenPair:
         return body
 
 
-def access_token_for(*, subject: str, roles: list[str], family_id: uuid.UUID | None, kid: str) -> str:
-    """Sign an access token: 15 minutes, with kid, iss, aud and typ=at+jwt (RFC 9068)."""
-    claims: dict[str, Any] = {"roles": list(roles)}
+def access_token_for(
+    *, subject: str, roles: list[str], family_id: uuid.UUID | None, kid: str, roles_version: int = 0
+) -> str:
+    """Sign an access token: 15 minutes, with kid, iss, aud and typ=at+jwt (RFC 9068). `rv` is the
+    roles version the roles were read with: a role change refuses every token with a lower one."""
+    claims: dict[str, Any] = {"roles": list(roles), "rv": roles_version}
     if family_id is not None:
         claims["fam"] = str(family_id)
     return create_access_token(
@@ -77,7 +80,9 @@ def start_session(*, user: User, kid: str) -> TokenPair:
     db.session.add(family)
     db.session.flush()
     refresh = _new_refresh_token(family.id)
-    access = access_token_for(subject=str(user.id), roles=user.roles, family_id=family.id, kid=kid)
+    access = access_token_for(
+        subject=str(user.id), roles=user.roles, roles_version=user.roles_version, family_id=family.id, kid=kid
+    )
     return TokenPair(access, refresh)
 
 
@@ -102,7 +107,9 @@ def rotate_refresh_token(*, refresh_token: str, denylist: Denylist, kid: str) ->
         raise errors.InvalidRefreshToken()
     row.rotated_at = now()
     refresh = _new_refresh_token(family.id)
-    access = access_token_for(subject=str(user.id), roles=user.roles, family_id=family.id, kid=kid)
+    access = access_token_for(
+        subject=str(user.id), roles=user.roles, roles_version=user.roles_version, family_id=family.id, kid=kid
+    )
     db.session.commit()
     return TokenPair(access, refresh)
 

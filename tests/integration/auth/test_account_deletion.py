@@ -107,7 +107,7 @@ def test_erasure_report_rejects_malformed_ids(client, admin_headers):
 def test_delete_drops_the_users_redis_keys(client, redis_client):
     session = register(client)
     user_id = session["user"]["id"]
-    redis_client.set(f"hm:deny:usr:{user_id}", 1)
+    redis_client.set(f"hm:deny:ver:{user_id}", 0)  # a role-change mark that refuses none of its tokens
     throttle = LoginThrottle(redis_client)
     throttle.failed("alice", "10.0.0.1")
     throttle.failed("alice@example.com", "10.0.0.2")

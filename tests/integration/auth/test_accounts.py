@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import jwt
 import pytest
 from sqlalchemy import select
@@ -173,14 +175,42 @@ def test_bootstrap_admin_exists_with_admin_role(client):
     assert "admin" in response.json["user"]["roles"]
 
 
-def test_bootstrap_admin_is_idempotent_and_updates_password(auth_app, client):
+def test_bootstrap_admin_is_idempotent_and_keeps_its_password(auth_app, client):
     from services.auth.service import ensure_admin
 
     ensure_admin(username=ADMIN["ADMIN_USERNAME"], email=ADMIN["ADMIN_EMAIL"], password="a brand new admin secret")
     ensure_admin(username=ADMIN["ADMIN_USERNAME"], email=ADMIN["ADMIN_EMAIL"], password="a brand new admin secret")
     admins = db.session.execute(select(User).where(User.username == ADMIN["ADMIN_USERNAME"])).scalars().all()
     assert len(admins) == 1
-    login = client.post(
-        "/api/v1/auth/login", json={"username": ADMIN["ADMIN_USERNAME"], "password": "a brand new admin secret"}
+    for password, status in ((ADMIN["ADMIN_PASSWORD"], 200), ("a brand new admin secret", 401)):
+        login = client.post("/api/v1/auth/login", json={"username": ADMIN["ADMIN_USERNAME"], "password": password})
+        assert login.status_code == status
+
+
+def test_a_restart_keeps_the_admin_password_set_through_the_api(base_config, redis_client):
+    """ADMIN_PASSWORD makes the bootstrap admin; the next start must not put it back."""
+    from services.auth import create_app
+
+    name = f"boot_{uuid.uuid4().hex[:8]}"
+    config = {
+        **base_config,
+        "AUTH_HASH_WORKERS": "0",
+        "ADMIN_USERNAME": name,
+        "ADMIN_EMAIL": f"{name}@hugmood.test",
+        "ADMIN_PASSWORD": "the bootstrap pass phrase",
+    }
+    first = create_app(config).test_client()
+    session = first.post("/api/v1/auth/login", json={"username": name, "password": "the bootstrap pass phrase"})
+    assert session.status_code == 200
+    changed = first.put(
+        "/api/v1/auth/password",
+        headers=bearer(session.json["access_token"]),
+        json={"current_password": "the bootstrap pass phrase", "new_password": "an admin's own new secret"},
     )
-    assert login.status_code == 200
+    assert changed.status_code == 204
+
+    restarted = create_app(config).test_client()  # what the next `make run` or deploy does
+    own = restarted.post("/api/v1/auth/login", json={"username": name, "password": "an admin's own new secret"})
+    assert own.status_code == 200 and "admin" in own.json["user"]["roles"]
+    old = restarted.post("/api/v1/auth/login", json={"username": name, "password": "the bootstrap pass phrase"})
+    assert old.status_code == 401

@@ -54,8 +54,11 @@ def test_denylist_is_read_in_the_same_round_trip(redis_client):
     assert limiter.check([("ip:x", 10)], {**claims, "jti": "j2"}).revoked is False
     denylist.revoke_families(["f1"])
     assert limiter.check([("ip:x", 10)], {**claims, "jti": "j2"}).revoked
-    denylist.revoke_user_before("u2", int(time.time()) + 1)
-    assert limiter.check([("ip:x", 10)], {"sub": "u2", "jti": "j3", "fam": "f9", "iat": int(time.time())}).revoked
+    denylist.revoke_roles_below("u2", 2)
+    assert limiter.check([("ip:x", 10)], {"sub": "u2", "jti": "j3", "fam": "f9", "rv": 1}).revoked
+    assert not limiter.check([("ip:x", 10)], {"sub": "u2", "jti": "j4", "fam": "f9", "rv": 2}).revoked
+    denylist.revoke_roles_below("u2", 1)  # a late, older role change does not lower the mark
+    assert limiter.check([("ip:x", 10)], {"sub": "u2", "jti": "j3", "fam": "f9", "rv": 1}).revoked
 
 
 def test_redis_down_keeps_strict_routes_limited_locally():
