@@ -17,14 +17,14 @@ import redis
 from celery import Celery
 from kombu import Queue
 from kombu.transport import redis as kombu_redis
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from shared.config import SCHEMAS, WORKER_PRIORITY, Config
-from shared.datarights import is_erasure_refusal
-from shared.db import statement_connection
+from shared.db import ping_when_idle, service_database_url, statement_connection
 from shared.events.outbox import FORGET_WHEN_DELIVERED, SECRET_DATA_KEYS, scrubbed_payload
 from shared.metrics import TASKS
+from shared.sqlstate import is_erasure_refusal
 
 log = logging.getLogger("hugmood.events")
 CONSUME_TASK = "hugmood.events.consume"
@@ -209,10 +209,6 @@ def service_of_schema(schema: str) -> str:
 
 def service_engines(config: Config, pool_size: int = 1) -> Callable[[str], Engine]:
     """One engine per service, each connecting as that service's own role, made on first use."""
-    from sqlalchemy import create_engine
-
-    from shared.db import ping_when_idle, service_database_url
-
     engines: dict[str, Engine] = {}
     lock = threading.Lock()
 

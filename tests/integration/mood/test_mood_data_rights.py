@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from services.mood import tasks
 from services.mood.models import USER_DATA, MoodEntry, OutboxEvent, StreakMilestone, db
-from shared.datarights import is_erasure_refusal
+from shared.sqlstate import is_erasure_refusal
 
 EXPORT = "/internal/v1/account/export"
 

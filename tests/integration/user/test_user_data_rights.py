@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from services.user import tasks
 from services.user.models import USER_DATA, Block, FriendRequest, Friendship, OutboxEvent, Profile, db
-from shared.datarights import is_erasure_refusal
+from shared.sqlstate import is_erasure_refusal
 
 EXPORT = "/internal/v1/account/export"
 
