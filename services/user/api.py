@@ -7,7 +7,7 @@ import uuid
 from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
-from services.user import schemas, service
+from services.user import errors, schemas, service
 from services.user.models import USER_DATA, db
 from shared.api import Api, load_body, load_query
 from shared.auth import current_identity, require_service
@@ -58,7 +58,7 @@ class PrivacyResource(Resource):
         target = _target(user_id)
         if target != _caller():
             service.get_profile(target, auth_lookup=_lookup())  # an unknown user is 404, as everywhere
-            raise service.errors.NotYourProfile("Only the owner may see or change privacy settings.")
+            raise errors.NotYourProfile("Only the owner may see or change privacy settings.")
         return target
 
     def get(self, user_id: str) -> Response:
@@ -97,7 +97,7 @@ class FriendResource(Resource):
     def _pair(self, user_id: str, other_id: str) -> tuple[uuid.UUID, uuid.UUID]:
         caller = _caller()
         if _target(user_id) != caller:
-            raise service.errors.NotYourProfile("You can only answer or remove your own relations.")
+            raise errors.NotYourProfile("You can only answer or remove your own relations.")
         return caller, service.parse_user_id(other_id)
 
     def put(self, user_id: str, other_id: str) -> Response:

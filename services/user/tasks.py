@@ -1,4 +1,4 @@
-"""Celery consumers of the user service: thin, idempotent shells over service.py."""
+"""Celery consumers of the user service: thin, idempotent shells over the service package."""
 
 from __future__ import annotations
 
