@@ -26,7 +26,7 @@ def on_mood_written(event: dict[str, Any]) -> None:
     flask_app = app()
     with flask_app.app_context():
         try:
-            timezone = flask_app.extensions["mood_audience"].get(user_id, user_id).timezone
+            timezone = service.audience(flask_app.extensions["mood_audience"], user_id, user_id).timezone
         except errors.MoodNotFound:
             # The account has been deleted since: no streak to announce. Retrying would only
             # end in a dead letter naming a user whose data is being erased.

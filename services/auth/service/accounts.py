@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from services.auth import errors
 from services.auth.models import USER_DATA, OutboxEvent, PasswordResetToken, TokenFamily, User, db
 from services.auth.service.passwords import DUMMY_HASH, NO_PASSWORD, passwords
-from services.auth.service.tokens import TokenPair, live_families, now, revoke_families, start_session, token_hash
+from services.auth.service.tokens import TokenPair, live_families, revoke_families, start_session, token_hash
 from shared.auth import Denylist
+from shared.clock import utcnow
 from shared.db import outside_transaction
 from shared.events import publish
 
@@ -162,7 +163,7 @@ def login(*, login: str, password: str, ip: str, throttle: LoginThrottle, kid: s
         throttle.failed(login, ip)
         raise
     throttle.succeeded(login, ip)
-    user.last_login = now()
+    user.last_login = utcnow()
     pair = start_session(user=user, kid=kid)
     db.session.commit()
     return user, pair
@@ -192,7 +193,7 @@ def change_password(*, user_id: str, family_id: str | None, current: str, new: s
     if not passwords.verify(current, user.password_hash):
         raise errors.WrongPassword("The current password is incorrect.")
     user.password_hash = passwords.hash(new)
-    user.password_changed_at = now()
+    user.password_changed_at = utcnow()
     keep = uuid.UUID(family_id) if family_id else None
     revoke_families(family_ids=live_families(user.id, keep=keep), reason="password_change", denylist=denylist)
     db.session.commit()
@@ -208,10 +209,10 @@ def request_password_reset(*, email: str) -> None:
     db.session.execute(
         update(PasswordResetToken)
         .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
-        .values(used_at=now())
+        .values(used_at=utcnow())
     )
     token = secrets.token_urlsafe(32)
-    expires = now() + RESET_TOKEN_LIFETIME
+    expires = utcnow() + RESET_TOKEN_LIFETIME
     db.session.add(PasswordResetToken(user_id=user.id, token_hash=token_hash(token), expires_at=expires))
     publish(
         db.session,
@@ -232,12 +233,12 @@ def confirm_password_reset(*, token: str, password: str, denylist: Denylist) -> 
     row = db.session.execute(
         select(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash(token)).with_for_update()
     ).scalar_one_or_none()
-    if row is None or row.used_at is not None or row.expires_at <= now():
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
         raise errors.InvalidResetToken()
     user = get_user(str(row.user_id))
-    row.used_at = now()
+    row.used_at = utcnow()
     user.password_hash = passwords.hash(password)
-    user.password_changed_at = now()
+    user.password_changed_at = utcnow()
     revoke_families(family_ids=live_families(user.id), reason="password_reset", denylist=denylist)
     db.session.commit()
 

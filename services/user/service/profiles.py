@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -13,26 +12,13 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.user import errors
 from services.user.models import OutboxEvent, Privacy, Profile, db
+from shared.clock import utcnow
 from shared.errors import ServiceUnavailable
 from shared.events import publish
 from shared.http import ServiceClient
 
 AuthLookup = Callable[[uuid.UUID], dict[str, Any] | None]
 LAST_ACTIVE_EVERY_SECONDS = 60
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def parse_user_id(raw: str, *, caller: str | None = None) -> uuid.UUID:
-    """A user id from a path: `me` is the caller; anything malformed is an unknown user (404)."""
-    if raw == "me" and caller:
-        raw = caller
-    try:
-        return uuid.UUID(raw)
-    except (ValueError, TypeError):
-        raise errors.UserNotFound() from None
 
 
 def auth_lookup_via(client: ServiceClient) -> AuthLookup:
@@ -95,7 +81,7 @@ def update_profile(
     profile = get_profile(user_id, auth_lookup=auth_lookup)
     for field, value in data.items():
         setattr(profile, field, value.strip() if field == "display_name" else value)
-    profile.updated_at = now()
+    profile.updated_at = utcnow()
     db.session.commit()
     return profile
 
@@ -104,7 +90,7 @@ def update_privacy(*, user_id: uuid.UUID, data: dict[str, Any], auth_lookup: Aut
     privacy = get_privacy(user_id, auth_lookup=auth_lookup)
     for field, value in data.items():
         setattr(privacy, field, value)
-    privacy.updated_at = now()
+    privacy.updated_at = utcnow()
     publish(db.session, OutboxEvent, "PrivacyChanged", {"user_id": str(user_id)})
     db.session.commit()
     return privacy

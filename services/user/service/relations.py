@@ -12,7 +12,7 @@ from services.user import errors
 from services.user.models import Block, FriendRequest, Friendship, OutboxEvent, Privacy, Profile, db
 from services.user.service.profiles import AuthLookup, get_profile
 from shared.events import publish
-from shared.pagination import keyset_query, page_result
+from shared.pagination import paginate
 
 
 def are_friends(a: uuid.UUID, b: uuid.UUID) -> bool:
@@ -178,10 +178,9 @@ def list_relations(
     query = select(
         sub.c.other, sub.c.since, sub.c.direction, Profile.username, Profile.display_name, Profile.avatar_url
     ).join(Profile, Profile.user_id == sub.c.other)
-    query = keyset_query(
-        query, time_column=sub.c.since, id_column=sub.c.other, limit=limit, cursor=cursor, parse_id=uuid.UUID
+    found, next_cursor = paginate(
+        db.session, query, time_column=sub.c.since, id_column=sub.c.other, limit=limit, cursor=cursor
     )
-    found, next_cursor = page_result(db.session.execute(query).all(), limit, key=lambda r: (r.since, r.other))
     items = [
         {
             "user_id": r.other,
