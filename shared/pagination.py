@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,14 +76,16 @@ def page_result(rows: Sequence[Any], limit: int, key: Callable[[Any], tuple[Any,
 
 
 def paginate(
-    session: Session, query: Any, *, time_column: Any, id_column: Any, limit: int, cursor: str | None
+    session: Session, query: Any, *, time_column: Any, id_column: Any, page: Mapping[str, Any]
 ) -> tuple[list[Any], str | None]:
     """One page of `query`, newest first by (`time_column`, `id_column`), and the next page's cursor.
 
+    `page` holds the `limit` and `cursor` of the request (as PageArgs loads them).
     A query of one entity pages its objects; a query of several columns pages its rows. Either way
     the two sort columns are read back from each item by their names.
     """
-    narrowed = keyset_query(query, time_column=time_column, id_column=id_column, limit=limit, cursor=cursor)
+    limit = page["limit"]
+    narrowed = keyset_query(query, time_column=time_column, id_column=id_column, limit=limit, cursor=page.get("cursor"))
     result = session.execute(narrowed)
     rows = result.scalars().all() if len(query.column_descriptions) == 1 else result.all()
     return page_result(rows, limit, key=lambda row: (getattr(row, time_column.key), getattr(row, id_column.key)))

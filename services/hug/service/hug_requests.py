@@ -74,14 +74,7 @@ def listing(
         query = select(HugRequest).where(or_(HugRequest.recipient_id == user_id, community))
     if args.get("status"):
         query = query.where(HugRequest.status == args["status"])
-    items, cursor = paginate(
-        db.session,
-        query,
-        time_column=HugRequest.created_at,
-        id_column=HugRequest.id,
-        limit=args["limit"],
-        cursor=args.get("cursor"),
-    )
+    items, cursor = paginate(db.session, query, time_column=HugRequest.created_at, id_column=HugRequest.id, page=args)
     if args["direction"] == "incoming":
         items = [r for r in items if not _hidden_community(r, user_id, audience)]
     return items, cursor

@@ -155,9 +155,7 @@ def mark_read(*, hug_id: uuid.UUID, viewer_id: uuid.UUID) -> Hug:
 
 
 def _page(query: Any, args: dict[str, Any]) -> tuple[list[Hug], str | None]:
-    return paginate(
-        db.session, query, time_column=Hug.created_at, id_column=Hug.id, limit=args["limit"], cursor=args.get("cursor")
-    )
+    return paginate(db.session, query, time_column=Hug.created_at, id_column=Hug.id, page=args)
 
 
 def received(*, user_id: uuid.UUID, args: dict[str, Any]) -> tuple[list[Hug], str | None]:

@@ -103,11 +103,4 @@ def history(*, audience: Audience, args: dict[str, Any]) -> tuple[list[MoodEntry
         query = query.where(MoodEntry.mood == args["mood"])
     if "tag" in args:
         query = query.where(MoodEntry.tags.contains([args["tag"]]))
-    return paginate(
-        db.session,
-        query,
-        time_column=MoodEntry.recorded_at,
-        id_column=MoodEntry.id,
-        limit=args["limit"],
-        cursor=args.get("cursor"),
-    )
+    return paginate(db.session, query, time_column=MoodEntry.recorded_at, id_column=MoodEntry.id, page=args)

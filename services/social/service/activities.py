@@ -85,15 +85,13 @@ def _strangers_public(viewer_id: uuid.UUID) -> Any:
 
 def _page(branches: list[Any], args: dict[str, Any]) -> tuple[list[Activity], str | None]:
     """One query: each branch is a keyset range on its own index; the union is cut to one page."""
-    window = {
-        "time_column": Activity.created_at,
-        "id_column": Activity.id,
-        "limit": args["limit"],
-        "cursor": args.get("cursor"),
-    }
-    ranges = (select(keyset_query(select(Activity.id).where(b), **window).subquery().c.id) for b in branches)
-    ids = union_all(*ranges).subquery()
-    return paginate(db.session, select(Activity).where(Activity.id.in_(select(ids.c.id))), **window)
+    order = {"time_column": Activity.created_at, "id_column": Activity.id}
+
+    def keyset(branch: Any) -> Any:
+        return keyset_query(select(Activity.id).where(branch), **order, limit=args["limit"], cursor=args.get("cursor"))
+
+    ids = union_all(*(select(keyset(b).subquery().c.id) for b in branches)).subquery()
+    return paginate(db.session, select(Activity).where(Activity.id.in_(select(ids.c.id))), **order, page=args)
 
 
 def feed(*, viewer_id: uuid.UUID, args: dict[str, Any]) -> tuple[list[Activity], str | None]:

@@ -178,9 +178,8 @@ def list_relations(
     query = select(
         sub.c.other, sub.c.since, sub.c.direction, Profile.username, Profile.display_name, Profile.avatar_url
     ).join(Profile, Profile.user_id == sub.c.other)
-    found, next_cursor = paginate(
-        db.session, query, time_column=sub.c.since, id_column=sub.c.other, limit=limit, cursor=cursor
-    )
+    page = {"limit": limit, "cursor": cursor}
+    found, next_cursor = paginate(db.session, query, time_column=sub.c.since, id_column=sub.c.other, page=page)
     items = [
         {
             "user_id": r.other,
