@@ -36,5 +36,4 @@ def on_mood_written(event: dict[str, Any]) -> None:
         db.session.commit()
 
 
-# `lambda: app()`, not `app`: the module's `app` is read on each delivery, like the other consumers'.
-on_user_deleted = subscribe_erasure("mood", lambda: app(), db, ProcessedEvent, USER_DATA)
+on_user_deleted = subscribe_erasure("mood", app, db, ProcessedEvent, USER_DATA)

@@ -3,13 +3,14 @@ delivery durable end to end (the per-consumer delivery ledger and dead letters).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,19 +66,41 @@ class ConsumerRegistry:
 registry = ConsumerRegistry()
 
 
-def lazy_app(factory: Callable[[], Any]) -> Callable[[], Any]:
-    """The service's Flask app, built once per worker process on first use (consumers need its db)."""
-    built: list[Any] = []
-    lock = threading.Lock()
+class LazyApp:
+    """The service's Flask app, built once per worker process on first use (consumers need its db).
 
-    def get() -> Any:
-        if not built:
-            with lock:
-                if not built:
-                    built.append(factory())
-        return built[0]
+    `override` makes it answer with another app while a block runs: a test runs the consumers on
+    the app it made.
+    """
 
-    return get
+    def __init__(self, factory: Callable[[], Any]):
+        self._factory = factory
+        self._built: list[Any] = []
+        self._lock = threading.Lock()
+        self._override: Any = None
+
+    def __call__(self) -> Any:
+        if self._override is not None:
+            return self._override
+        if not self._built:
+            with self._lock:
+                if not self._built:
+                    self._built.append(self._factory())
+        return self._built[0]
+
+    @contextlib.contextmanager
+    def override(self, app: Any) -> Iterator[None]:
+        """Answer with `app` instead until the block ends."""
+        previous, self._override = self._override, app
+        try:
+            yield
+        finally:
+            self._override = previous
+
+
+def lazy_app(factory: Callable[[], Any]) -> LazyApp:
+    """The service's Flask app, built on first use (see LazyApp)."""
+    return LazyApp(factory)
 
 
 class _RedisQoS(kombu_redis.QoS):

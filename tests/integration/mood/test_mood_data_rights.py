@@ -40,20 +40,6 @@ def entries_of(user_id: str) -> int:
 
 
 @pytest.fixture
-def deliver(mood_app, monkeypatch):
-    """Run a consumer as a worker does, in its own app context and session. The test's session
-    commits first, so the consumer's work is not nested in a savepoint of the test's session that
-    a failed request then rolls back."""
-    monkeypatch.setattr(tasks, "app", lambda: mood_app)
-
-    def run(handler: Any, evt: dict[str, Any]) -> None:
-        db.session.commit()
-        handler(evt)
-
-    return run
-
-
-@pytest.fixture
 def pair(person, deliver):
     """Alice (a three-day streak, its milestone, a private entry with a note, a public one) and
     her friend Bob (his own private note and public entry), each sharing moods with the other."""

@@ -27,20 +27,6 @@ def user_deleted(user_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def deliver(user_app, monkeypatch):
-    """Run a consumer as a worker does, in its own app context and session. The test's session
-    commits first, so the consumer's work is not nested in a savepoint of the test's session that
-    a failed request then rolls back."""
-    monkeypatch.setattr(tasks, "app", lambda: user_app)
-
-    def run(handler: Any, evt: dict[str, Any]) -> None:
-        db.session.commit()
-        handler(evt)
-
-    return run
-
-
-@pytest.fixture
 def circle(person):
     """Alice and everyone she relates to: friend Bob, her request to Carol, Dave's request to
     her, her block of Erin, Frank's block of her; and Bob and Carol are friends."""
