@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ import flask_restful
 from flask import Response, request
 from marshmallow import Schema, ValidationError, fields
 
-from shared.errors import handle_exception
+from shared.errors import ProblemError, handle_exception
 
 
 class Api(flask_restful.Api):
@@ -78,6 +79,14 @@ class StrictBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
+
+
+def parse_id(raw: str, error: type[ProblemError], detail: str | None = None) -> uuid.UUID:
+    """An id from a request path; a malformed id is an unknown one: `error` (a 404) is raised."""
+    try:
+        return uuid.UUID(raw)
+    except (ValueError, TypeError):
+        raise (error() if detail is None else error(detail)) from None
 
 
 def load_body(schema: Schema) -> dict[str, Any]:

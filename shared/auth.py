@@ -6,6 +6,7 @@ import hashlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -247,6 +248,11 @@ def current_identity() -> Identity:
     if identity is None:
         raise Unauthorized("A bearer access token is required.", code="auth.token_missing")
     return identity
+
+
+def current_user_id() -> uuid.UUID:
+    """The id of the user calling (403 for a service identity)."""
+    return uuid.UUID(current_identity().user_id)
 
 
 def current_claims() -> dict[str, Any]:

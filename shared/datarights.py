@@ -14,7 +14,7 @@ From that declaration this module:
   erased) or sees the tombstone (and is refused).
 
 A refused write raises SQLSTATE `ERASED_SQLSTATE`: a request answers 404, a consumer treats the
-event as done (`is_erasure_refusal`).
+event as done (`shared.sqlstate.is_erasure_refusal`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from sqlalchemy.orm import Session
 
 from shared.auth import current_identity, require_admin
 from shared.errors import NotFound
+from shared.events import claim_once, registry
+from shared.sqlstate import ERASED_SQLSTATE
 
-ERASED_SQLSTATE = "HM410"
 # The advisory-lock namespace (the first of two int4 keys) of erasures and their guards.
 LOCK_CLASS = 0x4844
 TOMBSTONES = "erased_users"
@@ -227,17 +228,6 @@ def unguard_statements(schema: str, holdings: Iterable[Holding]) -> list[str]:
     ]
 
 
-def is_erasure_refusal(exc: BaseException | None) -> bool:
-    """True if `exc` (or what it wraps) is a guard refusing a row that names an erased user."""
-    seen = 0
-    while exc is not None and seen < 5:
-        if getattr(exc, "pgcode", None) == ERASED_SQLSTATE:
-            return True
-        exc = getattr(exc, "orig", None) or exc.__cause__
-        seen += 1
-    return False
-
-
 def erase_on_event(
     session: Session,
     processed_model: type,
@@ -251,8 +241,6 @@ def erase_on_event(
     The keys go after the commit and on every delivery, so a retry after Redis was down still
     removes them.
     """
-    from shared.events import claim_once
-
     user_id = event["data"]["user_id"]
     if claim_once(session, processed_model, event["id"], consumer):
         user_data.erase(session, user_id)
@@ -268,8 +256,6 @@ def subscribe_erasure(
     `app` is called on each delivery for the service's Flask app (a worker builds it lazily);
     `db.session` is read then too.
     """
-    from shared.events import registry
-
     consumer = f"{service}.erase"
 
     def on_user_deleted(event: dict[str, Any]) -> None:

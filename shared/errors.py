@@ -6,9 +6,15 @@ import json
 import logging
 from typing import Any
 
+import redis
 from flask import Response, g, has_request_context
+from flask_jwt_extended.exceptions import JWTExtendedException, NoAuthorizationError, RevokedTokenError
+from jwt.exceptions import ExpiredSignatureError, PyJWTError
 from marshmallow import ValidationError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
+
+from shared.sqlstate import is_erasure_refusal
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("hugmood.errors")
@@ -148,17 +154,13 @@ _HTTP_CODES = {
 
 def _jwt_problem(exc: Exception) -> ProblemError | None:
     """Map flask-jwt-extended and PyJWT failures to 401 (they otherwise surface as 500)."""
-    from flask_jwt_extended.exceptions import JWTExtendedException
-    from jwt.exceptions import PyJWTError
-
+    if isinstance(exc, ExpiredSignatureError):
+        return Unauthorized("The access token has expired.", code="auth.token_expired")
+    if isinstance(exc, RevokedTokenError):
+        return Unauthorized("The access token has been revoked.", code="auth.token_revoked")
+    if isinstance(exc, NoAuthorizationError):
+        return Unauthorized("A bearer access token is required.", code="auth.token_missing")
     if isinstance(exc, JWTExtendedException | PyJWTError):
-        name = type(exc).__name__
-        if name == "ExpiredSignatureError":
-            return Unauthorized("The access token has expired.", code="auth.token_expired")
-        if name == "RevokedTokenError":
-            return Unauthorized("The access token has been revoked.", code="auth.token_revoked")
-        if name == "NoAuthorizationError":
-            return Unauthorized("A bearer access token is required.", code="auth.token_missing")
         return Unauthorized("The access token is invalid.", code="auth.token_invalid")
     return None
 
@@ -186,8 +188,6 @@ def to_problem(exc: BaseException) -> ProblemError:
         problem = BadRequest(exc.description)
         problem.status, problem.title = exc.code, exc.name
         return problem
-    from shared.datarights import is_erasure_refusal
-
     if is_erasure_refusal(exc):
         # A write naming a user who deleted their account while it was in flight (psycopg2 raises
         # it as an OperationalError, so this goes before the dependency check).
@@ -201,9 +201,6 @@ def to_problem(exc: BaseException) -> ProblemError:
 
 def _dependency_problem(exc: BaseException) -> ProblemError | None:
     """A database or Redis that is down, saturated or too slow is a 503 the client may retry, not a 500."""
-    import redis
-    from sqlalchemy import exc as sa_exc
-
     if isinstance(exc, sa_exc.TimeoutError):
         log.warning("database pool exhausted")
         return ServiceUnavailable("The service is busy; try again shortly.", retry_after=1, code="database.busy")

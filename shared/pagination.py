@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 from sqlalchemy import and_, or_
+from sqlalchemy.orm import Session
 
 from shared.api import QueryInteger
 from shared.errors import ValidationFailed
@@ -47,13 +49,15 @@ def keyset_query(
     id_column: Any,
     limit: int,
     cursor: str | None,
-    parse_id: Callable[[str], Any] = str,
 ) -> Any:
-    """`query` narrowed to the rows after `cursor`, newest first, with one extra row to probe."""
+    """`query` narrowed to the rows after `cursor`, newest first, with one extra row to probe.
+
+    The cursor is the (time, id) of the last row of the previous page; ids are UUIDs.
+    """
     if cursor:
         when_raw, id_raw = decode_cursor(cursor, 2)
         try:
-            when, last_id = datetime.fromisoformat(when_raw), parse_id(id_raw)
+            when, last_id = datetime.fromisoformat(when_raw), uuid.UUID(id_raw)
             if when.tzinfo is not None:  # an offset that takes it out of range is refused here, not by the database
                 when = when.astimezone(UTC)
         except (ValueError, OverflowError) as exc:
@@ -63,9 +67,25 @@ def keyset_query(
 
 
 def page_result(rows: Sequence[Any], limit: int, key: Callable[[Any], tuple[Any, Any]]) -> tuple[list[Any], str | None]:
-    """Cut the extra row fetched by keyset_page and make the next cursor."""
+    """Cut the extra row fetched by keyset_query and make the next cursor."""
     items = list(rows)
     if len(items) <= limit:
         return items, None
     items = items[:limit]
     return items, encode_cursor(*key(items[-1]))
+
+
+def paginate(
+    session: Session, query: Any, *, time_column: Any, id_column: Any, page: Mapping[str, Any]
+) -> tuple[list[Any], str | None]:
+    """One page of `query`, newest first by (`time_column`, `id_column`), and the next page's cursor.
+
+    `page` holds the `limit` and `cursor` of the request (as PageArgs loads them).
+    A query of one entity pages its objects; a query of several columns pages its rows. Either way
+    the two sort columns are read back from each item by their names.
+    """
+    limit = page["limit"]
+    narrowed = keyset_query(query, time_column=time_column, id_column=id_column, limit=limit, cursor=page.get("cursor"))
+    result = session.execute(narrowed)
+    rows = result.scalars().all() if len(query.column_descriptions) == 1 else result.all()
+    return page_result(rows, limit, key=lambda row: (getattr(row, time_column.key), getattr(row, id_column.key)))

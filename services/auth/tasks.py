@@ -1,1 +1,1 @@
-"""Celery tasks of the auth service: it consumes no events yet; it only publishes."""
+"""No Celery tasks: the auth service consumes no events (it erases its own rows in delete_account)."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
 from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
 from services.hug import errors, schemas, service
 from services.hug.models import USER_DATA, db
-from shared.api import Api, load_body, load_query
-from shared.auth import current_identity, require_service
+from shared.api import Api, load_body, load_query, parse_id
+from shared.audience import AudienceSource
+from shared.auth import current_user_id, require_service
 from shared.datarights import add_data_rights_resources
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
@@ -24,11 +23,7 @@ _group = schemas.GroupHug()
 _shareable = schemas.ShareableHug()
 
 
-def _caller() -> uuid.UUID:
-    return uuid.UUID(current_identity().user_id)
-
-
-def _audience() -> service.AudienceSource:
+def _audience() -> AudienceSource:
     return current_app.extensions["hug_audience"]
 
 
@@ -49,7 +44,7 @@ class HugListResource(Resource):
     def post(self) -> Response:
         settings = current_app.config["HUGMOOD"]
         hug = service.hugs.send(
-            sender_id=_caller(),
+            sender_id=current_user_id(),
             data=load_body(schemas.HugCreate()),
             audience=_audience(),
             flood_limit=settings.HUG_FLOOD_LIMIT,
@@ -60,25 +55,25 @@ class HugListResource(Resource):
 
 class ReceivedResource(Resource):
     def get(self) -> Response:
-        items, cursor = service.hugs.received(user_id=_caller(), args=load_query(schemas.ReceivedArgs()))
+        items, cursor = service.hugs.received(user_id=current_user_id(), args=load_query(schemas.ReceivedArgs()))
         return jsonify({"items": _hugs.dump(items), "next_cursor": cursor})
 
 
 class SentResource(Resource):
     def get(self) -> Response:
-        items, cursor = service.hugs.sent(user_id=_caller(), args=load_query(schemas.SentArgs()))
+        items, cursor = service.hugs.sent(user_id=current_user_id(), args=load_query(schemas.SentArgs()))
         return jsonify({"items": _hugs.dump(items), "next_cursor": cursor})
 
 
 class HugResource(Resource):
     def get(self, hug_id: str) -> Response:
-        hug = service.hugs.read(hug_id=service.parse_id(hug_id, errors.HugNotFound), viewer_id=_caller())
+        hug = service.hugs.read(hug_id=parse_id(hug_id, errors.HugNotFound), viewer_id=current_user_id())
         return jsonify(_hug.dump(hug))
 
 
 class HugReadResource(Resource):
     def put(self, hug_id: str) -> Response:
-        hug = service.hugs.mark_read(hug_id=service.parse_id(hug_id, errors.HugNotFound), viewer_id=_caller())
+        hug = service.hugs.mark_read(hug_id=parse_id(hug_id, errors.HugNotFound), viewer_id=current_user_id())
         return jsonify(_hug.dump(hug))
 
 
@@ -88,14 +83,14 @@ class ShareableHugResource(Resource):
     def get(self, hug_id: str) -> Response:
         require_service()
         load_query(schemas.NoArgs())
-        hug = service.hugs.shareable(hug_id=service.parse_id(hug_id, errors.HugNotFound))
+        hug = service.hugs.shareable(hug_id=parse_id(hug_id, errors.HugNotFound))
         return jsonify(_shareable.dump(hug))
 
 
 class HugRequestListResource(Resource):
     def post(self) -> Response:
         request = service.hug_requests.create(
-            requester_id=_caller(), data=load_body(schemas.HugRequestCreate()), audience=_audience()
+            requester_id=current_user_id(), data=load_body(schemas.HugRequestCreate()), audience=_audience()
         )
         return _created(_request.dump(request), f"{PREFIX}/request/{request.id}")
 
@@ -103,7 +98,7 @@ class HugRequestListResource(Resource):
 class HugRequestsResource(Resource):
     def get(self) -> Response:
         items, cursor = service.hug_requests.listing(
-            user_id=_caller(), args=load_query(schemas.HugRequestListArgs()), audience=_audience()
+            user_id=current_user_id(), args=load_query(schemas.HugRequestListArgs()), audience=_audience()
         )
         return jsonify({"items": _requests.dump(items), "next_cursor": cursor})
 
@@ -111,8 +106,8 @@ class HugRequestsResource(Resource):
 class HugRequestResource(Resource):
     def put(self, request_id: str) -> Response:
         request = service.hug_requests.answer(
-            request_id=service.parse_id(request_id, errors.HugRequestNotFound),
-            responder_id=_caller(),
+            request_id=parse_id(request_id, errors.HugRequestNotFound),
+            responder_id=current_user_id(),
             data=load_body(schemas.HugRequestAnswer()),
             audience=_audience(),
         )
@@ -122,20 +117,20 @@ class HugRequestResource(Resource):
 class GroupHugListResource(Resource):
     def post(self) -> Response:
         group = service.groups.create(
-            creator_id=_caller(), data=load_body(schemas.GroupHugCreate()), audience=_audience()
+            creator_id=current_user_id(), data=load_body(schemas.GroupHugCreate()), audience=_audience()
         )
         return _created(_group.dump(service.groups.view(group)), f"{PREFIX}/group/{group.id}")
 
 
 class GroupHugResource(Resource):
     def get(self, group_id: str) -> Response:
-        group = service.groups.read(group_id=service.parse_id(group_id, errors.GroupHugNotFound), viewer_id=_caller())
+        group = service.groups.read(group_id=parse_id(group_id, errors.GroupHugNotFound), viewer_id=current_user_id())
         return jsonify(_group.dump(service.groups.view(group)))
 
 
 class GroupHugJoinResource(Resource):
     def put(self, group_id: str) -> Response:
-        group = service.groups.join(group_id=service.parse_id(group_id, errors.GroupHugNotFound), user_id=_caller())
+        group = service.groups.join(group_id=parse_id(group_id, errors.GroupHugNotFound), user_id=current_user_id())
         return jsonify(_group.dump(service.groups.view(group)))
 
 

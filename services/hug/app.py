@@ -8,7 +8,7 @@ from flask import Flask
 
 from services.hug import api
 from services.hug.models import db
-from services.hug.service import AudienceSource
+from services.hug.service import audience_source
 from shared.app import create_base_app
 from shared.config import DATABASE_SETTINGS, Setting, parse_positive, resolve_config
 
@@ -33,6 +33,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the hug service."""
     config = resolve_config("hug", config, SETTINGS)
     base = create_base_app("hug", config, db=db, public_endpoints=api.PUBLIC_ENDPOINTS)
-    base.app.extensions["hug_audience"] = AudienceSource(base.client, base.redis)
+    base.app.extensions["hug_audience"] = audience_source(base.client, base.redis)
     api.register_resources(base.api)
     return base.app

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, SmallInteger, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.clock import utcnow
 from shared.datarights import Holding, UserData
 from shared.db import make_db
 from shared.events import OutboxMixin, ProcessedEventMixin
 
 db = make_db("hug")
-
-
-def utcnow() -> datetime:
-    """Wall-clock now (not the transaction's start, so rows of one transaction still order)."""
-    return datetime.now(UTC)
 
 
 class GroupHug(db.Model):

@@ -32,5 +32,4 @@ def expire_group_hugs() -> int:
         return service.expire_group_hugs()
 
 
-# `lambda: app()`, not `app`: the module's `app` is read on each delivery, like the other consumers'.
-on_user_deleted = subscribe_erasure("hug", lambda: app(), db, ProcessedEvent, USER_DATA)
+on_user_deleted = subscribe_erasure("hug", app, db, ProcessedEvent, USER_DATA)

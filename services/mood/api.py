@@ -8,10 +8,11 @@ from typing import Any
 from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
-from services.mood import schemas, service
+from services.mood import errors, schemas, service
 from services.mood.models import USER_DATA, db
-from shared.api import Api, load_body, load_query
-from shared.auth import current_identity, require_service
+from shared.api import Api, load_body, load_query, parse_id
+from shared.audience import AudienceSource
+from shared.auth import current_identity, current_user_id, require_service
 from shared.datarights import add_data_rights_resources
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
@@ -21,25 +22,21 @@ _moods = schemas.Mood(many=True)
 _shareable = schemas.ShareableMood()
 
 
-def _viewer() -> uuid.UUID:
-    return uuid.UUID(current_identity().user_id)
-
-
-def _audiences() -> service.AudienceSource:
+def _audiences() -> AudienceSource:
     return current_app.extensions["mood_audience"]
 
 
 def _audience_of(owner_id: uuid.UUID) -> service.Audience:
-    return _audiences().get(owner_id, _viewer())
+    return service.audience(_audiences(), owner_id, current_user_id())
 
 
 def _owner(raw: str) -> uuid.UUID:
-    return service.parse_id(current_identity().user_id if raw == "me" else raw, "user")
+    return parse_id(current_identity().user_id if raw == "me" else raw, errors.MoodNotFound, "No such user.")
 
 
 class MoodListResource(Resource):
     def post(self) -> Response:
-        entry = service.record(user_id=_viewer(), data=load_body(schemas.MoodCreate()))
+        entry = service.record(user_id=current_user_id(), data=load_body(schemas.MoodCreate()))
         response = jsonify(_mood.dump(entry))
         response.status_code = 201
         response.headers["Location"] = f"/api/v1/moods/{entry.id}"
@@ -48,18 +45,29 @@ class MoodListResource(Resource):
 
 class MoodResource(Resource):
     def get(self, mood_id: str) -> Response:
-        entry = service.read(mood_id=service.parse_id(mood_id), viewer_id=_viewer(), audience_of=_audience_of)
+        entry = service.read(
+            mood_id=parse_id(mood_id, errors.MoodNotFound, "No such mood."),
+            viewer_id=current_user_id(),
+            audience_of=_audience_of,
+        )
         return jsonify(_mood.dump(entry))
 
     def put(self, mood_id: str) -> Response:
         data = load_body(schemas.MoodUpdate())
         entry = service.change(
-            mood_id=service.parse_id(mood_id), viewer_id=_viewer(), data=data, audience_of=_audience_of
+            mood_id=parse_id(mood_id, errors.MoodNotFound, "No such mood."),
+            viewer_id=current_user_id(),
+            data=data,
+            audience_of=_audience_of,
         )
         return jsonify(_mood.dump(entry))
 
     def delete(self, mood_id: str) -> Response:
-        service.remove(mood_id=service.parse_id(mood_id), viewer_id=_viewer(), audience_of=_audience_of)
+        service.remove(
+            mood_id=parse_id(mood_id, errors.MoodNotFound, "No such mood."),
+            viewer_id=current_user_id(),
+            audience_of=_audience_of,
+        )
         return Response(status=204)
 
 
@@ -100,7 +108,7 @@ class StreakResource(Resource):
 def _export(user_id: str) -> dict[str, Any]:
     """The caller's export section; their time zone (for the streak) from their own audience."""
     owner = uuid.UUID(user_id)
-    return service.export_account(user_id, timezone=_audiences().get(owner, owner).timezone)
+    return service.export_account(user_id, timezone=service.audience(_audiences(), owner, owner).timezone)
 
 
 class ShareableMoodResource(Resource):
@@ -109,7 +117,9 @@ class ShareableMoodResource(Resource):
     def get(self, mood_id: str) -> Response:
         require_service()
         load_query(schemas.NoArgs())
-        return jsonify(_shareable.dump(service.shareable(mood_id=service.parse_id(mood_id))))
+        return jsonify(
+            _shareable.dump(service.shareable(mood_id=parse_id(mood_id, errors.MoodNotFound, "No such mood.")))
+        )
 
 
 def register_resources(api: Api) -> None:

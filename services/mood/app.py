@@ -8,7 +8,7 @@ from flask import Flask
 
 from services.mood import api
 from services.mood.models import db
-from services.mood.service import AudienceSource
+from services.mood.service import audience_source
 from shared.app import create_base_app
 from shared.config import DATABASE_SETTINGS, resolve_config
 
@@ -19,6 +19,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the mood service."""
     config = resolve_config("mood", config, SETTINGS)
     base = create_base_app("mood", config, db=db, public_endpoints=api.PUBLIC_ENDPOINTS)
-    base.app.extensions["mood_audience"] = AudienceSource(base.client, base.redis)
+    base.app.extensions["mood_audience"] = audience_source(base.client, base.redis)
     api.register_resources(base.api)
     return base.app

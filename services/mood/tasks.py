@@ -26,7 +26,7 @@ def on_mood_written(event: dict[str, Any]) -> None:
     flask_app = app()
     with flask_app.app_context():
         try:
-            timezone = flask_app.extensions["mood_audience"].get(user_id, user_id).timezone
+            timezone = service.audience(flask_app.extensions["mood_audience"], user_id, user_id).timezone
         except errors.MoodNotFound:
             # The account has been deleted since: no streak to announce. Retrying would only
             # end in a dead letter naming a user whose data is being erased.
@@ -36,5 +36,4 @@ def on_mood_written(event: dict[str, Any]) -> None:
         db.session.commit()
 
 
-# `lambda: app()`, not `app`: the module's `app` is read on each delivery, like the other consumers'.
-on_user_deleted = subscribe_erasure("mood", lambda: app(), db, ProcessedEvent, USER_DATA)
+on_user_deleted = subscribe_erasure("mood", app, db, ProcessedEvent, USER_DATA)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
-from services.notification import schemas, service
+from services.notification import errors, schemas, service
 from services.notification.models import USER_DATA, db
-from shared.api import Api, load_body, load_query
-from shared.auth import current_identity
+from shared.api import Api, load_body, load_query, parse_id
+from shared.auth import current_user_id
 from shared.datarights import add_data_rights_resources
 from shared.wake import POLL_CHECK_PATH, POLL_WAIT_HEADER
 
@@ -22,39 +20,44 @@ _device = schemas.Device()
 _devices = schemas.Device(many=True)
 
 
-def _caller() -> uuid.UUID:
-    return uuid.UUID(current_identity().user_id)
-
-
 class NotificationListResource(Resource):
     def get(self) -> Response:
         args = load_query(schemas.NotificationListArgs())
-        items, cursor = service.inbox.listing(user_id=_caller(), args=args)
+        items, cursor = service.inbox.listing(user_id=current_user_id(), args=args)
         return jsonify({"items": _notifications.dump(items), "next_cursor": cursor})
 
 
 class NotificationResource(Resource):
     def get(self, notification_id: str) -> Response:
         load_query(schemas.NoArgs())
-        item = service.inbox.read(notification_id=service.parse_id(notification_id), user_id=_caller())
+        item = service.inbox.read(
+            notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
+            user_id=current_user_id(),
+        )
         return jsonify(_notification.dump(item))
 
     def delete(self, notification_id: str) -> Response:
-        service.inbox.remove(notification_id=service.parse_id(notification_id), user_id=_caller())
+        service.inbox.remove(
+            notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
+            user_id=current_user_id(),
+        )
         return Response(status=204)
 
 
 class NotificationReadResource(Resource):
     def put(self, notification_id: str) -> Response:
         load_body(schemas.NoArgs())
-        item = service.inbox.mark_read(notification_id=service.parse_id(notification_id), user_id=_caller())
+        item = service.inbox.mark_read(
+            notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
+            user_id=current_user_id(),
+        )
         return jsonify(_notification.dump(item))
 
 
 class ReadAllResource(Resource):
     def put(self) -> Response:
         load_body(schemas.NoArgs())
-        return jsonify({"updated": service.inbox.mark_all_read(user_id=_caller())})
+        return jsonify({"updated": service.inbox.mark_all_read(user_id=current_user_id())})
 
 
 class PollResource(Resource):
@@ -63,7 +66,7 @@ class PollResource(Resource):
     def get(self) -> Response:
         args = load_query(schemas.PollArgs())
         body = service.poll(
-            user_id=_caller(),
+            user_id=current_user_id(),
             cursor=args["cursor"],
             timeout=args["timeout"],
             hub=current_app.extensions["notification_wake"],
@@ -80,7 +83,9 @@ class PollCheckResource(Resource):
 
     def get(self) -> Response:
         args = load_query(schemas.PollArgs())
-        body = service.poll(user_id=_caller(), cursor=args["cursor"], timeout=0, hub=None, dump=_notifications.dump)
+        body = service.poll(
+            user_id=current_user_id(), cursor=args["cursor"], timeout=0, hub=None, dump=_notifications.dump
+        )
         response = jsonify(body)
         hold = args["cursor"] is not None and not body["items"]
         response.headers[POLL_WAIT_HEADER] = str(args["timeout"] if hold else 0)
@@ -90,20 +95,20 @@ class PollCheckResource(Resource):
 class PreferencesResource(Resource):
     def get(self) -> Response:
         load_query(schemas.NoArgs())
-        return jsonify(service.preferences.get(_caller()))
+        return jsonify(service.preferences.get(current_user_id()))
 
     def put(self) -> Response:
         change = load_body(schemas.PreferencesUpdate())
-        return jsonify(service.preferences.update(_caller(), change))
+        return jsonify(service.preferences.update(current_user_id(), change))
 
 
 class DeviceListResource(Resource):
     def get(self) -> Response:
         load_query(schemas.NoArgs())
-        return jsonify({"items": _devices.dump(service.devices.listing(user_id=_caller()))})
+        return jsonify({"items": _devices.dump(service.devices.listing(user_id=current_user_id()))})
 
     def post(self) -> Response:
-        device, created = service.devices.register(user_id=_caller(), data=load_body(schemas.DeviceCreate()))
+        device, created = service.devices.register(user_id=current_user_id(), data=load_body(schemas.DeviceCreate()))
         response = jsonify(_device.dump(device))
         response.status_code = 201 if created else 200
         response.headers["Location"] = f"/api/v1/devices/{device.id}"
@@ -112,7 +117,9 @@ class DeviceListResource(Resource):
 
 class DeviceResource(Resource):
     def delete(self, device_id: str) -> Response:
-        service.devices.remove(device_id=service.parse_id(device_id, "device"), user_id=_caller())
+        service.devices.remove(
+            device_id=parse_id(device_id, errors.DeviceNotFound, "No such device."), user_id=current_user_id()
+        )
         return Response(status=204)
 
 

@@ -94,8 +94,7 @@ def on_password_reset_requested(event: dict[str, Any]) -> None:
     _notify(event, "notification.password_reset", lambda data: service.messages.password_reset(data, reset_url))
 
 
-# `lambda: app()`, not `app`: the module's `app` is read on each delivery, like the other consumers'.
-on_user_deleted = subscribe_erasure("notification", lambda: app(), db, ProcessedEvent, USER_DATA)
+on_user_deleted = subscribe_erasure("notification", app, db, ProcessedEvent, USER_DATA)
 
 
 @shared_task(name=DELIVER_TASK, bind=True, max_retries=8, acks_late=True)

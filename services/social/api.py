@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
-from services.social import schemas, service
+from services.social import errors, schemas, service
 from services.social.models import USER_DATA, db
-from shared.api import Api, load_body, load_query
-from shared.auth import current_identity
+from shared.api import Api, load_body, load_query, parse_id
+from shared.auth import current_user_id
 from shared.datarights import add_data_rights_resources
 from shared.http import ServiceClient
 
@@ -24,13 +23,9 @@ _recommendations = schemas.Recommendation(many=True)
 _share = schemas.Share()
 
 
-def _viewer() -> uuid.UUID:
-    return uuid.UUID(current_identity().user_id)
-
-
 class ActivityListResource(Resource):
     def post(self) -> Response:
-        activity = service.create(user_id=_viewer(), data=load_body(schemas.ActivityCreate()))
+        activity = service.create(user_id=current_user_id(), data=load_body(schemas.ActivityCreate()))
         response = jsonify(_activity.dump(activity))
         response.status_code = 201
         response.headers["Location"] = f"/api/v1/social/activities/{activity.id}"
@@ -39,30 +34,34 @@ class ActivityListResource(Resource):
 
 class ActivityResource(Resource):
     def get(self, activity_id: str) -> Response:
-        activity = service.read(activity_id=service.parse_id(activity_id), viewer_id=_viewer())
+        activity = service.read(
+            activity_id=parse_id(activity_id, errors.ActivityNotFound, "No such activity."), viewer_id=current_user_id()
+        )
         return jsonify(_activity.dump(activity))
 
     def delete(self, activity_id: str) -> Response:
-        service.remove(activity_id=service.parse_id(activity_id), viewer_id=_viewer())
+        service.remove(
+            activity_id=parse_id(activity_id, errors.ActivityNotFound, "No such activity."), viewer_id=current_user_id()
+        )
         return Response(status=204)
 
 
 class FeedResource(Resource):
     def get(self) -> Response:
-        items, cursor = service.feed(viewer_id=_viewer(), args=load_query(schemas.FeedArgs()))
+        items, cursor = service.feed(viewer_id=current_user_id(), args=load_query(schemas.FeedArgs()))
         return jsonify({"items": _activities.dump(items), "next_cursor": cursor})
 
 
 class FriendsActivityResource(Resource):
     def get(self) -> Response:
-        items, cursor = service.friends_activity(viewer_id=_viewer(), args=load_query(schemas.FeedArgs()))
+        items, cursor = service.friends_activity(viewer_id=current_user_id(), args=load_query(schemas.FeedArgs()))
         return jsonify({"items": _activities.dump(items), "next_cursor": cursor})
 
 
 class RecommendationsResource(Resource):
     def get(self) -> Response:
         args = load_query(schemas.RecommendationArgs())
-        items = service.recommendations(user_id=_viewer(), limit=args["limit"])
+        items = service.recommendations(user_id=current_user_id(), limit=args["limit"])
         return jsonify({"items": _recommendations.dump(items)})
 
 
@@ -87,7 +86,7 @@ def _export(user_id: str) -> dict[str, Any]:
 class ShareListResource(Resource):
     def post(self) -> Response:
         data = load_body(schemas.ShareCreate())
-        share, created = service.create_share(client=_client(), owner_id=_viewer(), data=data)
+        share, created = service.create_share(client=_client(), owner_id=current_user_id(), data=data)
         response = jsonify(_share_out(share))
         response.status_code = 201 if created else 200
         return response
@@ -95,7 +94,9 @@ class ShareListResource(Resource):
 
 class ShareResource(Resource):
     def delete(self, share_id: str) -> Response:
-        service.revoke_share(share_id=service.parse_share_id(share_id), owner_id=_viewer())
+        service.revoke_share(
+            share_id=parse_id(share_id, errors.ShareNotFound, "No such share."), owner_id=current_user_id()
+        )
         return Response(status=204)
 
 

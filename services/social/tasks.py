@@ -171,5 +171,4 @@ def on_streak_milestone(event: dict[str, Any]) -> None:
     )
 
 
-# `lambda: app()`, not `app`: the module's `app` is read on each delivery, like the other consumers'.
-on_user_deleted = subscribe_erasure("social", lambda: app(), db, ProcessedEvent, USER_DATA)
+on_user_deleted = subscribe_erasure("social", app, db, ProcessedEvent, USER_DATA)

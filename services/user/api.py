@@ -7,10 +7,10 @@ import uuid
 from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
-from services.user import schemas, service
+from services.user import errors, schemas, service
 from services.user.models import USER_DATA, db
-from shared.api import Api, load_body, load_query
-from shared.auth import current_identity, require_service
+from shared.api import Api, load_body, load_query, parse_id
+from shared.auth import current_identity, current_user_id, require_service
 from shared.datarights import add_data_rights_resources
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
@@ -25,17 +25,14 @@ def _lookup() -> service.AuthLookup:
     return service.auth_lookup_via(current_app.extensions["service_client"])
 
 
-def _caller() -> uuid.UUID:
-    return uuid.UUID(current_identity().user_id)
-
-
 def _target(raw: str) -> uuid.UUID:
-    return service.parse_user_id(raw, caller=current_identity().user_id)
+    caller = current_user_id()
+    return caller if raw == "me" else parse_id(raw, errors.UserNotFound)
 
 
 class UserResource(Resource):
     def get(self, user_id: str) -> Response:
-        caller = _caller()
+        caller = current_user_id()
         target = _target(user_id)
         profile = service.get_profile(target, auth_lookup=_lookup())
         return jsonify(_profile_out.dump(service.profile_view(profile, viewer_id=caller)))
@@ -45,20 +42,20 @@ class UserResource(Resource):
         data = load_body(schemas.ProfileUpdate())
         profile = service.update_profile(
             user_id=_target(user_id),
-            caller_id=_caller(),
+            caller_id=current_user_id(),
             caller_is_admin=identity.is_admin,
             data=data,
             auth_lookup=_lookup(),
         )
-        return jsonify(_profile_out.dump(service.profile_view(profile, viewer_id=_caller())))
+        return jsonify(_profile_out.dump(service.profile_view(profile, viewer_id=current_user_id())))
 
 
 class PrivacyResource(Resource):
     def _owner(self, user_id: str) -> uuid.UUID:
         target = _target(user_id)
-        if target != _caller():
+        if target != current_user_id():
             service.get_profile(target, auth_lookup=_lookup())  # an unknown user is 404, as everywhere
-            raise service.errors.NotYourProfile("Only the owner may see or change privacy settings.")
+            raise errors.NotYourProfile("Only the owner may see or change privacy settings.")
         return target
 
     def get(self, user_id: str) -> Response:
@@ -76,14 +73,18 @@ class FriendsResource(Resource):
         target = _target(user_id)
         service.get_profile(target, auth_lookup=_lookup())
         items, cursor = service.list_relations(
-            owner_id=target, caller_id=_caller(), status=args["status"], limit=args["limit"], cursor=args["cursor"]
+            owner_id=target,
+            caller_id=current_user_id(),
+            status=args["status"],
+            limit=args["limit"],
+            cursor=args["cursor"],
         )
         return jsonify({"items": _friend_out.dump(items), "next_cursor": cursor})
 
     def post(self, user_id: str) -> Response:
         load_body(schemas.FriendRequestIn())
         target = _target(user_id)
-        status = service.request_friendship(caller_id=_caller(), target_id=target, auth_lookup=_lookup())
+        status = service.request_friendship(caller_id=current_user_id(), target_id=target, auth_lookup=_lookup())
         body = {"user_id": str(target), "status": status}
         response = Response(
             jsonify(body).get_data(), status=201 if status == "pending" else 200, mimetype="application/json"
@@ -95,10 +96,10 @@ class FriendsResource(Resource):
 
 class FriendResource(Resource):
     def _pair(self, user_id: str, other_id: str) -> tuple[uuid.UUID, uuid.UUID]:
-        caller = _caller()
+        caller = current_user_id()
         if _target(user_id) != caller:
-            raise service.errors.NotYourProfile("You can only answer or remove your own relations.")
-        return caller, service.parse_user_id(other_id)
+            raise errors.NotYourProfile("You can only answer or remove your own relations.")
+        return caller, parse_id(other_id, errors.UserNotFound)
 
     def put(self, user_id: str, other_id: str) -> Response:
         caller, other = self._pair(user_id, other_id)
@@ -115,7 +116,9 @@ class FriendResource(Resource):
 class SearchResource(Resource):
     def get(self) -> Response:
         args = load_query(schemas.SearchArgs())
-        found, cursor = service.search(caller_id=_caller(), q=args["q"], limit=args["limit"], cursor=args["cursor"])
+        found, cursor = service.search(
+            caller_id=current_user_id(), q=args["q"], limit=args["limit"], cursor=args["cursor"]
+        )
         return jsonify({"items": _summary_out.dump(found), "next_cursor": cursor})
 
 
@@ -124,7 +127,7 @@ class AudienceResource(Resource):
 
     def get(self, owner_id: str, viewer_id: str) -> Response:
         require_service()
-        owner, viewer = service.parse_user_id(owner_id), service.parse_user_id(viewer_id)
+        owner, viewer = parse_id(owner_id, errors.UserNotFound), parse_id(viewer_id, errors.UserNotFound)
         return jsonify(service.audience(owner_id=owner, viewer_id=viewer, auth_lookup=_lookup()))
 
 

@@ -1,4 +1,4 @@
-"""Celery consumers of the user service: thin, idempotent shells over service.py."""
+"""Celery consumers of the user service: thin, idempotent shells over the service package."""
 
 from __future__ import annotations
 
@@ -26,5 +26,4 @@ def on_user_registered(event: dict[str, Any]) -> None:
         db.session.commit()
 
 
-# `lambda: app()`, not `app`: the module's `app` is read on each delivery, like the other consumers'.
-on_user_deleted = subscribe_erasure("user", lambda: app(), db, ProcessedEvent, USER_DATA)
+on_user_deleted = subscribe_erasure("user", app, db, ProcessedEvent, USER_DATA)

@@ -3,13 +3,14 @@ delivery durable end to end (the per-consumer delivery ledger and dead letters).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +18,14 @@ import redis
 from celery import Celery
 from kombu import Queue
 from kombu.transport import redis as kombu_redis
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from shared.config import SCHEMAS, WORKER_PRIORITY, Config
-from shared.datarights import is_erasure_refusal
-from shared.db import statement_connection
+from shared.db import ping_when_idle, service_database_url, statement_connection
 from shared.events.outbox import FORGET_WHEN_DELIVERED, SECRET_DATA_KEYS, scrubbed_payload
 from shared.metrics import TASKS
+from shared.sqlstate import is_erasure_refusal
 
 log = logging.getLogger("hugmood.events")
 CONSUME_TASK = "hugmood.events.consume"
@@ -65,19 +66,41 @@ class ConsumerRegistry:
 registry = ConsumerRegistry()
 
 
-def lazy_app(factory: Callable[[], Any]) -> Callable[[], Any]:
-    """The service's Flask app, built once per worker process on first use (consumers need its db)."""
-    built: list[Any] = []
-    lock = threading.Lock()
+class LazyApp:
+    """The service's Flask app, built once per worker process on first use (consumers need its db).
 
-    def get() -> Any:
-        if not built:
-            with lock:
-                if not built:
-                    built.append(factory())
-        return built[0]
+    `override` makes it answer with another app while a block runs: a test runs the consumers on
+    the app it made.
+    """
 
-    return get
+    def __init__(self, factory: Callable[[], Any]):
+        self._factory = factory
+        self._built: list[Any] = []
+        self._lock = threading.Lock()
+        self._override: Any = None
+
+    def __call__(self) -> Any:
+        if self._override is not None:
+            return self._override
+        if not self._built:
+            with self._lock:
+                if not self._built:
+                    self._built.append(self._factory())
+        return self._built[0]
+
+    @contextlib.contextmanager
+    def override(self, app: Any) -> Iterator[None]:
+        """Answer with `app` instead until the block ends."""
+        previous, self._override = self._override, app
+        try:
+            yield
+        finally:
+            self._override = previous
+
+
+def lazy_app(factory: Callable[[], Any]) -> LazyApp:
+    """The service's Flask app, built on first use (see LazyApp)."""
+    return LazyApp(factory)
 
 
 class _RedisQoS(kombu_redis.QoS):
@@ -209,10 +232,6 @@ def service_of_schema(schema: str) -> str:
 
 def service_engines(config: Config, pool_size: int = 1) -> Callable[[str], Engine]:
     """One engine per service, each connecting as that service's own role, made on first use."""
-    from sqlalchemy import create_engine
-
-    from shared.db import ping_when_idle, service_database_url
-
     engines: dict[str, Engine] = {}
     lock = threading.Lock()
 

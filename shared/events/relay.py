@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
@@ -13,7 +15,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Engine
 
+from shared.config import SERVICES
+from shared.db import schema_name
+from shared.events.consumers import consume_sender, service_engines
 from shared.events.outbox import RELAY_CHANNEL, scrubbed_payload
+from shared.metrics import OUTBOX_LAG, OUTBOX_PENDING, serve_metrics
 
 log = logging.getLogger("hugmood.events")
 Send = Callable[[str, dict[str, Any], str], None]
@@ -208,8 +214,6 @@ def relay_forever(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Loop over every schema's outbox until told to stop, sleeping between passes until NOTIFY."""
-    from shared.metrics import OUTBOX_LAG, OUTBOX_PENDING
-
     engines = list(engines)
     wakeup = OutboxWakeup(engines[0][1])
     next_sweep = next_prune = 0.0
@@ -249,14 +253,6 @@ def relay_forever(
 
 def run_relay(config: Any, app: Any, consumers: Any) -> None:
     """The relay process: every service's outbox, sent to `consumers` through Celery `app`, until SIGTERM."""
-    import os
-    import signal
-
-    from shared.config import SERVICES
-    from shared.db import schema_name
-    from shared.events.consumers import consume_sender, service_engines
-    from shared.metrics import serve_metrics
-
     serve_metrics(config.RELAY_METRICS_PORT, os.environ.get("BIND_HOST", "127.0.0.1"))
     stopping: list[bool] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))

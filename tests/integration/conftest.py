@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
+from flask import Flask, current_app
 
 from services.auth.service import SigningKey, generate_private_key_pem
 from shared.auth import Denylist
@@ -49,6 +51,27 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.set(Denylist.READY, 1)  # what the auth service's watcher would write back, at once
     yield client
     client.close()
+
+
+@pytest.fixture
+def worker_app() -> Iterator[Callable[[Any, Flask], None]]:
+    """`worker_app(tasks, app)`: the consumers and tasks of a service's `tasks` module run on the
+    test's `app` (through its lazy app's override) until the test ends."""
+    with contextlib.ExitStack() as overrides:
+        yield lambda tasks, app: overrides.enter_context(tasks.app.override(app))
+
+
+@pytest.fixture
+def deliver() -> Callable[[Callable[[dict[str, Any]], None], dict[str, Any]], None]:
+    """Run a consumer as a worker does, in its own app context and session. The test's session
+    commits first, so the consumer's work is not nested in a savepoint of the test's session that
+    a failed request then rolls back."""
+
+    def run(handler: Callable[[dict[str, Any]], None], evt: dict[str, Any]) -> None:
+        current_app.extensions["sqlalchemy"].session.commit()
+        handler(evt)
+
+    return run
 
 
 @pytest.fixture

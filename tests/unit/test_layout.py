@@ -1,6 +1,9 @@
 """The architecture stays visible: same files per service, no cross-imports, no domain in shared/."""
 
 import ast
+import subprocess
+import sys
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import pytest
@@ -63,6 +66,45 @@ def test_shared_never_imports_gateway_or_services():
     for path in (ROOT / "shared").rglob("*.py"):
         for module in imports_of(path):
             assert module.split(".")[0] not in {"gateway", "services"}, f"{path} imports {module}"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def shared_import_graph() -> dict[str, set[str]]:
+    """Each module of shared/ and the shared modules it imports, function-local imports included."""
+    paths = {module_name(path): path for path in (ROOT / "shared").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    base = f"{anchor}.{base}".rstrip(".")
+                # `from shared.events import registry` names a module if there is one by that name.
+                targets.update(f"{base}.{a.name}" if f"{base}.{a.name}" in paths else base for a in node.names)
+        graph[name] = {target for target in targets if target in paths and target != name}
+    return graph
+
+
+def test_shared_imports_form_layers_without_a_cycle():
+    graph = shared_import_graph()
+    try:
+        layers = list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        raise AssertionError(f"import cycle in shared/: {' -> '.join(reversed(exc.args[1]))}") from None
+    # Imported one by one, lowest layer first, in a fresh interpreter: each finds what it needs loaded.
+    modules = [name for name in layers if not name.endswith("__main__")]
+    script = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+    done = subprocess.run([sys.executable, "-c", script, *modules], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_shared_names_no_domain_noun():

@@ -1,5 +1,6 @@
 """Auth business logic: accounts, passwords, token families, resets, roles."""
 
+from services.auth.service.account import export_account
 from services.auth.service.accounts import (
     LoginThrottle,
     authenticate,
@@ -7,7 +8,6 @@ from services.auth.service.accounts import (
     confirm_password_reset,
     delete_account,
     ensure_admin,
-    export_account,
     find_by_login,
     get_user,
     login,

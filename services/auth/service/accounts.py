@@ -15,11 +15,11 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.auth import errors
-from services.auth.models import USER_DATA, OidcIdentity, OutboxEvent, PasswordResetToken, TokenFamily, User, db
+from services.auth.models import USER_DATA, OutboxEvent, PasswordResetToken, TokenFamily, User, db
 from services.auth.service.passwords import DUMMY_HASH, NO_PASSWORD, passwords
-from services.auth.service.tokens import TokenPair, live_families, now, revoke_families, start_session, token_hash
-from shared.api import utc_text
+from services.auth.service.tokens import TokenPair, live_families, revoke_families, start_session, token_hash
 from shared.auth import Denylist
+from shared.clock import utcnow
 from shared.db import outside_transaction
 from shared.events import publish
 
@@ -163,7 +163,7 @@ def login(*, login: str, password: str, ip: str, throttle: LoginThrottle, kid: s
         throttle.failed(login, ip)
         raise
     throttle.succeeded(login, ip)
-    user.last_login = now()
+    user.last_login = utcnow()
     pair = start_session(user=user, kid=kid)
     db.session.commit()
     return user, pair
@@ -193,7 +193,7 @@ def change_password(*, user_id: str, family_id: str | None, current: str, new: s
     if not passwords.verify(current, user.password_hash):
         raise errors.WrongPassword("The current password is incorrect.")
     user.password_hash = passwords.hash(new)
-    user.password_changed_at = now()
+    user.password_changed_at = utcnow()
     keep = uuid.UUID(family_id) if family_id else None
     revoke_families(family_ids=live_families(user.id, keep=keep), reason="password_change", denylist=denylist)
     db.session.commit()
@@ -209,10 +209,10 @@ def request_password_reset(*, email: str) -> None:
     db.session.execute(
         update(PasswordResetToken)
         .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
-        .values(used_at=now())
+        .values(used_at=utcnow())
     )
     token = secrets.token_urlsafe(32)
-    expires = now() + RESET_TOKEN_LIFETIME
+    expires = utcnow() + RESET_TOKEN_LIFETIME
     db.session.add(PasswordResetToken(user_id=user.id, token_hash=token_hash(token), expires_at=expires))
     publish(
         db.session,
@@ -233,12 +233,12 @@ def confirm_password_reset(*, token: str, password: str, denylist: Denylist) -> 
     row = db.session.execute(
         select(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash(token)).with_for_update()
     ).scalar_one_or_none()
-    if row is None or row.used_at is not None or row.expires_at <= now():
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
         raise errors.InvalidResetToken()
     user = get_user(str(row.user_id))
-    row.used_at = now()
+    row.used_at = utcnow()
     user.password_hash = passwords.hash(password)
-    user.password_changed_at = now()
+    user.password_changed_at = utcnow()
     revoke_families(family_ids=live_families(user.id), reason="password_reset", denylist=denylist)
     db.session.commit()
 
@@ -303,50 +303,3 @@ def delete_account(*, user_id: str, password: str, ip: str, throttle: LoginThrot
         USER_DATA.purge_keys(denylist.redis, deleted_id)
         throttle.forget(*logins)
     return deleted_id
-
-
-def export_account(user_id: str) -> dict[str, Any]:
-    """The auth section of the caller's data export: the account, its sign-in identities and sessions."""
-    user = get_user(user_id)
-    identities = db.session.execute(
-        select(OidcIdentity).where(OidcIdentity.user_id == user.id).order_by(OidcIdentity.created_at)
-    ).scalars()
-    families = db.session.execute(
-        select(TokenFamily).where(TokenFamily.user_id == user.id).order_by(TokenFamily.created_at)
-    ).scalars()
-    resets = db.session.execute(
-        select(PasswordResetToken).where(PasswordResetToken.user_id == user.id).order_by(PasswordResetToken.created_at)
-    ).scalars()
-
-    return {
-        "account": {
-            "id": str(user.id),
-            "username": user.username,
-            "email": user.email,
-            "roles": list(user.roles),
-            "has_password": user.password_hash != NO_PASSWORD,
-            "created_at": utc_text(user.created_at),
-            "last_login": utc_text(user.last_login),
-            "password_changed_at": utc_text(user.password_changed_at),
-        },
-        "oidc_identities": [
-            {"provider": i.provider, "subject": i.subject, "created_at": utc_text(i.created_at)} for i in identities
-        ],
-        "sessions": [
-            {
-                "id": str(f.id),
-                "created_at": utc_text(f.created_at),
-                "revoked_at": utc_text(f.revoked_at),
-                "revoked_reason": f.revoked_reason,
-            }
-            for f in families
-        ],
-        "password_resets": [
-            {
-                "requested_at": utc_text(r.created_at),
-                "expires_at": utc_text(r.expires_at),
-                "used_at": utc_text(r.used_at),
-            }
-            for r in resets
-        ],
-    }

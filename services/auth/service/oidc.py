@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from services.auth import errors
 from services.auth.models import OidcIdentity, User, db
 from services.auth.service.accounts import create_user
-from services.auth.service.tokens import TokenPair, now, start_session
+from services.auth.service.tokens import TokenPair, start_session
+from shared.clock import utcnow
 from shared.errors import ServiceUnavailable
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
@@ -116,7 +117,7 @@ def sign_in(*, provider: Provider, claims: dict[str, Any], kid: str) -> tuple[Us
         user = db.session.get(User, identity.user_id)
         if user is None or user.deleted_at is not None:
             raise errors.InvalidIdToken("This account no longer exists.")
-        user.last_login = now()
+        user.last_login = utcnow()
         pair = start_session(user=user, kid=kid)
         db.session.commit()
         return user, pair, False

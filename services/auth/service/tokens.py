@@ -8,7 +8,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask_jwt_extended import create_access_token
@@ -17,12 +17,9 @@ from sqlalchemy import select, update
 from services.auth import errors
 from services.auth.models import RefreshToken, TokenFamily, User, db
 from shared.auth import ACCESS_TOKEN_SECONDS, Denylist
+from shared.clock import utcnow
 
 REFRESH_TOKEN_LIFETIME = timedelta(days=7)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def token_hash(token: str) -> str:
@@ -69,7 +66,7 @@ def access_token_for(
 def _new_refresh_token(family_id: uuid.UUID) -> str:
     token = secrets.token_urlsafe(32)
     db.session.add(
-        RefreshToken(family_id=family_id, token_hash=token_hash(token), expires_at=now() + REFRESH_TOKEN_LIFETIME)
+        RefreshToken(family_id=family_id, token_hash=token_hash(token), expires_at=utcnow() + REFRESH_TOKEN_LIFETIME)
     )
     return token
 
@@ -103,9 +100,9 @@ def rotate_refresh_token(*, refresh_token: str, denylist: Denylist, kid: str) ->
         revoke_families(family_ids=[family.id], reason="reuse", denylist=denylist)
         db.session.commit()
         raise errors.InvalidRefreshToken()
-    if row.expires_at <= now():
+    if row.expires_at <= utcnow():
         raise errors.InvalidRefreshToken()
-    row.rotated_at = now()
+    row.rotated_at = utcnow()
     refresh = _new_refresh_token(family.id)
     access = access_token_for(
         subject=str(user.id), roles=user.roles, roles_version=user.roles_version, family_id=family.id, kid=kid
@@ -121,7 +118,7 @@ def revoke_families(*, family_ids: list[uuid.UUID], reason: str, denylist: Denyl
     db.session.execute(
         update(TokenFamily)
         .where(TokenFamily.id.in_(family_ids), TokenFamily.revoked_at.is_(None))
-        .values(revoked_at=now(), revoked_reason=reason)
+        .values(revoked_at=utcnow(), revoked_reason=reason)
     )
     denylist.revoke_families([str(f) for f in family_ids])
 

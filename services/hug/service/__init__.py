@@ -2,18 +2,17 @@
 
 from services.hug.service import groups, hug_requests, hugs
 from services.hug.service.account import export_account
-from services.hug.service.audience import AudienceSource, admits_hugs
+from services.hug.service.audience import admits_hugs, audience_source
 from services.hug.service.catalogue import DEFAULT_TYPE, HUG_TYPES, TYPE_NAMES, hug_types, label_of
 from services.hug.service.groups import effective_status, expire_group_hugs
 from services.hug.service.hugs import pair_lock_key
-from services.hug.service.ids import parse_id
 
 __all__ = [
     "DEFAULT_TYPE",
     "HUG_TYPES",
     "TYPE_NAMES",
-    "AudienceSource",
     "admits_hugs",
+    "audience_source",
     "effective_status",
     "expire_group_hugs",
     "export_account",
@@ -23,5 +22,4 @@ __all__ = [
     "hugs",
     "label_of",
     "pair_lock_key",
-    "parse_id",
 ]

@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from services.hug import errors
-from services.hug.models import GroupHug, GroupHugParticipant, OutboxEvent, db, utcnow
-from services.hug.service.audience import AudienceSource, admits_hugs
+from services.hug.models import GroupHug, GroupHugParticipant, OutboxEvent, db
+from services.hug.service.audience import admits_hugs
+from shared.audience import AudienceSource
+from shared.clock import utcnow
 from shared.events import publish
 
 DEFAULT_LIFETIME = timedelta(hours=24)

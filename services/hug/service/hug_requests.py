@@ -8,12 +8,13 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 
 from services.hug import errors
-from services.hug.models import HugRequest, OutboxEvent, db, utcnow
-from services.hug.service.audience import AudienceSource
+from services.hug.models import HugRequest, OutboxEvent, db
 from services.hug.service.catalogue import DEFAULT_TYPE
 from services.hug.service.hugs import insert_hug
+from shared.audience import AudienceSource
+from shared.clock import utcnow
 from shared.events import publish
-from shared.pagination import keyset_query, page_result
+from shared.pagination import paginate
 
 
 def create(*, requester_id: uuid.UUID, data: dict[str, Any], audience: AudienceSource) -> HugRequest:
@@ -73,16 +74,7 @@ def listing(
         query = select(HugRequest).where(or_(HugRequest.recipient_id == user_id, community))
     if args.get("status"):
         query = query.where(HugRequest.status == args["status"])
-    query = keyset_query(
-        query,
-        time_column=HugRequest.created_at,
-        id_column=HugRequest.id,
-        limit=args["limit"],
-        cursor=args.get("cursor"),
-        parse_id=uuid.UUID,
-    )
-    rows = db.session.execute(query).scalars().all()
-    items, cursor = page_result(rows, args["limit"], key=lambda r: (r.created_at, r.id))
+    items, cursor = paginate(db.session, query, time_column=HugRequest.created_at, id_column=HugRequest.id, page=args)
     if args["direction"] == "incoming":
         items = [r for r in items if not _hidden_community(r, user_id, audience)]
     return items, cursor

@@ -11,11 +11,13 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, text, update
 
 from services.hug import errors
-from services.hug.models import Hug, OutboxEvent, db, utcnow
-from services.hug.service.audience import AudienceSource, admits_hugs
+from services.hug.models import Hug, OutboxEvent, db
+from services.hug.service.audience import admits_hugs
 from services.hug.service.catalogue import label_of
+from shared.audience import AudienceSource
+from shared.clock import utcnow
 from shared.events import publish
-from shared.pagination import keyset_query, page_result
+from shared.pagination import paginate
 
 
 def pair_lock_key(sender_id: uuid.UUID, recipient_id: uuid.UUID) -> int:
@@ -154,16 +156,7 @@ def mark_read(*, hug_id: uuid.UUID, viewer_id: uuid.UUID) -> Hug:
 
 
 def _page(query: Any, args: dict[str, Any]) -> tuple[list[Hug], str | None]:
-    query = keyset_query(
-        query,
-        time_column=Hug.created_at,
-        id_column=Hug.id,
-        limit=args["limit"],
-        cursor=args.get("cursor"),
-        parse_id=uuid.UUID,
-    )
-    rows = db.session.execute(query).scalars().all()
-    return page_result(rows, args["limit"], key=lambda h: (h.created_at, h.id))
+    return paginate(db.session, query, time_column=Hug.created_at, id_column=Hug.id, page=args)
 
 
 def received(*, user_id: uuid.UUID, args: dict[str, Any]) -> tuple[list[Hug], str | None]:

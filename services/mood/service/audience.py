@@ -9,7 +9,8 @@ from typing import Any
 import redis
 
 from services.mood import errors
-from shared.http import ReadThroughCache, ServiceClient
+from shared.audience import AudienceSource
+from shared.http import ServiceClient
 
 # Privacy changes take effect for other viewers within this many seconds.
 AUDIENCE_TTL_SECONDS = 5
@@ -44,31 +45,25 @@ def admits(settings: dict[str, Any]) -> bool:
     return share == "public" or (share == "friends" and settings["friends"])
 
 
-class AudienceSource:
-    """The user service's answer, cached briefly in Redis.
+def audience_source(client: ServiceClient, cache_client: redis.Redis) -> AudienceSource:
+    """The user service's answers, cached briefly in Redis.
 
     The owner's own copy stays fresh for a minute (only their time zone matters to them). When the
     user service is down, the owner's own requests use a stale copy; other viewers fail closed
     with 503 once the copy is older than 5 s, so a privacy change is never overridden by an old
     answer.
     """
+    return AudienceSource(
+        client,
+        cache_client,
+        prefix="hm:mood:audience",
+        not_found=errors.MoodNotFound,
+        ttl=AUDIENCE_TTL_SECONDS,
+        owner_ttl=OWNER_TTL_SECONDS,
+    )
 
-    def __init__(self, client: ServiceClient, cache_client: redis.Redis):
-        self.client = client
-        self.fresh_only = ReadThroughCache(
-            cache_client, "hm:mood:audience", ttl=AUDIENCE_TTL_SECONDS, serve_stale=False
-        )
-        self.stale_ok = ReadThroughCache(
-            cache_client, "hm:mood:audience", ttl=OWNER_TTL_SECONDS, stale_ttl=3600, serve_stale=True
-        )
 
-    def _fetch(self, owner_id: uuid.UUID, viewer_id: uuid.UUID) -> dict[str, Any] | None:
-        return self.client.read("user", f"/internal/v1/users/{owner_id}/audience/{viewer_id}")
-
-    def get(self, owner_id: uuid.UUID, viewer_id: uuid.UUID) -> Audience:
-        """The audience; 404 if the owner does not exist."""
-        cache = self.stale_ok if owner_id == viewer_id else self.fresh_only
-        settings = cache.get(f"{owner_id}:{viewer_id}", lambda: self._fetch(owner_id, viewer_id))
-        if settings is None:
-            raise errors.MoodNotFound("No such user.")
-        return Audience(owner_id, viewer_id, settings["timezone"], owner_id != viewer_id and admits(settings))
+def audience(source: AudienceSource, owner_id: uuid.UUID, viewer_id: uuid.UUID) -> Audience:
+    """What `viewer_id` may see of `owner_id`'s moods; 404 if the owner does not exist."""
+    settings = source.get(owner_id, viewer_id)
+    return Audience(owner_id, viewer_id, settings["timezone"], owner_id != viewer_id and admits(settings))

@@ -12,15 +12,7 @@ from services.mood import errors
 from services.mood.models import MoodEntry, OutboxEvent, db
 from services.mood.service.audience import Audience
 from shared.events import publish
-from shared.pagination import keyset_query, page_result
-
-
-def parse_id(raw: str, what: str = "mood") -> uuid.UUID:
-    """An id from a path; malformed ids are unknown ids (404)."""
-    try:
-        return uuid.UUID(raw)
-    except (ValueError, TypeError):
-        raise errors.MoodNotFound(f"No such {what}.") from None
+from shared.pagination import paginate
 
 
 def _announce(entry: MoodEntry, event_type: str) -> None:
@@ -111,13 +103,4 @@ def history(*, audience: Audience, args: dict[str, Any]) -> tuple[list[MoodEntry
         query = query.where(MoodEntry.mood == args["mood"])
     if "tag" in args:
         query = query.where(MoodEntry.tags.contains([args["tag"]]))
-    query = keyset_query(
-        query,
-        time_column=MoodEntry.recorded_at,
-        id_column=MoodEntry.id,
-        limit=args["limit"],
-        cursor=args.get("cursor"),
-        parse_id=uuid.UUID,
-    )
-    rows = db.session.execute(query).scalars().all()
-    return page_result(rows, args["limit"], key=lambda e: (e.recorded_at, e.id))
+    return paginate(db.session, query, time_column=MoodEntry.recorded_at, id_column=MoodEntry.id, page=args)

@@ -2,7 +2,7 @@
 
 from services.notification.service import delivery, devices, inbox, messages, preferences, providers
 from services.notification.service.account import export_account
-from services.notification.service.inbox import Draft, EmailDraft, Outcome, parse_id
+from services.notification.service.inbox import Draft, EmailDraft, Outcome
 from services.notification.service.poll import poll
 from services.notification.service.preferences import TimezoneSource
 
@@ -16,7 +16,6 @@ __all__ = [
     "export_account",
     "inbox",
     "messages",
-    "parse_id",
     "poll",
     "preferences",
     "providers",

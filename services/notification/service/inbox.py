@@ -59,15 +59,6 @@ class Outcome:
     deliveries: list[uuid.UUID] = field(default_factory=list)
 
 
-def parse_id(raw: str, what: str = "notification") -> uuid.UUID:
-    """An id from a path; malformed ids are unknown ids (404)."""
-    try:
-        return uuid.UUID(raw)
-    except (ValueError, TypeError):
-        error = errors.DeviceNotFound if what == "device" else errors.NotificationNotFound
-        raise error(f"No such {what}.") from None
-
-
 # The whole of an event's effect, in one statement run on its own (its own transaction, one round
 # trip): claim the event for the consumer and, only if the claim is new, take each user's next
 # sequence numbers, insert the notifications, and insert their push and email deliveries. A

@@ -6,7 +6,6 @@ from services.social.service.activities import (
     create,
     feed,
     friends_activity,
-    parse_id,
     read,
     record_event_activity,
     remove,
@@ -28,7 +27,7 @@ from services.social.service.moods import (
     reshare_moods,
     sync_mood,
 )
-from services.social.service.shares import create_share, parse_share_id, revoke_share, share_url, shared_view
+from services.social.service.shares import create_share, revoke_share, share_url, shared_view
 
 __all__ = [
     "MOOD_ACTIVITY",
@@ -44,8 +43,6 @@ __all__ = [
     "friends_activity",
     "mood_is_public_now",
     "mood_shared_visibility",
-    "parse_id",
-    "parse_share_id",
     "read",
     "recommendations",
     "record_event_activity",

@@ -11,15 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.social import errors
 from services.social.models import Activity, Block, Friendship, db
-from shared.pagination import keyset_query, page_result
-
-
-def parse_id(raw: str) -> uuid.UUID:
-    """An id from a path; malformed ids are unknown ids (404)."""
-    try:
-        return uuid.UUID(raw)
-    except (ValueError, TypeError):
-        raise errors.ActivityNotFound("No such activity.") from None
+from shared.pagination import keyset_query, paginate
 
 
 def create(*, user_id: uuid.UUID, data: dict[str, Any]) -> Activity:
@@ -93,21 +85,13 @@ def _strangers_public(viewer_id: uuid.UUID) -> Any:
 
 def _page(branches: list[Any], args: dict[str, Any]) -> tuple[list[Activity], str | None]:
     """One query: each branch is a keyset range on its own index; the union is cut to one page."""
+    order = {"time_column": Activity.created_at, "id_column": Activity.id}
 
-    def keyset(query: Any) -> Any:
-        return keyset_query(
-            query,
-            time_column=Activity.created_at,
-            id_column=Activity.id,
-            limit=args["limit"],
-            cursor=args.get("cursor"),
-            parse_id=uuid.UUID,
-        )
+    def keyset(branch: Any) -> Any:
+        return keyset_query(select(Activity.id).where(branch), **order, limit=args["limit"], cursor=args.get("cursor"))
 
-    ids = union_all(*(select(keyset(select(Activity.id).where(b)).subquery().c.id) for b in branches)).subquery()
-    query = keyset(select(Activity).where(Activity.id.in_(select(ids.c.id))))
-    rows = db.session.execute(query).scalars().all()
-    return page_result(rows, args["limit"], key=lambda a: (a.created_at, a.id))
+    ids = union_all(*(select(keyset(b).subquery().c.id) for b in branches)).subquery()
+    return paginate(db.session, select(Activity).where(Activity.id.in_(select(ids.c.id))), **order, page=args)
 
 
 def feed(*, viewer_id: uuid.UUID, args: dict[str, Any]) -> tuple[list[Activity], str | None]:

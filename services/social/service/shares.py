@@ -39,14 +39,6 @@ class Content:
     view: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_share_id(raw: str) -> uuid.UUID:
-    """A share id from a path; malformed ids are unknown ids (404)."""
-    try:
-        return uuid.UUID(raw)
-    except (ValueError, TypeError):
-        raise errors.ShareNotFound("No such share.") from None
-
-
 def _ask(client: ServiceClient, service: str, path: str) -> dict[str, Any] | None:
     """The owning service's JSON answer, None on 404; 503 when it cannot answer."""
     try:

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from services.auth.models import USER_DATA, OutboxEvent, User, db
 from services.auth.service import LoginThrottle
-from shared.datarights import is_erasure_refusal
+from shared.sqlstate import is_erasure_refusal
 from tests.integration.auth.conftest import PASSWORD, bearer, register
 
 DELETE = "/api/v1/auth/account"

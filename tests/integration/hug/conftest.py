@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, or_, select, text
 
-from services.hug import create_app
+from services.hug import create_app, tasks
 from services.hug.models import GroupHug, Hug, HugRequest, OutboxEvent, db
 from shared.testing import rolled_back
 from tests.integration import people
@@ -34,7 +34,8 @@ def orphan_app(service_config: dict[str, Any]) -> Flask:
 
 
 @pytest.fixture
-def client(hug_app: Flask, redis_client) -> Iterator[FlaskClient]:
+def client(hug_app: Flask, redis_client, worker_app) -> Iterator[FlaskClient]:
+    worker_app(tasks, hug_app)
     with hug_app.app_context(), rolled_back(db):
         yield hug_app.test_client()
 

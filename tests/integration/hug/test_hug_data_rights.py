@@ -29,9 +29,9 @@ def user_deleted(user_id: str) -> dict:
 
 
 @pytest.fixture
-def erase(monkeypatch, hug_app):
+def erase(worker_app, hug_app):
     """Run the UserDeleted consumer against the test app; returns the event it consumed."""
-    monkeypatch.setattr(tasks, "app", lambda: hug_app)
+    worker_app(tasks, hug_app)
 
     def run(user_id: str, event: dict | None = None) -> dict:
         event = event or user_deleted(user_id)

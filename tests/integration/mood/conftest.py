@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from services.mood import create_app
+from services.mood import create_app, tasks
 from services.mood.models import db
 from shared.testing import rolled_back
 from tests.integration import people
@@ -19,7 +19,8 @@ def mood_app(service_config: dict[str, Any], user_server: str) -> Flask:
 
 
 @pytest.fixture
-def client(mood_app: Flask, redis_client) -> Iterator[FlaskClient]:
+def client(mood_app: Flask, redis_client, worker_app) -> Iterator[FlaskClient]:
+    worker_app(tasks, mood_app)
     with mood_app.app_context(), rolled_back(db):
         yield mood_app.test_client()
 

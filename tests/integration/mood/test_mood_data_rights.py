@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from services.mood import tasks
 from services.mood.models import USER_DATA, MoodEntry, OutboxEvent, StreakMilestone, db
-from shared.datarights import is_erasure_refusal
+from shared.sqlstate import is_erasure_refusal
 
 EXPORT = "/internal/v1/account/export"
 
@@ -37,20 +37,6 @@ def outbox(kind: str, user_id: str) -> list[dict[str, Any]]:
 def entries_of(user_id: str) -> int:
     query = select(func.count()).select_from(MoodEntry).where(MoodEntry.user_id == uuid.UUID(user_id))
     return db.session.execute(query).scalar_one()
-
-
-@pytest.fixture
-def deliver(mood_app, monkeypatch):
-    """Run a consumer as a worker does, in its own app context and session. The test's session
-    commits first, so the consumer's work is not nested in a savepoint of the test's session that
-    a failed request then rolls back."""
-    monkeypatch.setattr(tasks, "app", lambda: mood_app)
-
-    def run(handler: Any, evt: dict[str, Any]) -> None:
-        db.session.commit()
-        handler(evt)
-
-    return run
 
 
 @pytest.fixture

@@ -90,10 +90,9 @@ def test_others_see_streaks_of_visible_entries_only(person):
     assert streak(stranger, alice.id)["current_streak"] == 0 and streak(stranger, alice.id)["last_entry_date"] is None
 
 
-def test_milestones_are_published_once_per_streak(person, mood_app, monkeypatch):
+def test_milestones_are_published_once_per_streak(person):
     from services.mood import tasks
 
-    monkeypatch.setattr(tasks, "app", lambda: mood_app)
     alice = person()
     for days_ago in range(6, -1, -1):
         alice.record(recorded_at=local("UTC", days_ago, 10))

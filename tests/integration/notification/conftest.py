@@ -53,10 +53,10 @@ def sent(notification_app: Flask) -> Iterator[Any]:
 
 
 @pytest.fixture
-def enqueued(monkeypatch, notification_app: Flask) -> list[uuid.UUID]:
+def enqueued(monkeypatch, worker_app, notification_app: Flask) -> list[uuid.UUID]:
     """Run the consumers against the test app, recording what they hand to the send task."""
     queue: list[uuid.UUID] = []
-    monkeypatch.setattr(tasks, "app", lambda: notification_app)
+    worker_app(tasks, notification_app)
     monkeypatch.setattr(tasks, "enqueue", lambda ids: queue.extend(ids))
     return queue
 
@@ -187,8 +187,8 @@ class LiveUser:
 
 
 @pytest.fixture
-def live_user(live_app: Flask, live_url: str, token_for, monkeypatch, redis_client):
-    monkeypatch.setattr(tasks, "app", lambda: live_app)
+def live_user(live_app: Flask, live_url: str, token_for, monkeypatch, worker_app, redis_client):
+    worker_app(tasks, live_app)
     monkeypatch.setattr(tasks, "enqueue", lambda ids: None)
     made: list[str] = []
 

@@ -23,8 +23,8 @@ from services.notification.models import (
     db,
 )
 from services.notification.service import delivery
-from shared.datarights import is_erasure_refusal
 from shared.pagination import encode_cursor
+from shared.sqlstate import is_erasure_refusal
 from tests.integration.notification.conftest import event, hug_sent
 
 EXPORT = "/internal/v1/account/export"

@@ -64,8 +64,8 @@ def moodless_app(service_config: dict[str, Any], user_server: str) -> Flask:
 
 
 @pytest.fixture
-def client(social_app: Flask, redis_client, monkeypatch) -> Iterator[FlaskClient]:
-    monkeypatch.setattr(tasks, "app", lambda: social_app)
+def client(social_app: Flask, redis_client, worker_app) -> Iterator[FlaskClient]:
+    worker_app(tasks, social_app)
     with social_app.app_context(), rolled_back(db):
         yield social_app.test_client()
 

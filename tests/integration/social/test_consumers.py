@@ -228,9 +228,9 @@ def test_privacy_change_rederives_mood_activity_visibility(member, moods):
     assert [a.visibility for a in activities(type="mood_shared")] == ["private"]
 
 
-def test_user_service_failure_raises_so_the_consumer_is_retried(client, service_config, viewer, monkeypatch):
+def test_user_service_failure_raises_so_the_consumer_is_retried(client, service_config, viewer, worker_app):
     broken = create_app({**service_config, "USER_URL": "http://127.0.0.1:9", "HTTP_TIMEOUT_SECONDS": "1"})
-    monkeypatch.setattr(tasks, "app", lambda: broken)
+    worker_app(tasks, broken)
     alice = viewer()
     with pytest.raises(ProblemError):
         deliver(mood("MoodRecorded", alice, str(uuid.uuid4())))

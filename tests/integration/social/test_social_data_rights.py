@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import String, cast, func, or_, select
 
 from services.social.models import Activity, Block, FriendRequest, Friendship, RelationClock, Share, db
-from shared.datarights import is_erasure_refusal
+from shared.sqlstate import is_erasure_refusal
 from tests.integration.social.conftest import SHARE, Viewer, assert_gone, deliver, event, share, view
 
 EXPORT = "/internal/v1/account/export"

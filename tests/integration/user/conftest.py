@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from services.user import create_app
+from services.user import create_app, tasks
 from services.user.models import db
 from shared.testing import rolled_back
 
@@ -18,7 +18,8 @@ def user_app(service_config: dict[str, Any]) -> Flask:
 
 
 @pytest.fixture
-def client(user_app: Flask, redis_client) -> Iterator[FlaskClient]:
+def client(user_app: Flask, redis_client, worker_app) -> Iterator[FlaskClient]:
+    worker_app(tasks, user_app)
     with user_app.app_context(), rolled_back(db):
         yield user_app.test_client()
 

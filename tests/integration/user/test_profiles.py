@@ -144,12 +144,11 @@ def test_bad_json_and_media_type(person):
     assert alice.put("/api/v1/users/me", data=b"bio=x", content_type="text/plain").status_code == 415
 
 
-def test_user_registered_consumer_creates_the_profile_once(user_app, client, monkeypatch):
+def test_user_registered_consumer_creates_the_profile_once(client):
     from sqlalchemy import func, select
 
     from services.user import tasks
 
-    monkeypatch.setattr(tasks, "app", lambda: user_app)
     user_id = str(uuid.uuid4())
     event = {
         "id": str(uuid.uuid4()),

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from services.user import tasks
 from services.user.models import USER_DATA, Block, FriendRequest, Friendship, OutboxEvent, Profile, db
-from shared.datarights import is_erasure_refusal
+from shared.sqlstate import is_erasure_refusal
 
 EXPORT = "/internal/v1/account/export"
 
@@ -24,20 +24,6 @@ def user_deleted(user_id: str) -> dict[str, Any]:
         "occurred_at": "2026-11-22T10:00:00+00:00",
         "data": {"user_id": user_id},
     }
-
-
-@pytest.fixture
-def deliver(user_app, monkeypatch):
-    """Run a consumer as a worker does, in its own app context and session. The test's session
-    commits first, so the consumer's work is not nested in a savepoint of the test's session that
-    a failed request then rolls back."""
-    monkeypatch.setattr(tasks, "app", lambda: user_app)
-
-    def run(handler: Any, evt: dict[str, Any]) -> None:
-        db.session.commit()
-        handler(evt)
-
-    return run
 
 
 @pytest.fixture

@@ -1,0 +1,107 @@
+"""Profiles and privacy settings: created from UserRegistered (or on first sight), read, changed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+
+from services.user import errors
+from services.user.models import OutboxEvent, Privacy, Profile, db
+from shared.clock import utcnow
+from shared.errors import ServiceUnavailable
+from shared.events import publish
+from shared.http import ServiceClient
+
+AuthLookup = Callable[[uuid.UUID], dict[str, Any] | None]
+LAST_ACTIVE_EVERY_SECONDS = 60
+
+
+def auth_lookup_via(client: ServiceClient) -> AuthLookup:
+    """Ask the auth service who a user id is (None: no such account)."""
+
+    def lookup(user_id: uuid.UUID) -> dict[str, Any] | None:
+        response = client.get("auth", f"/internal/v1/auth/users/{user_id}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ServiceUnavailable("The auth service could not confirm this user.", code="upstream.unavailable")
+        return response.json()
+
+    return lookup
+
+
+def create_profile(*, user_id: uuid.UUID, username: str, display_name: str) -> None:
+    """Create the profile and default privacy of a new user; a second call changes nothing."""
+    db.session.execute(
+        insert(Profile)
+        .values(user_id=user_id, username=username, display_name=display_name, timezone="UTC")
+        .on_conflict_do_nothing()
+    )
+    db.session.execute(insert(Privacy).values(user_id=user_id).on_conflict_do_nothing())
+
+
+def get_profile(user_id: uuid.UUID, *, auth_lookup: AuthLookup) -> Profile:
+    """The profile; if UserRegistered has not arrived yet, built now from the auth service."""
+    profile = db.session.get(Profile, user_id)
+    if profile is not None:
+        return profile
+    account = auth_lookup(user_id)
+    if account is None:
+        raise errors.UserNotFound()
+    create_profile(user_id=user_id, username=account["username"], display_name=account["username"])
+    db.session.commit()
+    return db.session.get(Profile, user_id)
+
+
+def get_privacy(user_id: uuid.UUID, *, auth_lookup: AuthLookup) -> Privacy:
+    get_profile(user_id, auth_lookup=auth_lookup)
+    return db.session.get(Privacy, user_id)
+
+
+def profile_view(profile: Profile, *, viewer_id: uuid.UUID) -> dict[str, Any]:
+    """The profile as `viewer_id` may see it: last_active only if the owner shows online status."""
+    privacy = db.session.get(Privacy, profile.user_id)
+    view = {column.key: getattr(profile, column.key) for column in Profile.__table__.columns}
+    if privacy is not None and not privacy.show_online_status and viewer_id != profile.user_id:
+        view["last_active"] = None
+    return view
+
+
+def update_profile(
+    *, user_id: uuid.UUID, caller_id: uuid.UUID, caller_is_admin: bool, data: dict[str, Any], auth_lookup: AuthLookup
+) -> Profile:
+    """Partial update by the owner or an admin."""
+    if caller_id != user_id and not caller_is_admin:
+        raise errors.NotYourProfile("Only the owner or an admin may change this profile.")
+    profile = get_profile(user_id, auth_lookup=auth_lookup)
+    for field, value in data.items():
+        setattr(profile, field, value.strip() if field == "display_name" else value)
+    profile.updated_at = utcnow()
+    db.session.commit()
+    return profile
+
+
+def update_privacy(*, user_id: uuid.UUID, data: dict[str, Any], auth_lookup: AuthLookup) -> Privacy:
+    privacy = get_privacy(user_id, auth_lookup=auth_lookup)
+    for field, value in data.items():
+        setattr(privacy, field, value)
+    privacy.updated_at = utcnow()
+    publish(db.session, OutboxEvent, "PrivacyChanged", {"user_id": str(user_id)})
+    db.session.commit()
+    return privacy
+
+
+def touch_last_active(*, user_id: uuid.UUID, client: redis.Redis) -> None:
+    """Record activity at most once a minute per user (a Redis key is the throttle)."""
+    try:
+        if not client.set(f"hm:user:active:{user_id}", 1, nx=True, ex=LAST_ACTIVE_EVERY_SECONDS):
+            return
+    except redis.RedisError:
+        return
+    db.session.execute(text("UPDATE users.profiles SET last_active = now() WHERE user_id = :u"), {"u": user_id})
+    db.session.commit()
