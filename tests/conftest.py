@@ -12,8 +12,9 @@ import pytest
 
 from shared.testing import redis_db
 
-# Two checkouts may run their suites side by side on one machine: TEST_SLOT (0..3) gives each its
-# own databases and Redis databases.
+# Checkouts may run their suites side by side on one machine: TEST_SLOT gives each its own
+# databases and Redis databases. Slots 0..3 share one Redis; a slot from 4 on reuses slot
+# (TEST_SLOT % 4)'s Redis database numbers, so it needs a Redis server of its own.
 SLOT = int(os.environ.get("TEST_SLOT", "0"))
 
 
@@ -24,7 +25,7 @@ class Servers:
 
     def redis(self, index: int) -> str:
         """Redis database `index` of slot 0; slots 1..3 move down by 3 per slot (11 -> 8, 5, 2)."""
-        return redis_db(self.redis_url, index - 3 * SLOT)
+        return redis_db(self.redis_url, index - 3 * (SLOT % 4))
 
     def database(self, name: str) -> str:
         """A database name of this slot."""
