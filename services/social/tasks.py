@@ -126,7 +126,7 @@ def on_mood_deleted(event: dict[str, Any]) -> None:
 
 @registry.subscribe("PrivacyChanged", "social.moods")
 def on_privacy_changed(event: dict[str, Any]) -> None:
-    """Re-derive the visibility of the user's mood activities from their current setting."""
+    """Re-derive the visibility of the user's mood and milestone activities from their current setting."""
     (user_id,) = _ids(event["data"], "user_id")
     flask_app = app()
     with flask_app.app_context():
@@ -155,20 +155,22 @@ def on_hug_sent(event: dict[str, Any]) -> None:
 
 @registry.subscribe("StreakMilestone", "social.activities")
 def on_streak_milestone(event: dict[str, Any]) -> None:
-    """A friends-only "streak_milestone" activity with the number of days."""
-    (user_id,) = _ids(event["data"], "user_id")
-    days = int(event["data"]["days"])
-    _once(
-        event,
-        "social.activities",
-        lambda: service.record_event_activity(
-            source_event_id=uuid.UUID(event["id"]),
-            user_id=user_id,
-            type="streak_milestone",
-            visibility="friends",
-            data={"days": days},
-        ),
-    )
+    """A friends-only "streak_milestone" activity with the number of days, for a streak of public
+    entries only (others see streaks of visible entries only); private while the owner shares
+    moods with no one."""
+    data = event["data"]
+    if not data.get("public_entries"):
+        return
+    (user_id,) = _ids(data, "user_id")
+    flask_app = app()
+    with flask_app.app_context():
+        # Asked before the transaction: a failure raises and Celery retries the whole consumer.
+        visibility = service.mood_shared_visibility(flask_app.extensions["service_client"], user_id)
+        if claim_once(db.session, ProcessedEvent, event["id"], "social.activities"):
+            service.record_milestone(
+                event_id=uuid.UUID(event["id"]), user_id=user_id, days=int(data["days"]), visibility=visibility
+            )
+        db.session.commit()
 
 
 on_user_deleted = subscribe_erasure("social", app, db, ProcessedEvent, USER_DATA)

@@ -51,9 +51,14 @@ def streak(*, user_id: uuid.UUID, timezone: str, scope: str) -> dict[str, Any]:
 
 
 def publish_milestones(*, user_id: uuid.UUID, timezone: str) -> list[int]:
-    """Publish StreakMilestone for each milestone the current streak has reached, once per streak."""
+    """Publish StreakMilestone for each milestone the current streak has reached, once per streak.
+
+    `public_entries` says whether the streak of public entries alone reached it too: only then may
+    others hear of it (others see streaks of visible entries only).
+    """
     current = streak(user_id=user_id, timezone=timezone, scope="all")
     start: date | None = current["current_start"]
+    public_streak: int | None = None
     reached = []
     for days in MILESTONES:
         if start is None or current["current_streak"] < days:
@@ -65,6 +70,8 @@ def publish_milestones(*, user_id: uuid.UUID, timezone: str) -> list[int]:
             .returning(StreakMilestone.days)
         ).first()
         if inserted:
+            if public_streak is None:
+                public_streak = streak(user_id=user_id, timezone=timezone, scope="public")["current_streak"]
             publish(
                 db.session,
                 OutboxEvent,
@@ -73,6 +80,7 @@ def publish_milestones(*, user_id: uuid.UUID, timezone: str) -> list[int]:
                     "user_id": str(user_id),
                     "days": days,
                     "streak_start": start.isoformat(),
+                    "public_entries": public_streak >= days,
                 },
             )
             reached.append(days)

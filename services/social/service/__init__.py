@@ -24,6 +24,7 @@ from services.social.service.moods import (
     delete_mood,
     mood_is_public_now,
     mood_shared_visibility,
+    record_milestone,
     reshare_moods,
     sync_mood,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "read",
     "recommendations",
     "record_event_activity",
+    "record_milestone",
     "remove",
     "request_friendship",
     "reshare_moods",

@@ -1,4 +1,5 @@
-"""Activities that mirror public moods, with the owner's share_moods_with as their visibility."""
+"""Activities derived from moods: public moods mirrored, and streak milestones of public entries,
+both visible as the owner's share_moods_with allows."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from services.social.service.activities import record_event_activity
 from shared.http import ServiceClient
 
 MOOD_ACTIVITY = "mood_shared"
+MILESTONE_ACTIVITY = "streak_milestone"
 _VISIBILITY = {"public": "public", "friends": "friends"}
 
 
@@ -71,10 +73,32 @@ def delete_mood(*, user_id: uuid.UUID, mood_id: uuid.UUID) -> None:
     )
 
 
+def milestone_visibility(visibility: str | None) -> str:
+    """Milestones are announced to friends only, and to no one while the owner shares moods with no one."""
+    return "friends" if visibility else "private"
+
+
+def record_milestone(*, event_id: uuid.UUID, user_id: uuid.UUID, days: int, visibility: str | None) -> None:
+    """The activity of a streak milestone reached over public entries (caller commits)."""
+    record_event_activity(
+        source_event_id=event_id,
+        user_id=user_id,
+        type=MILESTONE_ACTIVITY,
+        visibility=milestone_visibility(visibility),
+        data={"days": days},
+    )
+
+
 def reshare_moods(*, user_id: uuid.UUID, visibility: str | None) -> None:
-    """Re-derive the visibility of the user's mood activities; sharing with no one makes them private."""
+    """Re-derive the visibility of the user's mood and milestone activities; sharing with no one
+    makes them private."""
     db.session.execute(
         update(Activity)
         .where(Activity.type == MOOD_ACTIVITY, Activity.user_id == user_id)
         .values(visibility=visibility or "private")
+    )
+    db.session.execute(
+        update(Activity)
+        .where(Activity.type == MILESTONE_ACTIVITY, Activity.user_id == user_id)
+        .values(visibility=milestone_visibility(visibility))
     )

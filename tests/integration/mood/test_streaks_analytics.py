@@ -111,6 +111,29 @@ def test_milestones_are_published_once_per_streak(person):
     assert sorted(milestones) == [3, 7]
 
 
+@pytest.mark.parametrize("public_days,expected", [((), False), ((2, 1), False), ((2, 1, 0), True)])
+def test_a_milestone_says_whether_public_entries_alone_reached_it(person, public_days, expected):
+    """Others see streaks of visible entries only: a milestone of private entries is the owner's."""
+    from services.mood import tasks
+
+    alice = person()
+    for days_ago in (2, 1, 0):
+        alice.record(recorded_at=local("UTC", days_ago, 10), is_public=days_ago in public_days)
+    events = [
+        e.payload
+        for e in db.session.execute(select(OutboxEvent)).scalars()
+        if e.event_type == "MoodRecorded" and e.payload["data"]["user_id"] == alice.id
+    ]
+    for event in events:
+        tasks.on_mood_written(event)
+    [reached] = [
+        e.payload["data"]
+        for e in db.session.execute(select(OutboxEvent)).scalars()
+        if e.event_type == "StreakMilestone" and e.payload["data"]["user_id"] == alice.id
+    ]
+    assert reached["days"] == 3 and reached["public_entries"] is expected
+
+
 def test_analytics_are_computed_over_the_period_in_the_owners_time_zone(person):
     alice = person()
     zone = "Asia/Tokyo"

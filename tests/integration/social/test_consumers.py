@@ -129,15 +129,49 @@ def test_hug_sent_makes_one_private_activity_without_recipient_or_message(viewer
     assert str(made.id) in alice.feed() and str(made.id) not in bob.feed()
 
 
-def test_streak_milestone_makes_one_friends_activity(viewer):
-    alice, bob, stranger = viewer(), viewer(), viewer()
+def milestone(owner, days=7, public_entries=True):
+    return event(
+        "StreakMilestone", user_id=owner.id, days=days, streak_start="2026-11-01", public_entries=public_entries
+    )
+
+
+@pytest.mark.parametrize("share", ["public", "friends"])
+def test_a_milestone_of_public_entries_makes_one_friends_activity(member, viewer, share):
+    alice, bob, stranger = member(), viewer(), viewer()
+    alice.set_privacy(share_moods_with=share)
     alice.befriend(bob)
-    milestone = event("StreakMilestone", user_id=alice.id, days=7, streak_start="2026-11-01")
-    deliver(milestone)
-    deliver(milestone)
+    reached = milestone(alice)
+    deliver(reached)
+    deliver(reached)
     [made] = activities(type="streak_milestone")
     assert made.visibility == "friends" and made.data == {"days": 7}
     assert str(made.id) in bob.feed() and str(made.id) not in stranger.feed()
+
+
+def test_a_milestone_of_private_entries_makes_no_activity(member, viewer):
+    alice, bob = member(), viewer()
+    alice.set_privacy(share_moods_with="public")
+    alice.befriend(bob)
+    deliver(milestone(alice, public_entries=False))
+    assert activities(type="streak_milestone") == []
+    seen = bob.get("/api/v1/social/friends-activity").json["items"]
+    assert [a for a in seen if a["type"] == "streak_milestone"] == []
+
+
+def test_a_milestone_of_someone_sharing_with_no_one_stays_theirs_until_they_share(member, viewer):
+    alice, bob = member(), viewer()
+    alice.set_privacy(share_moods_with="none")
+    alice.befriend(bob)
+    deliver(milestone(alice))
+    [made] = activities(type="streak_milestone")
+    assert made.visibility == "private"
+    assert str(made.id) in alice.feed() and str(made.id) not in bob.feed()
+    alice.set_privacy(share_moods_with="friends")
+    deliver(event("PrivacyChanged", user_id=alice.id))
+    assert str(made.id) in bob.feed()
+    alice.set_privacy(share_moods_with="none")
+    deliver(event("PrivacyChanged", user_id=alice.id))
+    assert str(made.id) not in bob.feed() and bob.get(f"/api/v1/social/activities/{made.id}").status_code == 404
 
 
 def mood(kind, owner, mood_id, is_public=True):

@@ -113,9 +113,9 @@ def test_a_hug_is_shared_by_its_sender_and_its_recipient_only(client, member, hu
         assert sender.id not in shown.text and recipient.id not in shown.text and sent["id"] not in shown.text
 
 
-def test_an_achievement_is_a_streak_milestone_of_the_caller(client, viewer):
-    owner, other = viewer(), viewer()
-    deliver(event("StreakMilestone", user_id=owner.id, days=7, streak_start="2026-11-16"))
+def test_an_achievement_is_a_streak_milestone_of_the_caller(client, viewer, member):
+    owner, other = member(), viewer()
+    deliver(event("StreakMilestone", user_id=owner.id, days=7, streak_start="2026-11-16", public_entries=True))
     milestone = owner.get("/api/v1/social/feed").json["items"][0]
     assert milestone["type"] == "streak_milestone"
 

@@ -30,7 +30,7 @@ EMPTY_EXPORT = {
 
 def milestone(person: Viewer, days: int = 7) -> dict[str, Any]:
     """A streak milestone of `person` (an achievement they may share), as their feed shows it."""
-    deliver(event("StreakMilestone", user_id=person.id, days=days, streak_start="2026-11-01"))
+    deliver(event("StreakMilestone", user_id=person.id, days=days, streak_start="2026-11-01", public_entries=True))
     items = person.get("/api/v1/social/feed").json["items"]
     [made] = [a for a in items if a["type"] == "streak_milestone" and a["user_id"] == person.id]
     return made
@@ -59,11 +59,13 @@ def report(client, token_for, user_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def world(client, viewer):
+def world(client, viewer, member):
     """Alice and everything around her: her own activities and shares, bob (her friend) who names
     her in his activities, carol who blocks her, dave she blocks, requests both ways; and, unrelated
     to alice, bob's friendship with erin and bob's own share."""
-    alice, bob, carol, dave, erin, frank = (viewer() for _ in range(6))
+    # Alice and bob have real accounts: a milestone is announced as their share_moods_with allows.
+    alice, bob = member(), member()
+    carol, dave, erin, frank = (viewer() for _ in range(4))
     alice.befriend(bob)
     bob.befriend(erin)
     carol.block(alice)
@@ -255,7 +257,7 @@ LATE_EVENTS = {
     "UserUnblocked": lambda a, b: {"blocker_id": a, "blocked_id": b},
     "FriendshipEnded": lambda a, b: {"user_id": a, "other_id": b, "reason": "unfriended"},
     "FriendRequestClosed": lambda a, b: {"requester_id": a, "addressee_id": b, "reason": "withdrawn"},
-    "StreakMilestone": lambda a, b: {"user_id": a, "days": 7, "streak_start": "2026-11-01"},
+    "StreakMilestone": lambda a, b: {"user_id": a, "days": 7, "streak_start": "2026-11-01", "public_entries": True},
     "HugSent": lambda a, b: {
         "hug_id": str(uuid.uuid4()),
         "sender_id": a,
@@ -278,5 +280,5 @@ def test_a_late_event_naming_the_erased_user_is_refused_and_creates_nothing(clie
     assert is_erasure_refusal(raised.value), raised.value
     assert naming(alice.id) == 0
     # The service goes on: bob's own event still lands.
-    deliver(event("StreakMilestone", user_id=bob.id, days=3, streak_start="2026-11-01"))
+    deliver(event("StreakMilestone", user_id=bob.id, days=3, streak_start="2026-11-01", public_entries=True))
     assert [a["type"] for a in bob.get("/api/v1/social/feed").json["items"]] == ["streak_milestone"]
