@@ -300,10 +300,14 @@ class ReadThroughCache:
         with contextlib.suppress(redis.RedisError):
             self.redis.delete(f"{self.prefix}:{key}")
 
-    def get(self, key: str, fetch: Callable[[], Any]) -> Any:
-        """The value for `key`: cached if fresh, else fetched (and cached), else stale or 503."""
+    def get(self, key: str, fetch: Callable[[], Any], *, reuse: Callable[[Any], bool] | None = None) -> Any:
+        """The value for `key`: cached if fresh, else fetched (and cached), else stale or 503.
+
+        With `reuse`, a cached copy is served only if `reuse(copy)` holds; any other is fetched
+        again (and, with the owner unreachable, is 503 or stale as without it).
+        """
         cached = self._read(key)
-        if cached is not None and time.time() - cached[1] < self.ttl:
+        if cached is not None and time.time() - cached[1] < self.ttl and (reuse is None or reuse(cached[0])):
             return cached[0]
         try:
             value = fetch()

@@ -1,4 +1,4 @@
-"""Whether a user admits hugs from another: the user service's answer, cached briefly in Redis."""
+"""Whether a user admits hugs from another: the user service's answer; only refusals are cached."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from services.hug import errors
 from shared.audience import AudienceSource
 from shared.http import ServiceClient
 
-# A privacy change or a block takes effect for new hugs within this many seconds.
+# How long a cached answer lives; only refusals are reused for a hug, a request or an invite (an
+# admission is asked again), so a block or a closed allow_hugs_from applies to them at once.
 AUDIENCE_TTL_SECONDS = 5
 
 
@@ -22,12 +23,23 @@ def admits_hugs(settings: dict[str, Any]) -> bool:
     return allow == "anyone" or (allow == "friends" and bool(settings["friends"]))
 
 
+def refuses_hugs(settings: dict[str, Any]) -> bool:
+    """The `refuses` rule of a hug or an invite: a cached copy is reused only if it says no."""
+    return not admits_hugs(settings)
+
+
+def blocked(settings: dict[str, Any]) -> bool:
+    """The `refuses` rule of a hug request and its answer: either of the two blocked the other."""
+    return bool(settings["blocked"])
+
+
 def audience_source(client: ServiceClient, cache_client: redis.Redis) -> AudienceSource:
     """The owner's allow_hugs_from, friendship and blocks towards a viewer, from the user service.
 
     Fallback: this is a privacy decision, so it fails closed. A copy is used only while fresh
-    (5 s); when the user service cannot answer and no fresh copy exists the caller gets 503 with
-    Retry-After, never a stale "yes": a hug must never reach someone who has closed hugs.
+    (5 s), and a write reuses only a copy that refuses; when the user service cannot answer the
+    caller gets 503 with Retry-After, never a cached or stale "yes": a hug must never reach
+    someone who has closed hugs or blocked the sender.
     """
     return AudienceSource(
         client, cache_client, prefix="hm:hug:audience", not_found=errors.UserNotFound, ttl=AUDIENCE_TTL_SECONDS

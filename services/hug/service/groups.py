@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from services.hug import errors
 from services.hug.models import GroupHug, GroupHugParticipant, OutboxEvent, db
-from services.hug.service.audience import admits_hugs
+from services.hug.service.audience import admits_hugs, refuses_hugs
 from shared.audience import AudienceSource
 from shared.clock import utcnow
 from shared.events import publish
@@ -64,7 +64,7 @@ def create(*, creator_id: uuid.UUID, data: dict[str, Any], audience: AudienceSou
     unknown: dict[str, list[str]] = {}
     refused: dict[str, list[str]] = {}
     for invitee in invitees:
-        settings = audience.lookup(invitee, creator_id)
+        settings = audience.lookup(invitee, creator_id, refuses=refuses_hugs)
         if settings is None:
             unknown[str(invitee)] = ["No such user."]
         elif not admits_hugs(settings):

@@ -9,6 +9,7 @@ from sqlalchemy import and_, or_, select, update
 
 from services.hug import errors
 from services.hug.models import HugRequest, OutboxEvent, db
+from services.hug.service.audience import blocked
 from services.hug.service.catalogue import DEFAULT_TYPE
 from services.hug.service.hugs import insert_hug
 from shared.audience import AudienceSource
@@ -26,7 +27,7 @@ def create(*, requester_id: uuid.UUID, data: dict[str, Any], audience: AudienceS
             raise errors.HugToSelf(
                 "You cannot ask yourself for a hug.", errors={"recipient_id": ["Must not be yourself."]}
             )
-        if audience.get(recipient_id, requester_id)["blocked"]:
+        if audience.get(recipient_id, requester_id, refuses=blocked)["blocked"]:
             raise errors.HugsNotAccepted("You cannot ask this person for a hug.")
     request = HugRequest(
         id=uuid.uuid4(),
@@ -119,7 +120,7 @@ def answer(
     if request.status != "pending":
         raise errors.RequestAlreadyAnswered(f"This hug request was already {request.status}.")
     if status == "accepted":
-        settings = audience.lookup(request.requester_id, responder_id)
+        settings = audience.lookup(request.requester_id, responder_id, refuses=blocked)
         if settings is None:
             raise errors.HugRequestNotFound("No such hug request.")
         if settings["blocked"]:

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, select, text, update
 
 from services.hug import errors
 from services.hug.models import Hug, OutboxEvent, db
-from services.hug.service.audience import admits_hugs
+from services.hug.service.audience import admits_hugs, refuses_hugs
 from services.hug.service.catalogue import label_of
 from shared.audience import AudienceSource
 from shared.clock import utcnow
@@ -113,7 +113,7 @@ def send(
     recipient_id: uuid.UUID = data["recipient_id"]
     if recipient_id == sender_id:
         raise errors.HugToSelf("You cannot send a hug to yourself.", errors={"recipient_id": ["Must not be yourself."]})
-    if not admits_hugs(audience.get(recipient_id, sender_id)):
+    if not admits_hugs(audience.get(recipient_id, sender_id, refuses=refuses_hugs)):
         raise errors.HugsNotAccepted("This person does not accept hugs from you.")
     _check_flood(sender_id, recipient_id, flood_limit, flood_window_seconds)
     hug = insert_hug(sender_id=sender_id, recipient_id=recipient_id, hug_type=data["type"], message=data.get("message"))

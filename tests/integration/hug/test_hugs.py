@@ -81,6 +81,30 @@ def test_a_block_either_way_refuses_hugs(person, events, blocker):
     assert events() == []
 
 
+WRITES = {
+    "hug": ("/api/v1/hugs", lambda bob: {"recipient_id": bob.id, "type": "warm"}),
+    "request": ("/api/v1/hugs/request", lambda bob: {"recipient_id": bob.id}),
+    "invite": ("/api/v1/hugs/group", lambda bob: {"name": "Team hug", "participant_ids": [bob.id]}),
+}
+
+
+@pytest.mark.parametrize(
+    "write,change", [(w, "block") for w in WRITES] + [("hug", "close hugs"), ("invite", "close hugs")]
+)
+def test_a_block_or_closed_hugs_apply_at_once_though_an_admission_was_cached(person, write, change):
+    alice, bob = person(), person()
+    bob.open_hugs()
+    path, body = WRITES[write]
+    assert alice.post(path, json=body(bob)).status_code == 201  # bob's admission is now cached
+    if change == "block":
+        bob.block(alice)
+    else:
+        bob.set_privacy(allow_hugs_from="none")
+    refused = alice.post(path, json=body(bob))
+    assert refused.status_code == 403, refused.json
+    assert refused.json["code"] == "hug.not_accepted"
+
+
 def test_hug_to_oneself_is_422(person, events):
     alice = person()
     response = alice.post(HUGS, json={"recipient_id": alice.id, "type": "warm"})
