@@ -1,6 +1,6 @@
 """Errors the notification service raises, each with a stable code."""
 
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 
 
 class NotificationNotFound(NotFound):
@@ -9,3 +9,7 @@ class NotificationNotFound(NotFound):
 
 class DeviceNotFound(NotFound):
     code = "notification.device_not_found"
+
+
+class DeviceTokenTaken(Conflict):
+    code = "notification.device_token_taken"

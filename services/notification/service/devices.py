@@ -12,26 +12,31 @@ from services.notification.models import Device, db
 
 
 def register(*, user_id: uuid.UUID, data: dict[str, Any]) -> tuple[Device, bool]:
-    """Register a token for the caller; return the device and whether it is new to the caller.
+    """Register a token for the caller; return the device and whether it is new.
 
-    The token is unique: registering it again is idempotent (and reactivates it), and a token
-    last registered by someone else moves to the caller (the phone changed hands), so pushes for
-    the previous owner stop going to it.
+    The token is unique: registering it again is idempotent (and reactivates it). A token that is
+    another account's is refused (409), never moved: whoever learnt someone's token could otherwise
+    take over their pushes, or aim their own at that phone. A phone that changes hands is freed by
+    its previous account removing the device (as signing out does), or by erasing that account.
     """
     row = db.session.execute(
         text(
-            "WITH previous AS (SELECT user_id FROM devices WHERE device_token = :token) "
             "INSERT INTO devices (id, user_id, device_token, device_type, is_active) "
             "VALUES (:id, :user, :token, :type, true) "
-            "ON CONFLICT (device_token) DO UPDATE SET user_id = excluded.user_id, "
-            "device_type = excluded.device_type, is_active = true, updated_at = now() "
-            "RETURNING id, (SELECT user_id FROM previous) AS previous_user"
+            "ON CONFLICT (device_token) DO UPDATE SET device_type = excluded.device_type, "
+            "is_active = true, updated_at = now() WHERE devices.user_id = excluded.user_id "
+            "RETURNING id, (xmax = 0) AS inserted"
         ),
         {"id": uuid.uuid4(), "user": user_id, "token": data["device_token"], "type": data["device_type"]},
-    ).one()
+    ).one_or_none()
+    if row is None:
+        db.session.rollback()
+        raise errors.DeviceTokenTaken(
+            "This device token is registered to another account; that account must remove it first."
+        )
     db.session.commit()
     device = db.session.get(Device, row.id, populate_existing=True)
-    return device, row.previous_user != user_id
+    return device, bool(row.inserted)
 
 
 def listing(*, user_id: uuid.UUID) -> list[Device]:

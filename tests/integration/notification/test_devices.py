@@ -30,22 +30,25 @@ def test_register_is_idempotent_per_token(caller):
     assert [d["id"] for d in listed] == [first.json["id"]]
 
 
-def test_a_token_registered_by_another_user_moves_to_them(caller):
+def test_a_token_registered_by_another_user_is_refused_not_moved(caller):
     alice, bob = caller(), caller()
-    device = alice.add_device("tok-shared-phone")
-    moved = bob.post(PATH, json={"device_token": "tok-shared-phone", "device_type": "android"})
-    assert moved.status_code == 201
-    assert alice.get(PATH).json["items"] == []
-    assert [d["id"] for d in bob.get(PATH).json["items"]] == [moved.json["id"]]
-    assert alice.delete(f"{PATH}/{device['id']}").status_code == 404
+    device = alice.add_device("tok-alices-phone")
+    taken = bob.post(PATH, json={"device_token": "tok-alices-phone", "device_type": "android"})
+    assert taken.status_code == 409 and taken.content_type == "application/problem+json"
+    assert taken.json["code"] == "notification.device_token_taken"
+    assert [d["id"] for d in alice.get(PATH).json["items"]] == [device["id"]]
+    assert alice.get(PATH).json["items"][0]["device_type"] == device["device_type"]
+    assert bob.get(PATH).json["items"] == []
+    assert bob.delete(f"{PATH}/{device['id']}").status_code == 404
 
 
 def test_a_pending_push_never_reaches_a_phone_that_changed_hands(caller, notification_app, sent):
     alice, bob = caller(), caller()
-    alice.add_device("tok-sold")
+    device = alice.add_device("tok-sold")
     alice.hugged()
     (push,) = pushes(alice.id)
-    bob.add_device("tok-sold")
+    assert alice.delete(f"{PATH}/{device['id']}").status_code == 204  # signing out frees the token
+    assert bob.post(PATH, json={"device_token": "tok-sold", "device_type": "ios"}).status_code == 201
     assert send(notification_app, push.id).status == "failed"
     assert sent.push.sent == []
 
