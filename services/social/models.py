@@ -71,6 +71,14 @@ class FriendRequest(db.Model):
     __table_args__ = (Index("ix_friend_requests_addressee_id", "addressee_id", "requester_id"),)
 
 
+class ClosedToRequests(db.Model):
+    """Users whose allow_friend_requests is false (a local copy fed by PrivacyChanged), never recommended."""
+
+    __tablename__ = "closed_to_requests"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+
+
 class RelationClock(db.Model):
     """When a relation between two users last changed, so a late, older event cannot undo a newer one."""
 
@@ -122,7 +130,8 @@ class ProcessedEvent(ProcessedEventMixin, db.Model):
 
 # What the social service holds about a user: their activities and those of others that name them
 # (a "new_friend" activity's object, a user id anywhere in an activity's data), both sides of every
-# relation in the local graph and its clocks, and their shares. It keeps no Redis keys of its own.
+# relation in the local graph and its clocks, whether they take friend requests, and their shares.
+# It keeps no Redis keys of its own.
 USER_DATA = UserData(
     "social",
     [
@@ -132,5 +141,6 @@ USER_DATA = UserData(
         Holding("friend_requests", columns=("requester_id", "addressee_id")),
         Holding("relation_clocks", columns=("a", "b")),
         Holding("shares", columns=("owner_id",)),
+        Holding("closed_to_requests", columns=("user_id",)),
     ],
 )

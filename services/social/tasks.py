@@ -126,13 +126,16 @@ def on_mood_deleted(event: dict[str, Any]) -> None:
 
 @registry.subscribe("PrivacyChanged", "social.moods")
 def on_privacy_changed(event: dict[str, Any]) -> None:
-    """Re-derive the visibility of the user's mood and milestone activities from their current setting."""
+    """Re-derive the visibility of the user's mood and milestone activities, and whether they are
+    recommended (only if they take friend requests), from their current settings."""
     (user_id,) = _ids(event["data"], "user_id")
     flask_app = app()
     with flask_app.app_context():
-        visibility = service.mood_shared_visibility(flask_app.extensions["service_client"], user_id)
+        settings = service.owner_settings(flask_app.extensions["service_client"], user_id)
         if claim_once(db.session, ProcessedEvent, event["id"], "social.moods"):
-            service.reshare_moods(user_id=user_id, visibility=visibility)
+            service.reshare_moods(user_id=user_id, visibility=service.shared_visibility(settings))
+            if settings is not None:
+                service.take_friend_requests(user_id=user_id, allowed=bool(settings["allow_friend_requests"]))
         db.session.commit()
 
 

@@ -17,6 +17,7 @@ from services.social.service.graph import (
     end_friendship,
     recommendations,
     request_friendship,
+    take_friend_requests,
     unblock,
 )
 from services.social.service.moods import (
@@ -24,8 +25,10 @@ from services.social.service.moods import (
     delete_mood,
     mood_is_public_now,
     mood_shared_visibility,
+    owner_settings,
     record_milestone,
     reshare_moods,
+    shared_visibility,
     sync_mood,
 )
 from services.social.service.shares import create_share, revoke_share, share_url, shared_view
@@ -44,6 +47,7 @@ __all__ = [
     "friends_activity",
     "mood_is_public_now",
     "mood_shared_visibility",
+    "owner_settings",
     "read",
     "recommendations",
     "record_event_activity",
@@ -54,6 +58,8 @@ __all__ = [
     "revoke_share",
     "share_url",
     "shared_view",
+    "shared_visibility",
     "sync_mood",
+    "take_friend_requests",
     "unblock",
 ]

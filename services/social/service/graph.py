@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
-from services.social.models import Activity, Block, FriendRequest, Friendship, RelationClock, db
+from services.social.models import Activity, Block, ClosedToRequests, FriendRequest, Friendship, RelationClock, db
 from services.social.service.activities import record_event_activity
 
 
@@ -122,8 +122,17 @@ def close_request(*, requester_id: uuid.UUID, addressee_id: uuid.UUID, at: datet
         )
 
 
+def take_friend_requests(*, user_id: uuid.UUID, allowed: bool) -> None:
+    """Record the user's allow_friend_requests, as the user service says it is now (caller commits)."""
+    if allowed:
+        db.session.execute(delete(ClosedToRequests).where(ClosedToRequests.user_id == user_id))
+    else:
+        db.session.execute(insert(ClosedToRequests).values(user_id=user_id).on_conflict_do_nothing())
+
+
 def recommendations(*, user_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
-    """Friends of friends ranked by mutual friends; never self, friends, pending or blocked (one query)."""
+    """Friends of friends ranked by mutual friends; never self, friends, pending, blocked, or anyone
+    who takes no friend requests (one query)."""
     mine, theirs = Friendship.__table__.alias("mine"), Friendship.__table__.alias("theirs")
     candidate = theirs.c.friend_id
     already = exists().where(Friendship.user_id == user_id, Friendship.friend_id == candidate)
@@ -139,11 +148,12 @@ def recommendations(*, user_id: uuid.UUID, limit: int) -> list[dict[str, Any]]:
             and_(Block.blocker_id == candidate, Block.blocked_id == user_id),
         )
     )
+    closed = exists().where(ClosedToRequests.user_id == candidate)
     mutual = func.count().label("mutual_friends")
     query = (
         select(candidate.label("user_id"), mutual)
         .select_from(mine.join(theirs, theirs.c.user_id == mine.c.friend_id))
-        .where(mine.c.user_id == user_id, candidate != user_id, ~already, ~pending, ~blocked)
+        .where(mine.c.user_id == user_id, candidate != user_id, ~already, ~pending, ~blocked, ~closed)
         .group_by(candidate)
         .order_by(mutual.desc(), candidate)
         .limit(limit)

@@ -4,6 +4,7 @@ both visible as the owner's share_moods_with allows."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
@@ -16,13 +17,22 @@ MILESTONE_ACTIVITY = "streak_milestone"
 _VISIBILITY = {"public": "public", "friends": "friends"}
 
 
-def mood_shared_visibility(client: ServiceClient, owner_id: uuid.UUID) -> str | None:
-    """The visibility the owner's shared moods get now (None: they share with no one).
+def owner_settings(client: ServiceClient, owner_id: uuid.UUID) -> dict[str, Any] | None:
+    """The owner's privacy settings now (None: no such user).
 
     Asked of the user service at consume time; any failure raises, so the consumer is retried.
     """
-    audience = client.read("user", f"/internal/v1/users/{owner_id}/audience/{owner_id}")
-    return None if audience is None else _VISIBILITY.get(audience["share_moods_with"])
+    return client.read("user", f"/internal/v1/users/{owner_id}/audience/{owner_id}")
+
+
+def shared_visibility(settings: dict[str, Any] | None) -> str | None:
+    """The visibility the owner's shared moods get under these settings (None: they share with no one)."""
+    return None if settings is None else _VISIBILITY.get(settings["share_moods_with"])
+
+
+def mood_shared_visibility(client: ServiceClient, owner_id: uuid.UUID) -> str | None:
+    """The visibility the owner's shared moods get now; any failure raises (the consumer is retried)."""
+    return shared_visibility(owner_settings(client, owner_id))
 
 
 def mood_is_public_now(client: ServiceClient, owner_id: uuid.UUID, mood_id: uuid.UUID) -> bool:

@@ -49,3 +49,16 @@ def test_bad_query_gets_422(viewer, query):
 
 def test_requires_a_token(client):
     assert client.get("/api/v1/social/recommendations").status_code == 401
+
+
+def test_never_someone_who_takes_no_friend_requests(viewer, member):
+    me, friend, closed, open_ = viewer(), viewer(), member(), member()
+    me.befriend(friend)
+    friend.befriend(closed)
+    friend.befriend(open_)
+    closed.set_privacy(allow_friend_requests=False)
+    deliver(event("PrivacyChanged", user_id=closed.id))
+    assert recommended(me) == [(open_.id, 1)]
+    closed.set_privacy(allow_friend_requests=True)
+    deliver(event("PrivacyChanged", user_id=closed.id))
+    assert sorted(recommended(me)) == sorted([(open_.id, 1), (closed.id, 1)])

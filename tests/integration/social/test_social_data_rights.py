@@ -9,13 +9,22 @@ from typing import Any
 import pytest
 from sqlalchemy import String, cast, func, or_, select
 
-from services.social.models import Activity, Block, FriendRequest, Friendship, RelationClock, Share, db
+from services.social.models import (
+    Activity,
+    Block,
+    ClosedToRequests,
+    FriendRequest,
+    Friendship,
+    RelationClock,
+    Share,
+    db,
+)
 from shared.sqlstate import is_erasure_refusal
 from tests.integration.social.conftest import SHARE, Viewer, assert_gone, deliver, event, share, view
 
 EXPORT = "/internal/v1/account/export"
 ERASURES = "/internal/v1/erasures/"
-TABLES = {"activities", "friendships", "blocks", "friend_requests", "relation_clocks", "shares"}
+TABLES = {"activities", "friendships", "blocks", "friend_requests", "relation_clocks", "shares", "closed_to_requests"}
 
 # The social section of an export that holds nothing of the caller.
 EMPTY_EXPORT = {
@@ -47,6 +56,7 @@ def naming(user_id: str) -> int:
         (FriendRequest, or_(FriendRequest.requester_id == user, FriendRequest.addressee_id == user)),
         (RelationClock, or_(RelationClock.a == user, RelationClock.b == user)),
         (Share, Share.owner_id == user),
+        (ClosedToRequests, ClosedToRequests.user_id == user),
     ]
     return sum(db.session.execute(select(func.count()).select_from(m).where(w)).scalar_one() for m, w in checks)
 
