@@ -63,14 +63,16 @@ class RegisterResource(Resource):
 class LoginResource(Resource):
     def post(self) -> Response:
         data = load_body(schemas.LoginIn())
-        user, pair = service.login(
+        user, pair, device_token = service.login(
             login=data.get("email") or data["username"],
             password=data["password"],
             ip=client_ip(),
             throttle=_ctx().throttle,
             kid=_ctx().key.kid,
+            devices=_ctx().devices,
+            device_token=data.get("device_token"),
         )
-        return _no_store(jsonify(_session_body(user, pair)))
+        return _no_store(jsonify({**_session_body(user, pair), "device_token": device_token}))
 
 
 class OidcResource(Resource):
@@ -141,7 +143,12 @@ class TokenResource(Resource):
             except ValidationError:
                 raise errors.OAuthError("invalid_request", "username and password are required.") from None
             return service.login(
-                login=data["username"], password=data["password"], ip=client_ip(), throttle=_ctx().throttle, kid=kid
+                login=data["username"],
+                password=data["password"],
+                ip=client_ip(),
+                throttle=_ctx().throttle,
+                kid=kid,
+                devices=_ctx().devices,
             )[1]
         if grant == "refresh_token":
             token = params.get("refresh_token")

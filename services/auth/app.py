@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,14 @@ from flask_jwt_extended import JWTManager
 
 from services.auth import api
 from services.auth.models import db
-from services.auth.service import LoginThrottle, SigningKey, ensure_admin, parse_service_clients, passwords
+from services.auth.service import (
+    DeviceTokens,
+    LoginThrottle,
+    SigningKey,
+    ensure_admin,
+    parse_service_clients,
+    passwords,
+)
 from services.auth.service.oidc import IdTokenVerifier, parse_providers
 from services.auth.service.revocations import RecordedDenylist, watch
 from shared.app import create_base_app
@@ -71,6 +79,7 @@ class AuthContext:
     throttle: LoginThrottle
     service_clients: dict[str, str]
     id_tokens: IdTokenVerifier
+    devices: DeviceTokens
 
 
 def _signing_key(config: Config) -> SigningKey:
@@ -114,8 +123,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JWT_ACCESS_TOKEN_EXPIRES=ACCESS_TOKEN_SECONDS,
     )
     JWTManager(app)  # signs access tokens; every process verifies them with shared.auth
+    # Device tokens are signed with a key derived from the signing key: no further secret to manage.
+    device_key = hashlib.sha256(b"hugmood device tokens\0" + key.private_pem.encode()).digest()
     app.extensions["auth"] = AuthContext(
-        key, LoginThrottle(base.redis), config.AUTH_SERVICE_CLIENTS, IdTokenVerifier(config.AUTH_OIDC_PROVIDERS)
+        key,
+        LoginThrottle(base.redis),
+        config.AUTH_SERVICE_CLIENTS,
+        IdTokenVerifier(config.AUTH_OIDC_PROVIDERS),
+        DeviceTokens(device_key),
     )
     api.register_resources(base.api)
     if all(admin):

@@ -17,8 +17,14 @@ class InvalidRefreshToken(Unauthorized):
         super().__init__("The refresh token is invalid, expired or revoked.")
 
 
-class UsernameTaken(Conflict):
-    code = "auth.username_taken"
+class AccountTaken(Conflict):
+    """A registration whose username or email is in use: one answer for either, so it does not
+    tell which (the email one would confirm that an address has an account)."""
+
+    code = "auth.account_taken"
+
+    def __init__(self) -> None:
+        super().__init__("That username or email is taken.")
 
 
 class EmailTaken(Conflict):

@@ -58,6 +58,9 @@ class LoginIn(Schema):
     email = fields.String(validate=validate.Length(min=1, max=254))
     username = fields.String(validate=validate.Length(min=1, max=254))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+    # From an earlier successful login of this account on this client: exempts it from the
+    # per-account lockout (docs/architecture.md, "Login throttling").
+    device_token = fields.String(validate=validate.Length(min=1, max=256), load_only=True)
 
     @validates_schema
     def _one_login(self, data: dict, **_: object) -> None:

@@ -2,7 +2,6 @@
 
 from services.auth.service.account import export_account
 from services.auth.service.accounts import (
-    LoginThrottle,
     authenticate,
     change_password,
     confirm_password_reset,
@@ -18,6 +17,7 @@ from services.auth.service.accounts import (
 )
 from services.auth.service.keys import SigningKey, generate_private_key_pem
 from services.auth.service.passwords import PasswordHashing, passwords
+from services.auth.service.throttle import DeviceTokens, LoginThrottle
 from services.auth.service.tokens import (
     TokenPair,
     access_token_for,
@@ -31,6 +31,7 @@ from services.auth.service.tokens import (
 )
 
 __all__ = [
+    "DeviceTokens",
     "LoginThrottle",
     "PasswordHashing",
     "SigningKey",

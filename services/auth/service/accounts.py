@@ -1,27 +1,27 @@
-"""Accounts: registration, login and throttling, password change and reset, roles, the admin."""
+"""Accounts: registration, login, password change and reset, roles, the admin."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import secrets
-import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from services.auth import errors
 from services.auth.models import USER_DATA, OutboxEvent, PasswordResetToken, TokenFamily, User, db
 from services.auth.service.passwords import DUMMY_HASH, NO_PASSWORD, passwords
+from services.auth.service.throttle import Attempt, DeviceTokens, LoginThrottle
 from services.auth.service.tokens import TokenPair, live_families, revoke_families, start_session, token_hash
 from shared.auth import Denylist
 from shared.clock import utcnow
 from shared.db import outside_transaction
-from shared.events import publish
+from shared.events import RELAY_CHANNEL, publish
 
 RESET_TOKEN_LIFETIME = timedelta(hours=1)
 
@@ -49,14 +49,12 @@ def register(*, data: dict[str, Any], kid: str) -> tuple[User, TokenPair]:
     """Create an account and its first session; UserRegistered goes out through the outbox."""
     username, email = data["username"], data["email"].strip()
     taken = db.session.execute(
-        select(User.username, User.email).where(
+        select(User.id).where(
             or_(func.lower(User.username) == username.lower(), func.lower(User.email) == email.lower())
         )
     ).first()
     if taken is not None:
-        if taken.username.lower() == username.lower():
-            raise errors.UsernameTaken("That username is taken.")
-        raise errors.EmailTaken("An account with that email exists.")
+        raise errors.AccountTaken()
     user = create_user(
         username=username,
         email=email,
@@ -71,7 +69,7 @@ def register(*, data: dict[str, Any], kid: str) -> tuple[User, TokenPair]:
         db.session.rollback()
         if getattr(exc.orig, "pgcode", None) != "23505":
             raise
-        raise errors.UsernameTaken("That username or email is taken.") from exc
+        raise errors.AccountTaken() from exc
     return user, pair
 
 
@@ -85,64 +83,8 @@ def find_by_login(login: str) -> User | None:
     ).scalar_one_or_none()
 
 
-class LoginThrottle:
-    """Growing delays after failed logins, per account+IP and per account; capped, so an
-    attacker can slow but never lock out the real user for good."""
-
-    FREE_PER_IP, FREE_PER_ACCOUNT, CAP_SECONDS, WINDOW = 5, 20, 300, 900
-
-    def __init__(self, client: redis.Redis):
-        self.redis = client
-
-    def _keys(self, login: str, ip: str) -> tuple[str, str]:
-        account = hashlib.sha256(login.strip().lower().encode()).hexdigest()[:32]
-        return f"hm:login:fail:{account}:{ip}", f"hm:login:fail:{account}"
-
-    def _delay(self, failures: int, free: int) -> int:
-        return 0 if failures < free else min(self.CAP_SECONDS, 2 ** (failures - free + 1))
-
-    def check(self, login: str, ip: str) -> None:
-        """Raise 429 while the account is cooling down after repeated failures."""
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            for key in self._keys(login, ip):
-                pipe.hmget(key, "n", "last")
-            (n_ip, last_ip), (n_acct, last_acct) = pipe.execute()
-        except redis.RedisError:
-            return  # the gateway's per-process fallback limiter still bounds login attempts
-        for n, last, free in ((n_ip, last_ip, self.FREE_PER_IP), (n_acct, last_acct, self.FREE_PER_ACCOUNT)):
-            if n is None:
-                continue
-            wait = self._delay(int(n), free) - (time.time() - float(last))
-            if wait > 0:
-                raise errors.LoginThrottled(int(wait) + 1)
-
-    def failed(self, login: str, ip: str) -> None:
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            for key in self._keys(login, ip):
-                pipe.hincrby(key, "n", 1)
-                pipe.hset(key, "last", time.time())
-                pipe.expire(key, self.WINDOW)
-            pipe.execute()
-        except redis.RedisError:
-            pass
-
-    def succeeded(self, login: str, ip: str) -> None:
-        with contextlib.suppress(redis.RedisError):
-            self.redis.delete(self._keys(login, ip)[0])
-
-    def forget(self, *logins: str) -> None:
-        """Drop every failure count of these logins (an account being deleted)."""
-        for login in logins:
-            account_key = self._keys(login, "-")[1]
-            keys = [account_key, *self.redis.scan_iter(match=f"{account_key}:*", count=1000)]
-            self.redis.delete(*keys)
-
-
-def authenticate(*, login: str, password: str) -> User:
-    """The account for this login and password, or one generic failure (same work either way)."""
-    user = find_by_login(login)
+def authenticate(*, user: User | None, password: str) -> User:
+    """The account if this password is its own, or one generic failure (same work either way)."""
     if user is None:
         passwords.verify(password, DUMMY_HASH)
         raise errors.InvalidCredentials()
@@ -154,19 +96,32 @@ def authenticate(*, login: str, password: str) -> User:
     return user
 
 
-def login(*, login: str, password: str, ip: str, throttle: LoginThrottle, kid: str) -> tuple[User, TokenPair]:
-    """Authenticate and start a session, throttling repeated failures."""
-    throttle.check(login, ip)
+def login(
+    *,
+    login: str,
+    password: str,
+    ip: str,
+    throttle: LoginThrottle,
+    kid: str,
+    devices: DeviceTokens,
+    device_token: str | None = None,
+) -> tuple[User, TokenPair, str]:
+    """Authenticate and start a session, throttling repeated failures; also returns a device
+    token for this account that exempts this client from the per-account budget next time."""
+    user = find_by_login(login)
+    account = str(user.id) if user is not None else LoginThrottle.account_of(login)
+    attempt = Attempt(account, ip, devices.device_of(device_token, account))
+    throttle.check(attempt)
     try:
-        user = authenticate(login=login, password=password)
+        user = authenticate(user=user, password=password)
     except errors.InvalidCredentials:
-        throttle.failed(login, ip)
+        throttle.failed(attempt)
         raise
-    throttle.succeeded(login, ip)
+    throttle.succeeded(attempt)
     user.last_login = utcnow()
     pair = start_session(user=user, kid=kid)
     db.session.commit()
-    return user, pair
+    return user, pair, devices.issue(str(user.id))
 
 
 def read_user(user_id: str) -> User:
@@ -199,32 +154,68 @@ def change_password(*, user_id: str, family_id: str | None, current: str, new: s
     db.session.commit()
 
 
-def request_password_reset(*, email: str) -> None:
-    """Issue a single-use reset token for this address, if it has an account (the caller can't tell)."""
-    user = db.session.execute(
-        select(User).where(func.lower(User.email) == email.strip().lower(), User.deleted_at.is_(None))
-    ).scalar_one_or_none()
-    if user is None:
-        return
-    db.session.execute(
-        update(PasswordResetToken)
-        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
-        .values(used_at=utcnow())
+# At most this many reset emails per account and hour; further requests are dropped, still 202.
+RESET_EMAILS_PER_HOUR = 3
+
+# One statement does a reset request's whole work, so the request runs the same statements
+# whether or not the address has an account (only the rows it writes differ): find the account,
+# unless it had RESET_EMAILS_PER_HOUR tokens in the last hour; spend its unused tokens; add the
+# new one; and put PasswordResetRequested in the outbox (the payload in `publish`'s form).
+_RESET = text(
+    f"""
+    WITH target AS (
+        SELECT u.id, u.email FROM {User.__table__.fullname} u
+        WHERE lower(u.email) = :address AND u.deleted_at IS NULL
+          AND (SELECT count(*) FROM {PasswordResetToken.__table__.fullname} t
+               WHERE t.user_id = u.id AND t.created_at > :since) < :per_hour
+    ),
+    spent AS (
+        UPDATE {PasswordResetToken.__table__.fullname} SET used_at = :now
+        WHERE used_at IS NULL AND user_id IN (SELECT id FROM target)
+    ),
+    issued AS (
+        INSERT INTO {PasswordResetToken.__table__.fullname} (id, user_id, token_hash, expires_at)
+        SELECT :token_id, id, :token_hash, :expires_at FROM target
+        RETURNING user_id
     )
-    token = secrets.token_urlsafe(32)
-    expires = utcnow() + RESET_TOKEN_LIFETIME
-    db.session.add(PasswordResetToken(user_id=user.id, token_hash=token_hash(token), expires_at=expires))
-    publish(
-        db.session,
-        OutboxEvent,
-        "PasswordResetRequested",
+    INSERT INTO {OutboxEvent.__table__.fullname} (id, event_type, payload, attempts)
+    SELECT :event_id, 'PasswordResetRequested', jsonb_build_object(
+        'id', CAST(:event_id AS text), 'type', 'PasswordResetRequested', 'occurred_at', CAST(:now_iso AS text),
+        'data', jsonb_build_object('user_id', CAST(target.id AS text), 'email', target.email,
+                                   'token', CAST(:token AS text), 'expires_at', CAST(:expires_iso AS text))
+    ), 0
+    FROM target JOIN issued ON issued.user_id = target.id
+    """
+)
+
+
+def request_password_reset(*, email: str) -> None:
+    """Issue a single-use reset token for this address, if it has an account and has not had
+    RESET_EMAILS_PER_HOUR in the last hour; the same statements either way (the caller can't tell)."""
+    address = email.strip().lower()
+    token, now = secrets.token_urlsafe(32), utcnow()
+    expires = now + RESET_TOKEN_LIFETIME
+    # Concurrent requests for one address queue here, so the hourly cap holds exactly.
+    lock = int.from_bytes(hashlib.sha256(b"password reset\0" + address.encode()).digest()[:8], "big", signed=True)
+    db.session.execute(select(func.pg_advisory_xact_lock(lock)))
+    db.session.execute(
+        _RESET,
         {
-            "user_id": str(user.id),
-            "email": user.email,
+            "address": address,
+            "since": now - timedelta(hours=1),
+            "per_hour": RESET_EMAILS_PER_HOUR,
+            "now": now,
+            "now_iso": now.isoformat(),
+            "token_id": uuid.uuid4(),
+            "token_hash": token_hash(token),
             "token": token,
-            "expires_at": expires.isoformat(),
+            "expires_at": expires,
+            "expires_iso": expires.isoformat(),
+            "event_id": uuid.uuid4(),
         },
     )
+    # Wake the relay as `publish` does; on every request, whether or not a row was written.
+    db.session.execute(text("SELECT pg_notify(:channel, :schema)"), {"channel": RELAY_CHANNEL, "schema": "auth"})
     db.session.commit()
 
 
@@ -286,11 +277,12 @@ def delete_account(*, user_id: str, password: str, ip: str, throttle: LoginThrot
     An account that only signs in with OIDC has no password; it sets one by password reset first.
     """
     user = get_user(user_id)
-    throttle.check(user.username, ip)
+    attempt = Attempt(str(user.id), ip)
+    throttle.check(attempt)
     if not passwords.verify(password, user.password_hash):
-        throttle.failed(user.username, ip)
+        throttle.failed(attempt)
         raise errors.WrongPassword("The password is incorrect.")
-    deleted_id, logins = str(user.id), (user.username, user.email)
+    deleted_id = str(user.id)
     families = db.session.execute(select(TokenFamily.id).where(TokenFamily.user_id == user.id)).scalars().all()
     denylist.revoke_families([str(family) for family in families])
     event_id = publish(db.session, OutboxEvent, "UserDeleted", {"user_id": deleted_id})
@@ -301,5 +293,5 @@ def delete_account(*, user_id: str, password: str, ip: str, throttle: LoginThrot
         # Best effort: the role-change mark expires with the last access token anyway, and the
         # failure counts within their window.
         USER_DATA.purge_keys(denylist.redis, deleted_id)
-        throttle.forget(*logins)
+        throttle.forget(deleted_id)
     return deleted_id

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select, text
 
 from services.auth.models import USER_DATA, OutboxEvent, User, db
-from services.auth.service import LoginThrottle
 from shared.sqlstate import is_erasure_refusal
 from tests.integration.auth.conftest import PASSWORD, bearer, register
 
@@ -108,10 +107,12 @@ def test_delete_drops_the_users_redis_keys(client, redis_client):
     session = register(client)
     user_id = session["user"]["id"]
     redis_client.set(f"hm:deny:ver:{user_id}", 0)  # a role-change mark that refuses none of its tokens
-    throttle = LoginThrottle(redis_client)
-    throttle.failed("alice", "10.0.0.1")
-    throttle.failed("alice@example.com", "10.0.0.2")
-    assert len(list(redis_client.scan_iter("hm:login:fail:*"))) == 4
+    for login, ip in (("alice", "10.0.0.1"), ("alice@example.com", "10.0.0.2")):
+        body = {"username": login, "password": "not the password"}
+        assert client.post("/api/v1/auth/login", json=body, headers={"X-Real-IP": ip}).status_code == 401
+    assert client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}).status_code == 200
+    assert len(list(redis_client.scan_iter("hm:login:fail:*"))) == 3  # per address twice, per account
+    assert list(redis_client.scan_iter("hm:login:known:*"))
     assert delete(client, session["access_token"]).status_code == 202
     assert list(redis_client.scan_iter(f"*{user_id}*")) == []
     assert list(redis_client.scan_iter("hm:login:fail:*")) == []

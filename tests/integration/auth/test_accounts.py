@@ -54,6 +54,20 @@ def test_taken_username_or_email_gets_409(client, field, value):
     assert response.content_type == "application/problem+json"
 
 
+def test_a_taken_username_and_a_taken_email_get_the_same_answer(client):
+    register(client)
+    taken_username = client.post(
+        "/api/v1/auth/register", json={"username": "alice", "email": "new@example.com", "password": PASSWORD}
+    )
+    taken_email = client.post(
+        "/api/v1/auth/register", json={"username": "newcomer", "email": "alice@example.com", "password": PASSWORD}
+    )
+    assert taken_username.status_code == taken_email.status_code == 409
+    strip = lambda body: {k: v for k, v in body.items() if k != "request_id"}  # noqa: E731
+    assert strip(taken_username.json) == strip(taken_email.json)
+    assert taken_email.json["code"] == "auth.account_taken"
+
+
 @pytest.mark.parametrize(
     "body,field",
     [
