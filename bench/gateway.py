@@ -346,8 +346,9 @@ def bench_limiter(redis_url: str, n: int, chunks: int = 40) -> dict[str, Any]:
     authed = [("ip:127.0.0.1", int(HUGE)), (f"user:{claims['sub']}", int(HUGE))]
     raw_key = "hm:rl:bench:raw"
     # The exact EVALSHA the full check sends, without Limiter's Python around it.
-    keys = [f"hm:rl:{name}" for name, _ in authed] + Denylist.keys_for(claims)
-    args = [len(authed), 60, *(limit for _, limit in authed), claims["iat"]]
+    Denylist(client).mark_ready()  # as the auth service does: without it every token check is refused
+    now = int(time.time())
+    keys, args = limiter.script_input(authed, claims, now - now % limiter.window)
     sha = limiter.script.sha or client.script_load(limiter.script.script)
 
     variants = {

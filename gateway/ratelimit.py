@@ -78,10 +78,10 @@ class Limiter:
         self.script = client.register_script(LUA)
         self.local = LocalLimiter()
 
-    def check(self, buckets: list[tuple[str, int]], claims: dict[str, Any] | None) -> Verdict:
-        """Raises redis.RedisError when Redis cannot answer (RevocationsNotLoaded: for this token)."""
-        now = int(time.time())
-        window_start = now - now % self.window
+    def script_input(
+        self, buckets: list[tuple[str, int]], claims: dict[str, Any] | None, window_start: int
+    ) -> tuple[list[str], list[Any]]:
+        """The script's KEYS and ARGV for these buckets and this token in the window starting then."""
         keys = [f"hm:rl:{name}:{window_start}" for name, _ in buckets]
         args: list[Any] = [
             len(buckets),
@@ -92,6 +92,13 @@ class Limiter:
         if claims is not None:
             keys += [*Denylist.keys_for(claims), Denylist.READY]
             args[2] = int(claims.get("rv", 0))
+        return keys, args
+
+    def check(self, buckets: list[tuple[str, int]], claims: dict[str, Any] | None) -> Verdict:
+        """Raises redis.RedisError when Redis cannot answer (RevocationsNotLoaded: for this token)."""
+        now = int(time.time())
+        window_start = now - now % self.window
+        keys, args = self.script_input(buckets, claims, window_start)
         try:
             result = self.redis.evalsha(self.script.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
