@@ -18,6 +18,7 @@ from werkzeug.routing import Rule
 
 from gateway import routes
 from gateway.auth import ClientAddress
+from gateway.circuits import CircuitBoard
 from gateway.datarights import ACCOUNT_DELETION, DataRights, data_rights
 from gateway.fleet import FleetHealth, fleet
 from gateway.ops import ops
@@ -124,7 +125,8 @@ class Gateway(Flask):
             )
             for name in SERVICES
         }
-        self.fleet = FleetHealth(self.upstreams)
+        self.fleet = FleetHealth(self.upstreams, on_ready=lambda name: self.circuits.instance_ready(name))
+        self.circuits = CircuitBoard(self.redis, self.upstreams, self.fleet.ready)
         self.wake = WakeHub(config.REDIS_URL, process="gateway")
         self.data_rights = DataRights(self.upstreams, self.redis, self.caller_claims)
         self.register_blueprint(ops)
@@ -146,6 +148,7 @@ class Gateway(Flask):
         call CPython 3.11 makes through C, and every held long poll would keep that C frame in
         its parked greenlet's saved stack."""
         req: GatewayRequest = request_ctx.request  # type: ignore[assignment]
+        self.circuits.start()  # here, not at creation: in the worker that serves, after its fork
         routing = req.routing_exception
         if req.wsgi_path.startswith("//"):  # routing read it without its leading slashes: no rule owns it
             return self.proxy(req)
