@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -30,6 +31,7 @@ from shared.auth import JwksKeys, TokenVerifier
 from shared.config import SERVICES, Config, Setting, parse_positive, resolve_config
 from shared.errors import (
     PROBLEM_JSON,
+    BadRequest,
     MethodNotAllowed,
     NotFound,
     ProblemError,
@@ -72,6 +74,12 @@ SETTINGS = [
     ),
     Setting("GATEWAY_CONNECT_TIMEOUT_SECONDS", parse_positive(float), 1.0, help="upstream connect timeout"),
     Setting("GATEWAY_UPSTREAM_TIMEOUT_SECONDS", parse_positive(float), 10.0, help="upstream read timeout"),
+    Setting(
+        "GATEWAY_BODY_TIMEOUT_SECONDS",
+        parse_positive(float),
+        10.0,
+        help="how long a request body may take to arrive (then 408)",
+    ),
     Setting("GATEWAY_BREAKER_FAIL_MAX", parse_positive(int), 5, help="failures that open a circuit"),
     Setting("GATEWAY_BREAKER_RESET_SECONDS", parse_positive(float), 10.0, help="how long a circuit stays open"),
 ]
@@ -179,7 +187,7 @@ class Gateway(Flask):
         claims = None
         try:
             if req.method in ("POST", "PUT", "PATCH", "DELETE"):
-                body = req.body()
+                body = req.body(self.settings.GATEWAY_BODY_TIMEOUT_SECONDS)
                 check_json_body(
                     req.method,
                     environ.get("CONTENT_TYPE"),
@@ -187,6 +195,11 @@ class Gateway(Flask):
                     lambda: body,
                     form_allowed=key in routes.FORM_BODIES,
                 )
+                if key == routes.TOKEN and _grants_client_credentials(environ.get("CONTENT_TYPE"), body):
+                    raise BadRequest(
+                        "grant_type client_credentials is not served here; services ask the auth service directly.",
+                        code="unsupported_grant_type",
+                    )
             if key not in routes.PUBLIC:
                 claims = self.verifier.verify(environ.get("HTTP_AUTHORIZATION"))
         except ProblemError as exc:
@@ -360,6 +373,23 @@ _DROPPED_REQUEST_HEADERS = frozenset(
         "HTTP_CONTENT_TYPE",
     }
 )
+
+
+def _grants_client_credentials(content_type: str | None, body: bytes | None) -> bool:
+    """Whether a token request (form or JSON, already checked) asks for client_credentials.
+    Service tokens are the auth service's to issue to services, which ask it directly: through
+    the public gateway the grant would only be an online guessing target for their secrets."""
+    if not body:
+        return False
+    mimetype = (content_type or "").split(";", 1)[0].strip().lower()
+    if mimetype == "application/x-www-form-urlencoded":
+        grants = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).get("grant_type", [])
+        return "client_credentials" in grants
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and document.get("grant_type") == "client_credentials"
 
 
 def upstream_path(path: str) -> str:

@@ -26,7 +26,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn_gateway(env: dict[str, str], run_dir: Path, *, workers: int = 1) -> Iterator[str]:
+def gunicorn_gateway(
+    env: dict[str, str], run_dir: Path, *, workers: int = 1, worker_class: str = "gevent"
+) -> Iterator[str]:
     """Start a gateway under gunicorn with `env` over a base of closed upstreams; yield its URL.
     `env` must name REDIS_URL and AUTH_URL."""
     port = free_port()
@@ -39,7 +41,7 @@ def gunicorn_gateway(env: dict[str, str], run_dir: Path, *, workers: int = 1) ->
         process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "gunicorn", "-c", "python:shared.serving", "-n", "gateway-test"),
-                *("-k", "gevent", "-w", str(workers), "-b", f"127.0.0.1:{port}", "gateway:wsgi_app()"),
+                *("-k", worker_class, "-w", str(workers), "-b", f"127.0.0.1:{port}", "gateway:wsgi_app()"),
             ],
             cwd=ROOT,
             env=base,
