@@ -42,7 +42,7 @@ from shared.errors import (
     to_problem,
 )
 from shared.logging import configure_logging
-from shared.metrics import LATENCY, REQUESTS
+from shared.metrics import LATENCY, REQUESTS, method_label
 from shared.wake import POLL_CHECK_PATH, POLL_WAIT_HEADER, WakeHub, answer_from
 
 access_log = logging.getLogger("hugmood.access")
@@ -162,8 +162,11 @@ class Gateway(Flask):
             return self.proxy(req)
         if routing is None:
             req.route_name = _route_label(req.url_rule)  # type: ignore[arg-type]
+            if req.wsgi_path not in UNMETERED:
+                self.meter(req)
             return super().dispatch_request()
         if isinstance(routing, RoutingMethodNotAllowed):  # an own path, another method
+            self.meter(req)
             allowed = sorted(routing.valid_methods or ())
             rule, _ = request_ctx.url_adapter.match(method=allowed[0], return_rule=True)  # type: ignore[union-attr]
             req.route_name = _route_label(rule)
@@ -173,6 +176,7 @@ class Gateway(Flask):
     def proxy(self, req: GatewayRequest) -> GatewayResponse:
         route = routes.match(req.wsgi_path)
         if route is None:
+            self.meter(req)  # a path nothing serves still counts: no one probes unmetered
             raise NotFound("No such endpoint.")
         req.route_name = route.prefix
         key = routes.access_key(req.method, req.wsgi_path)
@@ -284,13 +288,34 @@ class Gateway(Flask):
                     if news is not None:
                         return Answer(200, news)
 
-    def limit(self, key: tuple[str, str], client_ip: str, claims: dict[str, Any] | None) -> Verdict:
+    def meter(self, req: GatewayRequest) -> None:
+        """Count a request the proxy does not (an own endpoint, a path nothing serves) against
+        its client's IP bucket; 429 past the limit. Its token, if any, is metered with the user's
+        bucket when the endpoint reads it (caller_claims)."""
+        client_ip = self.client_ip(req)
+        verdict = self.limit(("GET", req.wsgi_path), client_ip, None)
+        req.extra_headers += [
+            ("RateLimit-Limit", str(verdict.limit)),
+            ("RateLimit-Remaining", str(verdict.remaining)),
+            ("RateLimit-Reset", str(verdict.reset)),
+        ]
+        if not verdict.allowed:
+            raise TooManyRequests("Too many requests; slow down.", headers={"Retry-After": str(max(verdict.reset, 1))})
+
+    def client_ip(self, req: GatewayRequest) -> str:
+        environ = req.environ
+        return self.addresses.resolve(environ.get("REMOTE_ADDR", ""), environ.get("HTTP_X_FORWARDED_FOR"))[0]
+
+    def limit(
+        self, key: tuple[str, str], client_ip: str, claims: dict[str, Any] | None, *, count_ip: bool = True
+    ) -> Verdict:
         cfg = self.settings
         strict = routes.STRICT.get(key)
+        buckets = []
         if strict:
-            buckets = [(f"ip:{client_ip}:{strict}", cfg.GATEWAY_AUTH_RATE_LIMIT)]
-        else:
-            buckets = [(f"ip:{client_ip}", cfg.GATEWAY_RATE_LIMIT_PER_IP)]
+            buckets.append((f"ip:{client_ip}:{strict}", cfg.GATEWAY_AUTH_RATE_LIMIT))
+        elif count_ip:
+            buckets.append((f"ip:{client_ip}", cfg.GATEWAY_RATE_LIMIT_PER_IP))
         if claims is not None:
             buckets.append((f"user:{claims['sub']}", cfg.GATEWAY_RATE_LIMIT_PER_USER))
         try:
@@ -311,7 +336,10 @@ class Gateway(Flask):
         if not header:
             return None
         claims = self.verifier.verify(header)
-        verdict = self.limit(("GET", req.wsgi_path), req.environ.get("REMOTE_ADDR", ""), claims)
+        # The IP bucket was counted on the way in (meter); here the user's, with the denylist.
+        verdict = self.limit(("GET", req.wsgi_path), self.client_ip(req), claims, count_ip=False)
+        if not verdict.allowed:
+            raise TooManyRequests("Too many requests; slow down.", headers={"Retry-After": str(max(verdict.reset, 1))})
         if verdict.revoked:
             raise Unauthorized("The access token has been revoked.", code="auth.token_revoked")
         req.user_id = claims["sub"]
@@ -336,9 +364,12 @@ class Gateway(Flask):
         """The request id on every answer; its metrics and access log line (ops paths: metrics only)."""
         req: GatewayRequest = request_ctx.request  # type: ignore[assignment]
         response.headers.add("X-Request-ID", req.request_id)
+        if req.extra_headers and "RateLimit-Limit" not in response.headers:  # an own endpoint's answer
+            for name, value in req.extra_headers:
+                response.headers.add(name, value)
         status = response.status_code
         duration = time.perf_counter() - req.started
-        REQUESTS.labels("gateway", req.method, req.route_name, str(status)).inc()
+        REQUESTS.labels("gateway", method_label(req.method), req.route_name, str(status)).inc()
         LATENCY.labels("gateway", req.route_name).observe(duration)
         if req.wsgi_path not in ("/metrics", "/healthz", "/readyz"):
             access_log.info(
@@ -390,6 +421,10 @@ def _grants_client_credentials(content_type: str | None, body: bytes | None) -> 
     except ValueError:
         return False
     return isinstance(document, dict) and document.get("grant_type") == "client_credentials"
+
+
+# Liveness probes come often and from the orchestrator: never metered.
+UNMETERED = frozenset({"/healthz"})
 
 
 def upstream_path(path: str) -> str:
