@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -18,6 +19,7 @@ from werkzeug.routing import Rule
 
 from gateway import routes
 from gateway.auth import ClientAddress
+from gateway.circuits import CircuitBoard
 from gateway.datarights import ACCOUNT_DELETION, DataRights, data_rights
 from gateway.fleet import FleetHealth, fleet
 from gateway.ops import ops
@@ -29,6 +31,7 @@ from shared.auth import JwksKeys, TokenVerifier
 from shared.config import SERVICES, Config, Setting, parse_positive, resolve_config
 from shared.errors import (
     PROBLEM_JSON,
+    BadRequest,
     MethodNotAllowed,
     NotFound,
     ProblemError,
@@ -39,7 +42,7 @@ from shared.errors import (
     to_problem,
 )
 from shared.logging import configure_logging
-from shared.metrics import LATENCY, REQUESTS
+from shared.metrics import LATENCY, REQUESTS, method_label
 from shared.wake import POLL_CHECK_PATH, POLL_WAIT_HEADER, WakeHub, answer_from
 
 access_log = logging.getLogger("hugmood.access")
@@ -71,6 +74,12 @@ SETTINGS = [
     ),
     Setting("GATEWAY_CONNECT_TIMEOUT_SECONDS", parse_positive(float), 1.0, help="upstream connect timeout"),
     Setting("GATEWAY_UPSTREAM_TIMEOUT_SECONDS", parse_positive(float), 10.0, help="upstream read timeout"),
+    Setting(
+        "GATEWAY_BODY_TIMEOUT_SECONDS",
+        parse_positive(float),
+        10.0,
+        help="how long a request body may take to arrive (then 408)",
+    ),
     Setting("GATEWAY_BREAKER_FAIL_MAX", parse_positive(int), 5, help="failures that open a circuit"),
     Setting("GATEWAY_BREAKER_RESET_SECONDS", parse_positive(float), 10.0, help="how long a circuit stays open"),
 ]
@@ -124,7 +133,8 @@ class Gateway(Flask):
             )
             for name in SERVICES
         }
-        self.fleet = FleetHealth(self.upstreams)
+        self.fleet = FleetHealth(self.upstreams, on_ready=lambda name: self.circuits.instance_ready(name))
+        self.circuits = CircuitBoard(self.redis, self.upstreams, self.fleet.ready)
         self.wake = WakeHub(config.REDIS_URL, process="gateway")
         self.data_rights = DataRights(self.upstreams, self.redis, self.caller_claims)
         self.register_blueprint(ops)
@@ -146,13 +156,17 @@ class Gateway(Flask):
         call CPython 3.11 makes through C, and every held long poll would keep that C frame in
         its parked greenlet's saved stack."""
         req: GatewayRequest = request_ctx.request  # type: ignore[assignment]
+        self.circuits.start()  # here, not at creation: in the worker that serves, after its fork
         routing = req.routing_exception
         if req.wsgi_path.startswith("//"):  # routing read it without its leading slashes: no rule owns it
             return self.proxy(req)
         if routing is None:
             req.route_name = _route_label(req.url_rule)  # type: ignore[arg-type]
+            if req.wsgi_path not in UNMETERED:
+                self.meter(req)
             return super().dispatch_request()
         if isinstance(routing, RoutingMethodNotAllowed):  # an own path, another method
+            self.meter(req)
             allowed = sorted(routing.valid_methods or ())
             rule, _ = request_ctx.url_adapter.match(method=allowed[0], return_rule=True)  # type: ignore[union-attr]
             req.route_name = _route_label(rule)
@@ -162,6 +176,7 @@ class Gateway(Flask):
     def proxy(self, req: GatewayRequest) -> GatewayResponse:
         route = routes.match(req.wsgi_path)
         if route is None:
+            self.meter(req)  # a path nothing serves still counts: no one probes unmetered
             raise NotFound("No such endpoint.")
         req.route_name = route.prefix
         key = routes.access_key(req.method, req.wsgi_path)
@@ -176,7 +191,7 @@ class Gateway(Flask):
         claims = None
         try:
             if req.method in ("POST", "PUT", "PATCH", "DELETE"):
-                body = req.body()
+                body = req.body(self.settings.GATEWAY_BODY_TIMEOUT_SECONDS)
                 check_json_body(
                     req.method,
                     environ.get("CONTENT_TYPE"),
@@ -184,6 +199,11 @@ class Gateway(Flask):
                     lambda: body,
                     form_allowed=key in routes.FORM_BODIES,
                 )
+                if key == routes.TOKEN and _grants_client_credentials(environ.get("CONTENT_TYPE"), body):
+                    raise BadRequest(
+                        "grant_type client_credentials is not served here; services ask the auth service directly.",
+                        code="unsupported_grant_type",
+                    )
             if key not in routes.PUBLIC:
                 claims = self.verifier.verify(environ.get("HTTP_AUTHORIZATION"))
         except ProblemError as exc:
@@ -268,13 +288,34 @@ class Gateway(Flask):
                     if news is not None:
                         return Answer(200, news)
 
-    def limit(self, key: tuple[str, str], client_ip: str, claims: dict[str, Any] | None) -> Verdict:
+    def meter(self, req: GatewayRequest) -> None:
+        """Count a request the proxy does not (an own endpoint, a path nothing serves) against
+        its client's IP bucket; 429 past the limit. Its token, if any, is metered with the user's
+        bucket when the endpoint reads it (caller_claims)."""
+        client_ip = self.client_ip(req)
+        verdict = self.limit(("GET", req.wsgi_path), client_ip, None)
+        req.extra_headers += [
+            ("RateLimit-Limit", str(verdict.limit)),
+            ("RateLimit-Remaining", str(verdict.remaining)),
+            ("RateLimit-Reset", str(verdict.reset)),
+        ]
+        if not verdict.allowed:
+            raise TooManyRequests("Too many requests; slow down.", headers={"Retry-After": str(max(verdict.reset, 1))})
+
+    def client_ip(self, req: GatewayRequest) -> str:
+        environ = req.environ
+        return self.addresses.resolve(environ.get("REMOTE_ADDR", ""), environ.get("HTTP_X_FORWARDED_FOR"))[0]
+
+    def limit(
+        self, key: tuple[str, str], client_ip: str, claims: dict[str, Any] | None, *, count_ip: bool = True
+    ) -> Verdict:
         cfg = self.settings
         strict = routes.STRICT.get(key)
+        buckets = []
         if strict:
-            buckets = [(f"ip:{client_ip}:{strict}", cfg.GATEWAY_AUTH_RATE_LIMIT)]
-        else:
-            buckets = [(f"ip:{client_ip}", cfg.GATEWAY_RATE_LIMIT_PER_IP)]
+            buckets.append((f"ip:{client_ip}:{strict}", cfg.GATEWAY_AUTH_RATE_LIMIT))
+        elif count_ip:
+            buckets.append((f"ip:{client_ip}", cfg.GATEWAY_RATE_LIMIT_PER_IP))
         if claims is not None:
             buckets.append((f"user:{claims['sub']}", cfg.GATEWAY_RATE_LIMIT_PER_USER))
         try:
@@ -295,7 +336,10 @@ class Gateway(Flask):
         if not header:
             return None
         claims = self.verifier.verify(header)
-        verdict = self.limit(("GET", req.wsgi_path), req.environ.get("REMOTE_ADDR", ""), claims)
+        # The IP bucket was counted on the way in (meter); here the user's, with the denylist.
+        verdict = self.limit(("GET", req.wsgi_path), self.client_ip(req), claims, count_ip=False)
+        if not verdict.allowed:
+            raise TooManyRequests("Too many requests; slow down.", headers={"Retry-After": str(max(verdict.reset, 1))})
         if verdict.revoked:
             raise Unauthorized("The access token has been revoked.", code="auth.token_revoked")
         req.user_id = claims["sub"]
@@ -320,9 +364,12 @@ class Gateway(Flask):
         """The request id on every answer; its metrics and access log line (ops paths: metrics only)."""
         req: GatewayRequest = request_ctx.request  # type: ignore[assignment]
         response.headers.add("X-Request-ID", req.request_id)
+        if req.extra_headers and "RateLimit-Limit" not in response.headers:  # an own endpoint's answer
+            for name, value in req.extra_headers:
+                response.headers.add(name, value)
         status = response.status_code
         duration = time.perf_counter() - req.started
-        REQUESTS.labels("gateway", req.method, req.route_name, str(status)).inc()
+        REQUESTS.labels("gateway", method_label(req.method), req.route_name, str(status)).inc()
         LATENCY.labels("gateway", req.route_name).observe(duration)
         if req.wsgi_path not in ("/metrics", "/healthz", "/readyz"):
             access_log.info(
@@ -357,6 +404,27 @@ _DROPPED_REQUEST_HEADERS = frozenset(
         "HTTP_CONTENT_TYPE",
     }
 )
+
+
+def _grants_client_credentials(content_type: str | None, body: bytes | None) -> bool:
+    """Whether a token request (form or JSON, already checked) asks for client_credentials.
+    Service tokens are the auth service's to issue to services, which ask it directly: through
+    the public gateway the grant would only be an online guessing target for their secrets."""
+    if not body:
+        return False
+    mimetype = (content_type or "").split(";", 1)[0].strip().lower()
+    if mimetype == "application/x-www-form-urlencoded":
+        grants = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).get("grant_type", [])
+        return "client_credentials" in grants
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and document.get("grant_type") == "client_credentials"
+
+
+# Liveness probes come often and from the orchestrator: never metered.
+UNMETERED = frozenset({"/healthz"})
 
 
 def upstream_path(path: str) -> str:

@@ -67,8 +67,9 @@ def access_key(method: str, path: str) -> tuple[str, str]:
     return method, path
 
 
+TOKEN = ("POST", "/api/v1/auth/token")
 # Bodies of these may be form-encoded (RFC 6749 token requests).
-FORM_BODIES: frozenset[tuple[str, str]] = frozenset({("POST", "/api/v1/auth/token")})
+FORM_BODIES: frozenset[tuple[str, str]] = frozenset({TOKEN})
 
 _BY_SEGMENT: dict[str, tuple[Route, ...]] = {}
 for _route in ROUTES:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
+import gevent
 from flask import Request, Response
 from werkzeug.routing import Rule
 
 from shared.app import MAX_BODY_BYTES, request_id_from
+from shared.errors import PayloadTooLarge, RequestTimeout
 
 
 class GatewayRequest(Request):
@@ -29,13 +33,32 @@ class GatewayRequest(Request):
         # Headers every answer to this request carries, a refusal too (the RateLimit ones).
         self.extra_headers: list[tuple[str, str]] = []
 
-    def body(self) -> bytes:
-        """Up to one byte over the limit, straight from the server's stream (nothing is parsed)."""
-        length = self.environ.get("CONTENT_LENGTH")
+    def body(self, timeout: float) -> bytes:
+        """Up to one byte over the limit, straight from the server's stream (nothing is parsed).
+
+        A declared length over the limit is refused before a byte is read (413), and a body
+        that has not arrived within `timeout` seconds is given up on (408): neither holds a
+        connection for as long as the client likes. Both stop reading the connection, so the
+        server closes it after the answer instead of waiting for the rest of the body."""
+        length = self.body_length()
+        if length is not None and length > MAX_BODY_BYTES:
+            self.stop_reading()
+            raise PayloadTooLarge(f"The body is over {MAX_BODY_BYTES} bytes.")
         stream = self.environ["wsgi.input"]
-        if length:
-            return stream.read(min(int(length), MAX_BODY_BYTES + 1))
-        return stream.read(MAX_BODY_BYTES + 1)
+        try:
+            with gevent.Timeout(timeout):
+                return stream.read(MAX_BODY_BYTES + 1 if length is None else length)
+        except gevent.Timeout:
+            self.stop_reading()
+            raise RequestTimeout(f"The request body did not arrive within {timeout:g} seconds.") from None
+
+    def stop_reading(self) -> None:
+        """Shut the connection's read side (under gunicorn): whatever is still to come of this
+        request reads as its end, and the connection closes once the answer is written."""
+        sock = self.environ.get("gunicorn.socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RD)
 
     def body_length(self) -> int | None:
         try:

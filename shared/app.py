@@ -32,7 +32,7 @@ from shared.errors import (
 )
 from shared.http import ServiceClient, ServiceTokens
 from shared.logging import configure_logging
-from shared.metrics import LATENCY, REQUESTS, render
+from shared.metrics import LATENCY, REQUESTS, method_label, render
 
 MAX_BODY_BYTES = 64 * 1024
 OPS_ENDPOINTS = frozenset({"healthz", "readyz", "metrics"})
@@ -231,7 +231,7 @@ def create_base_app(
             response.headers.pop("Content-Type", None)
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
         duration = time.perf_counter() - g.get("started", time.perf_counter())
-        REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
+        REQUESTS.labels(service, method_label(request.method), route, str(response.status_code)).inc()
         LATENCY.labels(service, route).observe(duration)
         if request.endpoint not in OPS_ENDPOINTS:
             access_log.info(

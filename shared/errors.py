@@ -71,6 +71,10 @@ class Conflict(ProblemError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class RequestTimeout(ProblemError):
+    status, code, title = 408, "request_timeout", "Request Timeout"
+
+
 class PayloadTooLarge(ProblemError):
     status, code, title = 413, "payload_too_large", "Payload Too Large"
 

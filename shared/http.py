@@ -105,6 +105,21 @@ class Breaker(pybreaker.CircuitBreaker):
         self.record_success()
         return result
 
+    def close_early(self) -> bool:
+        """Close a circuit that is not closed (a health check found its upstream ready again);
+        True when it was open or half-open."""
+        with self._lock:
+            if self.current_state == pybreaker.STATE_CLOSED:
+                return False
+            self._trial_running = False
+            self.close()
+            self._publish_state()
+            return True
+
+    def snapshot(self) -> dict[str, Any]:
+        """This process's view of the circuit: its state and failure count."""
+        return {"state": self.current_state, "failures": self.fail_counter}
+
     def seconds_until_retry(self) -> int:
         """How long until an open circuit lets a trial call through (for Retry-After)."""
         opened_at = self._state_storage.opened_at

@@ -19,6 +19,15 @@ from prometheus_client import (
 
 log = logging.getLogger("hugmood.metrics")
 
+# The methods a request is counted under; any other string (a client may send anything) is "other",
+# so no client can add label values, and series, at will.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else "other"
+
+
 REQUESTS = Counter(
     "hugmood_http_requests_total",
     "HTTP requests served",

@@ -67,7 +67,7 @@ def test_stopped_service_opens_its_circuit_while_others_keep_working(fleet, clie
         assert int(fast.headers["Retry-After"]) >= 1
         assert fast.json()["code"] == "upstream.circuit_open"
         assert client.get("/api/v1/auth/me").status_code == 200
-        assert client.get("/api/v1/status").json()["services"]["social"] == {"status": "down"}
+        assert client.get("/api/v1/status").json()["services"]["social"] == {"status": "down", "circuit": "open"}
     finally:
         fleet.start("social")
         fleet.wait_healthy(("social",))

@@ -115,3 +115,11 @@ def test_service_token_from_another_key_is_refused(service_app, redis_client, si
     forged = mint_token(generate_private_key_pem(), signing_key.kid, subject="service:user", roles=["service"])
     response = service_app.test_client().get("/api/v1/x", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
+
+
+def test_odd_methods_are_counted_as_other_not_as_new_labels(service_app, redis_client):
+    client = service_app.test_client()
+    for n in range(20):
+        client.open("/healthz", method=f"ODD{n}")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "ODD" not in text and 'method="other"' in text
