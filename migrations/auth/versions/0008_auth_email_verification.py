@@ -8,6 +8,8 @@ Create Date: 2026-12-01
 import sqlalchemy as sa
 from alembic import op
 
+from shared.datarights import Holding, guard_statements
+
 revision = "auth_0008"
 down_revision = "auth_0007"
 branch_labels = None
@@ -27,8 +29,12 @@ def upgrade() -> None:
         sa.Column("used_at", sa.DateTime(timezone=True)),
     )
     op.create_index("ix_email_verification_tokens_user_id", "email_verification_tokens", ["user_id", "created_at"])
+    # A token must not be written for an account that is being erased.
+    for statement in guard_statements("auth", [Holding("email_verification_tokens", columns=("user_id",))]):
+        op.execute(statement)
 
 
 def downgrade() -> None:
+    # The table's guard trigger goes with it; the guard function stays for the other tables.
     op.drop_table("email_verification_tokens")
     op.drop_column("users", "email_verified_at")

@@ -155,7 +155,8 @@ def password_reset(data: dict[str, Any], reset_url: str) -> list[Draft]:
 
 
 def email_verification(data: dict[str, Any], verify_url: str) -> list[Draft]:
-    """The confirmation link goes to the address being verified, in the email only."""
+    """The confirmation link goes to the address being verified, in the email only (the in-app
+    copy, off by default, only says an email was sent)."""
     link = f"{verify_url}{quote(data['token'], safe='')}"
     email = EmailDraft(
         to=data["email"],

@@ -27,7 +27,7 @@ def test_defaults(caller):
     assert body["quiet_hours"] is None
     assert body["types"]["hug_received"] == {"in_app": True, "push": True, "email": False}
     assert body["types"]["password_reset"] == {"in_app": True, "push": False, "email": True}
-    assert body["types"]["email_verification"] == {"in_app": True, "push": False, "email": True}
+    assert body["types"]["email_verification"] == {"in_app": False, "push": False, "email": True}
     assert set(body["types"]) == {
         "hug_received",
         "hug_request",
