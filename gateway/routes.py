@@ -36,6 +36,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/api/v1/auth/refresh"),
         ("POST", "/api/v1/auth/password/reset"),
         ("POST", "/api/v1/auth/password/reset/confirm"),
+        ("POST", "/api/v1/auth/email/verify"),
         ("GET", "/api/v1/auth/jwks"),
         ("POST", "/api/v1/auth/oauth/{provider}"),
         ("GET", "/api/v1/social/shared/{token}"),
@@ -49,6 +50,8 @@ STRICT: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/token"): "login",
     ("POST", "/api/v1/auth/password/reset"): "reset",
     ("POST", "/api/v1/auth/password/reset/confirm"): "reset",
+    ("POST", "/api/v1/auth/email/verify"): "reset",
+    ("POST", "/api/v1/auth/email/verify/resend"): "reset",
     ("POST", "/api/v1/auth/oauth/{provider}"): "login",
 }
 

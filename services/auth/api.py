@@ -210,6 +210,20 @@ class PasswordResetConfirmResource(Resource):
         return Response(status=204)
 
 
+class EmailVerifyResource(Resource):
+    def post(self) -> Response:
+        data = load_body(schemas.EmailVerifyIn())
+        service.verification.confirm(token=data["token"])
+        return Response(status=204)
+
+
+class EmailVerifyResendResource(Resource):
+    def post(self) -> Response:
+        load_body(schemas.NoBody())
+        service.verification.resend(user_id=current_identity().user_id)
+        return Response(status=202)
+
+
 class MeResource(Resource):
     def get(self) -> Response:
         return jsonify(_user_out.dump(service.read_user(current_identity().user_id)))
@@ -254,6 +268,7 @@ PUBLIC_ENDPOINTS = (
     "refresh",
     "password_reset",
     "password_reset_confirm",
+    "email_verify",
     "jwks",
     "oauth",
 )
@@ -274,6 +289,8 @@ def register_resources(api: Api) -> None:
     api.add_resource(
         PasswordResetConfirmResource, f"{prefix}/password/reset/confirm", endpoint="password_reset_confirm"
     )
+    api.add_resource(EmailVerifyResource, f"{prefix}/email/verify", endpoint="email_verify")
+    api.add_resource(EmailVerifyResendResource, f"{prefix}/email/verify/resend", endpoint="email_verify_resend")
     api.add_resource(MeResource, f"{prefix}/me", endpoint="me")
     api.add_resource(AccountResource, f"{prefix}/account", endpoint="account")
     add_data_rights_resources(api, USER_DATA, lambda: db.session, service.export_account)

@@ -49,6 +49,27 @@ class InvalidResetToken(ValidationFailed):
         )
 
 
+class InvalidVerificationToken(ValidationFailed):
+    code = "auth.invalid_verification_token"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The verification token is invalid, used or expired.",
+            errors={"token": ["Invalid, used or expired token."]},
+        )
+
+
+class EmailAlreadyVerified(Conflict):
+    code = "auth.email_already_verified"
+
+
+class VerificationThrottled(TooManyRequests):
+    code = "auth.verification_throttled"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many verification emails; try again later.", headers={"Retry-After": str(retry_after)})
+
+
 class LoginThrottled(TooManyRequests):
     code = "auth.login_throttled"
 

@@ -28,6 +28,9 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when the owner confirmed `email` with a verification token (or an OIDC provider vouched
+    # for it); until then no email but verification and password reset goes to the address.
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
@@ -83,6 +86,23 @@ class PasswordResetToken(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class EmailVerificationToken(db.Model):
+    """A single-use token that verifies `email` for its account, and only while that is its address."""
+
+    __tablename__ = "email_verification_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    email: Mapped[str] = mapped_column(String(254), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Resends are counted per account in a window.
+    __table_args__ = (Index("ix_email_verification_tokens_user_id", "user_id", "created_at"),)
+
+
 class Revocation(db.Model):
     """A denylist entry, kept until the last access token it can refuse has expired, so that a Redis
     that lost its data gets it back. kind: jti, fam or ver (the Redis key's middle part); value: the
@@ -114,6 +134,7 @@ USER_DATA = UserData(
         Holding("oidc_identities", columns=("user_id",)),
         Holding("token_families", columns=("user_id",)),
         Holding("password_reset_tokens", columns=("user_id",)),
+        Holding("email_verification_tokens", columns=("user_id",)),
     ],
     key_patterns=("hm:deny:ver:{user}",),
 )

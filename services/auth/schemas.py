@@ -94,6 +94,14 @@ class ResetConfirmIn(Schema):
     password = Password()
 
 
+class NoBody(Schema):
+    """An endpoint that takes no fields (an empty body, or `{}`)."""
+
+
+class EmailVerifyIn(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
 class RolesIn(Schema):
     roles = fields.List(
         fields.String(validate=validate.OneOf(ROLES)), required=True, validate=validate.Length(max=len(ROLES))
@@ -105,6 +113,7 @@ class UserOut(Schema):
     username = fields.String()
     email = fields.String()
     roles = fields.List(fields.String())
+    email_verified = fields.Function(lambda user: user.email_verified_at is not None)
     created_at = UtcDateTime()
     last_login = UtcDateTime(allow_none=True)
 
@@ -119,3 +128,4 @@ class ContactOut(Schema):
     """Where to reach a user: for the notification service's emails only."""
 
     email = fields.String()
+    verified = fields.Function(lambda user: user.email_verified_at is not None)

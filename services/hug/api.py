@@ -89,8 +89,13 @@ class ShareableHugResource(Resource):
 
 class HugRequestListResource(Resource):
     def post(self) -> Response:
+        settings = current_app.config["HUGMOOD"]
         request = service.hug_requests.create(
-            requester_id=current_user_id(), data=load_body(schemas.HugRequestCreate()), audience=_audience()
+            requester_id=current_user_id(),
+            data=load_body(schemas.HugRequestCreate()),
+            audience=_audience(),
+            flood_limit=settings.HUG_REQUEST_FLOOD_LIMIT,
+            flood_window_seconds=settings.HUG_FLOOD_WINDOW_SECONDS,
         )
         return _created(_request.dump(request), f"{PREFIX}/request/{request.id}")
 
@@ -116,8 +121,13 @@ class HugRequestResource(Resource):
 
 class GroupHugListResource(Resource):
     def post(self) -> Response:
+        settings = current_app.config["HUGMOOD"]
         group = service.groups.create(
-            creator_id=current_user_id(), data=load_body(schemas.GroupHugCreate()), audience=_audience()
+            creator_id=current_user_id(),
+            data=load_body(schemas.GroupHugCreate()),
+            audience=_audience(),
+            flood_limit=settings.GROUP_INVITE_FLOOD_LIMIT,
+            flood_window_seconds=settings.HUG_FLOOD_WINDOW_SECONDS,
         )
         return _created(_group.dump(service.groups.view(group)), f"{PREFIX}/group/{group.id}")
 

@@ -24,7 +24,19 @@ SETTINGS = [
         "HUG_FLOOD_WINDOW_SECONDS",
         parse_positive(int),
         600,
-        help="length of the per-sender-per-recipient hug flood window",
+        help="length of the per-sender-per-recipient flood window of hugs, hug requests and group invites",
+    ),
+    Setting(
+        "HUG_REQUEST_FLOOD_LIMIT",
+        parse_positive(int),
+        5,
+        help="hug requests one sender may send one recipient (or the community) per flood window (more: 429)",
+    ),
+    Setting(
+        "GROUP_INVITE_FLOOD_LIMIT",
+        parse_positive(int),
+        5,
+        help="group hug invites one creator may send one invitee per flood window (more: 429)",
     ),
 ]
 

@@ -41,6 +41,14 @@ class HugFlood(TooManyRequests):
     code = "hug.flood"
 
 
+class HugRequestFlood(TooManyRequests):
+    code = "hug.request_flood"
+
+
+class GroupInviteFlood(TooManyRequests):
+    code = "hug.group_invite_flood"
+
+
 class RequestAlreadyAnswered(Conflict):
     code = "hug.request_answered"
 

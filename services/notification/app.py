@@ -66,6 +66,12 @@ SETTINGS = [
         help="the link in password reset emails; the URL-encoded token is appended",
     ),
     Setting(
+        "NOTIFICATION_EMAIL_VERIFY_URL",
+        str,
+        "http://localhost:4000/verify-email?token=",
+        help="the link in email verification emails; the URL-encoded token is appended",
+    ),
+    Setting(
         "NOTIFICATION_DELIVERY_RETENTION_DAYS",
         parse_positive(float),
         30.0,

@@ -37,6 +37,7 @@ TYPES = (
     "friend_accepted",
     "streak_milestone",
     "password_reset",
+    "email_verification",
 )
 
 

@@ -58,8 +58,16 @@ class PasswordResetChannels(Channels):
             raise ValidationError("The password reset email cannot be turned off.", "email")
 
 
+class EmailVerificationChannels(Channels):
+    @validates_schema
+    def _email_stays_on(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("email") is False:
+            raise ValidationError("The email verification email cannot be turned off.", "email")
+
+
+_TYPE_CHANNELS = {"password_reset": PasswordResetChannels, "email_verification": EmailVerificationChannels}
 TypeChannels = Schema.from_dict(
-    {t: fields.Nested(PasswordResetChannels if t == "password_reset" else Channels) for t in TYPES},
+    {t: fields.Nested(_TYPE_CHANNELS.get(t, Channels)) for t in TYPES},
     name="TypeChannels",
 )
 

@@ -94,6 +94,15 @@ def on_password_reset_requested(event: dict[str, Any]) -> None:
     _notify(event, "notification.password_reset", lambda data: service.messages.password_reset(data, reset_url))
 
 
+@registry.subscribe("EmailVerificationRequested", "notification.email_verification")
+def on_email_verification_requested(event: dict[str, Any]) -> None:
+    """Email the confirmation link to the address being verified and note it in-app."""
+    verify_url = app().config["HUGMOOD"].NOTIFICATION_EMAIL_VERIFY_URL
+    _notify(
+        event, "notification.email_verification", lambda data: service.messages.email_verification(data, verify_url)
+    )
+
+
 on_user_deleted = subscribe_erasure("notification", app, db, ProcessedEvent, USER_DATA)
 
 

@@ -101,9 +101,15 @@ def test_no_password_token_or_note_reaches_any_log_line(fleet):
     # every process has logged what it will about this user.
     sent = Path(fleet.env["NOTIFICATION_RECORDING_PATH"])
     email = f"obs_{marker}@example.com"
-    mail = wait_for(lambda: sent.exists() and [ln for ln in sent.read_text().splitlines() if email in ln])
+    reset = "Reset your HugMood password"
+    mail = wait_for(
+        lambda: sent.exists() and [ln for ln in sent.read_text().splitlines() if email in ln and reset in ln]
+    )
     for n, word in enumerate(set(re.findall(r"[A-Za-z0-9_-]{40,}", mail[-1]))):
         secrets[f"reset email word {n}"] = word  # the reset token is one of them
+    verify = [ln for ln in sent.read_text().splitlines() if email in ln and "Confirm your HugMood email" in ln]
+    for n, word in enumerate(set(re.findall(r"[A-Za-z0-9_-]{40,}", "".join(verify)))):
+        secrets[f"verification email word {n}"] = word  # the verification token is one of them
     logs = {path.name: path.read_text(errors="replace") for path in fleet.log_dir.glob("*.log")}
     assert {"gateway.log", "auth.log", "mood.log", "worker.log", "relay.log"} <= set(logs)
     leaks = [(name, what) for name, text in logs.items() for what, secret in secrets.items() if secret in text]

@@ -107,8 +107,29 @@ def service_config(base_config: dict[str, Any], auth_server: str) -> dict[str, A
 
 
 @pytest.fixture(scope="session")
-def make_user(auth_server: str):
-    """Register a real account through the auth service; returns (user id, access token, username)."""
+def verification_token(database_url: str) -> Iterator[Callable[[str], str]]:
+    """`verification_token(user_id)`: the token of the user's latest verification email, read from
+    the auth service's outbox (where the notification service would get it)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(sqlalchemy.make_url(database_url).set(drivername="postgresql+psycopg2"))
+    query = sqlalchemy.text(
+        "SELECT payload->'data'->>'token' FROM auth.outbox WHERE event_type = 'EmailVerificationRequested'"
+        " AND payload->'data'->>'user_id' = :user_id ORDER BY created_at DESC LIMIT 1"
+    )
+
+    def latest(user_id: str) -> str:
+        with engine.connect() as connection:
+            return connection.execute(query, {"user_id": user_id}).scalar_one()
+
+    yield latest
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def make_user(auth_server: str, verification_token: Callable[[str], str]):
+    """Register a real account through the auth service; returns (user id, access token, username).
+    `verified=True` also confirms its address with the token of its verification email."""
     import itertools
 
     import requests
@@ -117,7 +138,7 @@ def make_user(auth_server: str):
     session = requests.Session()
     session.trust_env = False
 
-    def make(name: str | None = None) -> tuple[str, str, str]:
+    def make(name: str | None = None, *, verified: bool = False) -> tuple[str, str, str]:
         username = name or f"u{next(counter)}_{uuid.uuid4().hex[:8]}"
         response = session.post(
             f"{auth_server}/api/v1/auth/register",
@@ -130,6 +151,10 @@ def make_user(auth_server: str):
         )
         assert response.status_code == 201, response.text
         body = response.json()
+        if verified:
+            token = verification_token(body["user"]["id"])
+            confirmed = session.post(f"{auth_server}/api/v1/auth/email/verify", json={"token": token})
+            assert confirmed.status_code == 204, confirmed.text
         return body["user"]["id"], body["access_token"], username
 
     return make

@@ -121,6 +121,18 @@ def test_password_reset_token_goes_only_in_the_email():
     assert "https://hugmood.app/reset?token=tok%2Fwith%2Bchars" in draft.email.body and token in draft.email.body
 
 
+def test_email_verification_token_goes_only_in_the_email_to_the_address_being_verified():
+    user = str(uuid.uuid4())
+    (draft,) = messages.email_verification(
+        {"user_id": user, "email": "new@example.com", "token": "tok/en", "expires_at": "2026-11-22T02:00:00Z"},
+        "https://hugmood.app/verify?token=",
+    )
+    assert draft.type == "email_verification" and "tok/en" not in f"{draft.title} {draft.body} {draft.data}"
+    assert draft.email is not None and draft.email.to == "new@example.com"
+    assert "https://hugmood.app/verify?token=tok%2Fen" in draft.email.body
+    assert preferences.defaults()["types"]["email_verification"]["email"] is True
+
+
 def test_messages_carry_ids_and_skip_community_requests():
     (draft,) = messages.hug_sent(
         {"hug_id": "h", "sender_id": "s", "recipient_id": str(uuid.uuid4()), "type": "bear", "type_label": "bear hug"}
@@ -149,7 +161,7 @@ def test_every_other_type_has_an_email_that_says_no_more_than_the_notification()
         *messages.friendship_accepted({"user_id": user, "friend_id": other}),
         *messages.streak_milestone({"user_id": user, "days": 7, "streak_start": other}),
     ]
-    assert {draft.type for draft in drafts} == set(TYPES) - {"password_reset"}
+    assert {draft.type for draft in drafts} == set(TYPES) - {"password_reset", "email_verification"}
     for draft in drafts:
         email = draft.email
         assert email is not None and email.to is None  # the address is looked up when it is sent
@@ -163,6 +175,9 @@ def test_scrub_keeps_only_address_and_subject_of_a_reset_email():
     row = Delivery(channel="email", type="password_reset", payload={"to": "a@x", "subject": "S", "body": "token"})
     delivery._scrub(row)
     assert row.payload == {"to": "a@x", "subject": "S"}
+    verify = Delivery(channel="email", type="email_verification", payload={"to": "a@x", "subject": "S", "body": "t"})
+    delivery._scrub(verify)
+    assert verify.payload == {"to": "a@x", "subject": "S"}
     other = Delivery(channel="email", type="hug_received", payload={"to": "a@x", "subject": "S", "body": "b"})
     delivery._scrub(other)
     assert other.payload["body"] == "b"

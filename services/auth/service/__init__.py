@@ -1,5 +1,6 @@
 """Auth business logic: accounts, passwords, token families, resets, roles."""
 
+from services.auth.service import verification
 from services.auth.service.account import export_account
 from services.auth.service.accounts import (
     authenticate,
@@ -59,4 +60,5 @@ __all__ = [
     "set_roles",
     "start_session",
     "token_hash",
+    "verification",
 ]

@@ -30,6 +30,7 @@ def export_account(user_id: str) -> dict[str, Any]:
             "id": str(user.id),
             "username": user.username,
             "email": user.email,
+            "email_verified_at": utc_text(user.email_verified_at),
             "roles": list(user.roles),
             "has_password": user.password_hash != NO_PASSWORD,
             "created_at": utc_text(user.created_at),

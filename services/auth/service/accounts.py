@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.auth import errors
 from services.auth.models import USER_DATA, OutboxEvent, PasswordResetToken, TokenFamily, User, db
+from services.auth.service import verification
 from services.auth.service.passwords import DUMMY_HASH, NO_PASSWORD, passwords
 from services.auth.service.throttle import Attempt, DeviceTokens, LoginThrottle
 from services.auth.service.tokens import TokenPair, live_families, revoke_families, start_session, token_hash
@@ -46,7 +47,8 @@ def create_user(*, username: str, email: str, password: str | None, roles: list[
 
 
 def register(*, data: dict[str, Any], kid: str) -> tuple[User, TokenPair]:
-    """Create an account and its first session; UserRegistered goes out through the outbox."""
+    """Create an account and its first session; UserRegistered and the address's verification
+    email go out through the outbox."""
     username, email = data["username"], data["email"].strip()
     taken = db.session.execute(
         select(User.id).where(
@@ -62,6 +64,7 @@ def register(*, data: dict[str, Any], kid: str) -> tuple[User, TokenPair]:
         roles=["user"],
         display_name=data.get("display_name") or username,
     )
+    verification.issue(user)
     pair = start_session(user=user, kid=kid)
     try:
         db.session.commit()

@@ -134,6 +134,7 @@ def sign_in(*, provider: Provider, claims: dict[str, Any], kid: str) -> tuple[Us
         roles=["user"],
         display_name=str(claims.get("name") or username)[:100],
     )
+    user.email_verified_at = utcnow()  # the provider vouched for it (email_verified, checked above)
     db.session.add(OidcIdentity(provider=provider.name, subject=claims["sub"], user_id=user.id))
     pair = start_session(user=user, kid=kid)
     try:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 
 from services.hug import errors
 from services.hug.models import GroupHug, GroupHugParticipant, OutboxEvent, db
+from services.hug.service import flood
 from services.hug.service.audience import admits_hugs, refuses_hugs
 from shared.audience import AudienceSource
 from shared.clock import utcnow
@@ -53,9 +54,17 @@ def view(group: GroupHug) -> dict[str, Any]:
     }
 
 
-def create(*, creator_id: uuid.UUID, data: dict[str, Any], audience: AudienceSource) -> GroupHug:
-    """Create a group hug; every invitee must exist (else 422) and admit hugs from the creator
-    (else 403), each failure named under participant_ids."""
+def create(
+    *,
+    creator_id: uuid.UUID,
+    data: dict[str, Any],
+    audience: AudienceSource,
+    flood_limit: int,
+    flood_window_seconds: int,
+) -> GroupHug:
+    """Create a group hug; every invitee must exist (else 422), admit hugs from the creator (else
+    403) and be under the per-pair invite flood limit (else 429), each failure named under
+    participant_ids."""
     invitees: list[uuid.UUID] = data["participant_ids"]
     if creator_id in invitees:
         raise errors.HugToSelf(
@@ -73,6 +82,7 @@ def create(*, creator_id: uuid.UUID, data: dict[str, Any], audience: AudienceSou
         raise errors.UnknownInvitees("Some invitees do not exist.", errors={"participant_ids": unknown})
     if refused:
         raise errors.HugsNotAccepted("Some invitees do not accept hugs from you.", errors={"participant_ids": refused})
+    flood.check_group_invites(creator_id, invitees, limit=flood_limit, window_seconds=flood_window_seconds)
     now = utcnow()
     group = GroupHug(
         id=uuid.uuid4(),

@@ -9,6 +9,7 @@ from sqlalchemy import and_, or_, select, update
 
 from services.hug import errors
 from services.hug.models import HugRequest, OutboxEvent, db
+from services.hug.service import flood
 from services.hug.service.audience import blocked
 from services.hug.service.catalogue import DEFAULT_TYPE
 from services.hug.service.hugs import insert_hug
@@ -18,9 +19,16 @@ from shared.events import publish
 from shared.pagination import paginate
 
 
-def create(*, requester_id: uuid.UUID, data: dict[str, Any], audience: AudienceSource) -> HugRequest:
+def create(
+    *,
+    requester_id: uuid.UUID,
+    data: dict[str, Any],
+    audience: AudienceSource,
+    flood_limit: int,
+    flood_window_seconds: int,
+) -> HugRequest:
     """Ask for a hug: directed (404 unknown, 403 if either blocked the other) or, without a recipient,
-    a community request any other signed-in user may answer."""
+    a community request any other signed-in user may answer; 429 past the per-pair flood limit."""
     recipient_id: uuid.UUID | None = data.get("recipient_id")
     if recipient_id is not None:
         if recipient_id == requester_id:
@@ -29,6 +37,7 @@ def create(*, requester_id: uuid.UUID, data: dict[str, Any], audience: AudienceS
             )
         if audience.get(recipient_id, requester_id, refuses=blocked)["blocked"]:
             raise errors.HugsNotAccepted("You cannot ask this person for a hug.")
+    flood.check_hug_request(requester_id, recipient_id, limit=flood_limit, window_seconds=flood_window_seconds)
     request = HugRequest(
         id=uuid.uuid4(),
         requester_id=requester_id,

@@ -38,9 +38,14 @@ class Result:
     retry_in: int | None = None
 
 
+# Emails that carry a one-time token for the account's address: the only ones an address nobody
+# has verified gets, and whose bodies are dropped once sent.
+ACCOUNT_EMAILS = frozenset({"password_reset", "email_verification"})
+
+
 def _scrub(delivery: Delivery) -> None:
     """Drop a secret-bearing email body once it has left (or never will): keep to and subject."""
-    if delivery.channel == "email" and delivery.type == "password_reset":
+    if delivery.channel == "email" and delivery.type in ACCOUNT_EMAILS:
         delivery.payload = {"to": delivery.payload.get("to"), "subject": delivery.payload.get("subject")}
 
 
@@ -51,8 +56,9 @@ class Addresses:
     def __init__(self, client: ServiceClient):
         self.client = client
 
-    def get(self, user_id: uuid.UUID) -> str | None:
-        """The user's address; None if the auth service knows no such user (deleted).
+    def get(self, user_id: uuid.UUID) -> tuple[str, bool] | None:
+        """The user's address and whether its owner verified it; None if the auth service knows no
+        such user (deleted).
 
         Raises DeliveryFailed when the auth service cannot answer, so the send is retried.
         """
@@ -60,7 +66,7 @@ class Addresses:
             contact = self.client.read("auth", f"/internal/v1/auth/users/{user_id}/contact")
         except (ServiceUnavailable, BadGateway, GatewayTimeout) as exc:
             raise DeliveryFailed(f"the auth service could not give the address: {exc.detail}") from exc
-        return None if contact is None else contact["email"]
+        return None if contact is None else (contact["email"], contact.get("verified") is True)
 
 
 def deliver(
@@ -70,7 +76,8 @@ def deliver(
 
     A delivery that no longer exists is skipped, not an error: erasing a user deletes their
     deliveries and those about them, which is how their pending pushes and emails are cancelled.
-    An email to a user the auth service no longer knows is given up.
+    An email to a user the auth service no longer knows is given up, and so is any email but a
+    password reset or an address verification to an address its owner has not verified.
     """
     now = now or datetime.now(UTC)
     delivery = db.session.execute(
@@ -109,15 +116,20 @@ def deliver(
 
 class _Skip(Exception):
     """Nothing to send to any more (the device was removed, deactivated or changed hands; the user
-    is gone)."""
+    is gone), or nothing that may be sent (an unverified address)."""
 
 
 def _send(delivery: Delivery, providers: Providers, addresses: Addresses) -> None:
     payload = delivery.payload
     if delivery.channel == "email":
-        to = payload.get("to") or addresses.get(delivery.user_id)
+        to = payload.get("to") if delivery.type in ACCOUNT_EMAILS else None
         if to is None:
-            raise _Skip("the user no longer exists")
+            contact = addresses.get(delivery.user_id)
+            if contact is None:
+                raise _Skip("the user no longer exists")
+            to, verified = contact
+            if not verified and delivery.type not in ACCOUNT_EMAILS:
+                raise _Skip("the address is not verified")
         providers.email.send(Email(to=to, subject=payload["subject"], body=payload["body"]))
         return
     device = db.session.get(Device, delivery.device_id) if delivery.device_id else None

@@ -152,3 +152,30 @@ def password_reset(data: dict[str, Any], reset_url: str) -> list[Draft]:
             email,
         )
     ]
+
+
+def email_verification(data: dict[str, Any], verify_url: str) -> list[Draft]:
+    """The confirmation link goes to the address being verified, in the email only (the in-app
+    copy, off by default, only says an email was sent)."""
+    link = f"{verify_url}{quote(data['token'], safe='')}"
+    email = EmailDraft(
+        to=data["email"],
+        subject="Confirm your HugMood email address",
+        body=(
+            "Someone (hopefully you) signed up for HugMood with this address.\n\n"
+            f"Open this link to confirm it:\n{link}\n\n"
+            f"Or enter this code: {data['token']}\n\n"
+            f"It works once, until {data.get('expires_at')}. Until the address is confirmed, HugMood "
+            "sends it nothing else. If you did not sign up, ignore this email."
+        ),
+    )
+    return [
+        Draft(
+            _id(data["user_id"]),
+            "email_verification",
+            "Confirm your email address",
+            "We sent a confirmation link to your email address.",
+            {"expires_at": data.get("expires_at")},
+            email,
+        )
+    ]

@@ -21,7 +21,11 @@ log = logging.getLogger("hugmood.notification")
 
 CHANNELS = ("in_app", "push", "email")
 DEFAULT_CHANNELS = {"in_app": True, "push": True, "email": False}
-TYPE_DEFAULTS = {"password_reset": {"in_app": True, "push": False, "email": True}}
+TYPE_DEFAULTS = {
+    "password_reset": {"in_app": True, "push": False, "email": True},
+    # The link is in the email; an in-app copy would only clutter a new user's first inbox.
+    "email_verification": {"in_app": False, "push": False, "email": True},
+}
 
 
 def defaults() -> dict[str, Any]:

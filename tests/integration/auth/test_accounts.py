@@ -170,7 +170,8 @@ def test_me_shows_the_caller(client):
     token = register(client)["access_token"]
     me = client.get("/api/v1/auth/me", headers=bearer(token)).json
     assert me["username"] == "alice" and me["email"] == "alice@example.com" and me["roles"] == ["user"]
-    assert set(me) == {"id", "username", "email", "roles", "created_at", "last_login"}
+    assert set(me) == {"id", "username", "email", "roles", "email_verified", "created_at", "last_login"}
+    assert me["email_verified"] is False
     assert me["created_at"].endswith("Z")
 
 

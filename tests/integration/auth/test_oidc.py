@@ -103,6 +103,7 @@ def test_a_first_sign_in_creates_the_account_and_the_next_finds_it(client, provi
     assert body["user"]["username"].startswith("river")
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200 and me.json["id"] == body["user"]["id"]
+    assert me.json["email_verified"] is True  # the provider vouched for the address
     again = sign_in(client, id_token(provider_key, sub="same-person", email="changed@example.com"))
     assert again.status_code == 200 and again.json["user"]["id"] == body["user"]["id"]
     identity = db.session.execute(select(OidcIdentity).where(OidcIdentity.subject == "same-person")).scalar_one()

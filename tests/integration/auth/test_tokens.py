@@ -340,7 +340,10 @@ def test_contact_lookup_is_for_the_notification_service_only(client):
     session = register(client)
     path = f"/internal/v1/auth/users/{session['user']['id']}/contact"
     as_notification = client.get(path, headers=bearer(_service_token(client, "notification")))
-    assert as_notification.status_code == 200 and as_notification.json == {"email": "alice@example.com"}
+    assert as_notification.status_code == 200 and as_notification.json == {
+        "email": "alice@example.com",
+        "verified": False,
+    }
     admin = login(client, ADMIN["ADMIN_USERNAME"], ADMIN["ADMIN_PASSWORD"])["access_token"]
     for token in (session["access_token"], admin, _service_token(client, "user"), _service_token(client, "social")):
         refused = client.get(path, headers=bearer(token))

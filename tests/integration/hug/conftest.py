@@ -21,9 +21,16 @@ def hug_app(service_config: dict[str, Any], user_server: str) -> Flask:
 
 @pytest.fixture(scope="session")
 def flood_app(service_config: dict[str, Any], user_server: str) -> Flask:
-    """The hug service with a flood limit of 2 hugs per pair per minute."""
+    """The hug service with flood limits of 2 hugs, 2 hug requests and 2 group invites per pair per minute."""
     return create_app(
-        {**service_config, "USER_URL": user_server, "HUG_FLOOD_LIMIT": "2", "HUG_FLOOD_WINDOW_SECONDS": "60"}
+        {
+            **service_config,
+            "USER_URL": user_server,
+            "HUG_FLOOD_LIMIT": "2",
+            "HUG_REQUEST_FLOOD_LIMIT": "2",
+            "GROUP_INVITE_FLOOD_LIMIT": "2",
+            "HUG_FLOOD_WINDOW_SECONDS": "60",
+        }
     )
 
 

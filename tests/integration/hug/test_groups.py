@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from services.hug.models import GroupHug, OutboxEvent, db
 from services.hug.service import expire_group_hugs
+from shared.testing import rolled_back
 
 GROUP = "/api/v1/hugs/group"
 
@@ -242,3 +243,25 @@ def test_the_celery_task_expires_committed_group_hugs(live, hug_app, database_ur
     with hug_app.app_context():
         assert db.session.get(GroupHug, uuid.UUID(group["id"])).status == "expired"
     assert tasks.expire_group_hugs() == 0
+
+
+def test_group_invite_flood_limit_refuses_with_429_naming_the_invitee(flood_app, person_on, redis_client):
+    with flood_app.app_context(), rolled_back(db):
+        client = flood_app.test_client()
+        alice, bob, carol, dave = (person_on(client) for _ in range(4))
+        for invitee in (bob, carol, dave):
+            invitee.open_hugs()
+        create(alice, [bob])
+        create(alice, [bob, carol])
+        refused = alice.post(GROUP, json={"name": "again", "participant_ids": [carol.id, bob.id]})
+        assert refused.status_code == 429 and refused.json["code"] == "hug.group_invite_flood"
+        assert refused.headers["Content-Type"] == "application/problem+json"
+        assert list(refused.json["errors"]["participant_ids"]) == [bob.id]
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        created = db.session.execute(select(OutboxEvent).where(OutboxEvent.event_type == "GroupHugCreated")).all()
+        assert len(created) == 2
+        # Per pair: carol has one invite left from alice, and someone else may still invite bob.
+        create(alice, [carol, dave])
+        create(dave, [bob])
+        db.session.execute(update(GroupHug).values(created_at=GroupHug.created_at - timedelta(seconds=61)))
+        create(alice, [bob])

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
+
+from services.hug.models import HugRequest, db
+from shared.testing import rolled_back
 
 HUGS = "/api/v1/hugs"
 
@@ -229,3 +234,25 @@ def test_two_concurrent_answers_one_wins_one_409(live):
     assert sorted(results.values()) == [200, 409]
     received = alice.get(f"{HUGS}/received").json["items"]
     assert len(received) == 1 and received[0]["hug_request_id"] == request["id"]
+
+
+def test_request_flood_limit_refuses_with_429_and_retry_after(flood_app, person_on, redis_client):
+    with flood_app.app_context(), rolled_back(db):
+        client = flood_app.test_client()
+        alice, bob, carol = (person_on(client) for _ in range(3))
+        alice.ask(bob, message="spam")
+        alice.ask(bob, message="spam")
+        refused = alice.post(f"{HUGS}/request", json={"recipient_id": bob.id, "message": "spam"})
+        assert refused.status_code == 429 and refused.json["code"] == "hug.request_flood"
+        assert refused.headers["Content-Type"] == "application/problem+json"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        # Per pair: alice may still ask carol, carol may ask bob.
+        alice.ask(carol)
+        carol.ask(bob)
+        # Community requests have their own budget per requester.
+        alice.ask()
+        alice.ask()
+        assert alice.post(f"{HUGS}/request", json={}).status_code == 429
+        db.session.execute(update(HugRequest).values(created_at=HugRequest.created_at - timedelta(seconds=61)))
+        alice.ask(bob)
+        alice.ask()

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import create_engine, make_url, select, text
 
 from services.notification import tasks
 from services.notification.models import Delivery, Notification, db
@@ -28,9 +29,9 @@ def emails(user_id: str) -> list[Delivery]:
 
 @pytest.fixture
 def account(client, make_user) -> tuple[Caller, str, str]:
-    """A real account (the auth service knows its address) calling the notification service:
-    the caller, the address, the access token."""
-    user_id, token, username = make_user()
+    """A real account (the auth service knows its address, which its owner verified) calling the
+    notification service: the caller, the address, the access token."""
+    user_id, token, username = make_user(verified=True)
     return Caller(client, user_id, token), f"{username}@example.com", token
 
 
@@ -154,3 +155,61 @@ def test_an_email_waits_with_backoff_while_the_auth_service_is_unreachable(accou
     assert sent.email.sent == []
     assert send(notification_app, row.id, now=row.due_at + timedelta(seconds=1)).status == "sent"
     assert [mail["to"] for mail in sent.email.sent] == [address]
+
+
+def test_no_hug_email_goes_to_an_unverified_address_until_it_is_verified(
+    client, make_user, verification_token, auth_server, enqueued, sent, notification_app
+):
+    user_id, token, username = make_user()  # registered, address not confirmed
+    alice = Caller(client, user_id, token)
+    assert alice.put(PREFS, json={"types": {"hug_received": EMAIL_ON}}).status_code == 200
+    alice.hugged()
+    (row,) = emails(alice.id)
+    assert tasks.deliver.run(str(row.id)) == "failed"
+    db.session.expire_all()
+    assert db.session.get(Delivery, row.id).last_error == "the address is not verified"
+    assert sent.email.sent == [] and len(alice.notifications()) == 1  # in-app still works
+
+    confirmed = requests.post(
+        f"{auth_server}/api/v1/auth/email/verify", json={"token": verification_token(user_id)}, timeout=5
+    )
+    assert confirmed.status_code == 204
+    alice.hugged()
+    (later,) = [r for r in emails(alice.id) if r.id != row.id]
+    assert tasks.deliver.run(str(later.id)) == "sent"
+    assert [mail["to"] for mail in sent.email.sent] == [f"{username}@example.com"]
+
+
+def test_registering_emails_a_confirmation_link_that_verifies_the_address(
+    client, make_user, database_url, auth_server, enqueued, sent, notification_app
+):
+    user_id, token, username = make_user()
+    # The event as the outbox relay delivers it from the auth service's outbox.
+    engine = create_engine(make_url(database_url).set(drivername="postgresql+psycopg2"))
+    with engine.connect() as connection:
+        (payload,) = connection.execute(
+            text(
+                "SELECT payload FROM auth.outbox WHERE event_type = 'EmailVerificationRequested'"
+                " AND payload->'data'->>'user_id' = :user_id"
+            ),
+            {"user_id": user_id},
+        ).scalars()
+    engine.dispose()
+    tasks.on_email_verification_requested(payload)
+    (row,) = emails(user_id)
+    assert row.type == "email_verification" and enqueued == [row.id]
+    assert tasks.deliver.run(str(row.id)) == "sent"  # to an address nobody has verified yet
+    (mail,) = sent.email.sent
+    assert mail["to"] == f"{username}@example.com" and mail["subject"] == "Confirm your HugMood email address"
+    verify_url = notification_app.config["HUGMOOD"].NOTIFICATION_EMAIL_VERIFY_URL
+    (link,) = [line for line in mail["body"].splitlines() if line.startswith(verify_url)]
+    db.session.expire_all()
+    assert "body" not in db.session.get(Delivery, row.id).payload  # the token is not kept once sent
+    assert Caller(client, user_id, token).notifications() == []  # the email only, by default
+
+    confirmed = requests.post(
+        f"{auth_server}/api/v1/auth/email/verify", json={"token": unquote(link[len(verify_url) :])}, timeout=5
+    )
+    assert confirmed.status_code == 204
+    me = requests.get(f"{auth_server}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert me.json()["email_verified"] is True

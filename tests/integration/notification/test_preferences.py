@@ -27,6 +27,7 @@ def test_defaults(caller):
     assert body["quiet_hours"] is None
     assert body["types"]["hug_received"] == {"in_app": True, "push": True, "email": False}
     assert body["types"]["password_reset"] == {"in_app": True, "push": False, "email": True}
+    assert body["types"]["email_verification"] == {"in_app": False, "push": False, "email": True}
     assert set(body["types"]) == {
         "hug_received",
         "hug_request",
@@ -35,6 +36,7 @@ def test_defaults(caller):
         "friend_accepted",
         "streak_milestone",
         "password_reset",
+        "email_verification",
     }
 
 
@@ -70,6 +72,7 @@ def test_put_deep_merges_any_part_and_touches_only_the_caller(caller):
         {"quiet_hours": "22:00-07:00"},
         {"colour": "blue"},
         {"types": {"password_reset": {"email": False}}},
+        {"types": {"email_verification": {"email": False}}},
     ],
 )
 def test_put_rejects_bad_bodies(caller, body):
