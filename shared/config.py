@@ -174,6 +174,13 @@ COMMON_SETTINGS = [
     Setting("JWT_AUDIENCE", str, "hugmood", help="aud of access tokens"),
     Setting("JWKS_CACHE_SECONDS", parse_positive(int), 300, help="how long verifiers keep the auth service's JWKS"),
     Setting("HTTP_TIMEOUT_SECONDS", parse_positive(float), 5.0, help="read timeout of service-to-service calls"),
+    Setting(
+        "READINESS_GRACE_SECONDS",
+        parse_non_negative_int,
+        30,
+        help="/readyz stays 200 while PostgreSQL or Redis has been unreachable for less than this, "
+        "so a short outage does not empty every Service (0: fail readiness at once)",
+    ),
     *service_url_settings(),
 ]
 

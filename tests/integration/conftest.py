@@ -54,6 +54,29 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
+def redis_unreachable() -> Callable[[redis.Redis], contextlib.AbstractContextManager[None]]:
+    """`with redis_unreachable(client):` points `client`'s pool at a closed port until the block
+    ends, as if Redis went away and came back."""
+
+    @contextlib.contextmanager
+    def outage(client: redis.Redis) -> Iterator[None]:
+        pool = client.connection_pool
+        saved = dict(pool.connection_kwargs)
+        pool.connection_kwargs.update(host="127.0.0.1", port=1)
+        pool.disconnect()
+        pool.reset()  # new connections only: a pooled one keeps the address it was made with
+        try:
+            yield
+        finally:
+            pool.connection_kwargs.clear()
+            pool.connection_kwargs.update(saved)
+            pool.disconnect()
+            pool.reset()
+
+    return outage
+
+
+@pytest.fixture
 def worker_app() -> Iterator[Callable[[Any, Flask], None]]:
     """`worker_app(tasks, app)`: the consumers and tasks of a service's `tasks` module run on the
     test's `app` (through its lazy app's override) until the test ends."""
