@@ -41,6 +41,7 @@ def base_config(database_url: str, redis_url: str, signing_key: SigningKey) -> d
         "REDIS_URL": redis_url,
         "AUTH_JWT_PRIVATE_KEY": signing_key.private_pem,
         "LOG_LEVEL": "WARNING",
+        "HUGMOOD_ENV": "development",
     }
 
 

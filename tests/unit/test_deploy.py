@@ -548,3 +548,21 @@ def test_prometheus_in_the_monitoring_namespace_may_scrape_every_metrics_port():
             assert any({"protocol": "TCP", "port": port} in rule["ports"] for rule in rules), (name, port)
             scraped.add(name)
     assert scraped == {*WEB, "worker", "relay"}
+
+
+def test_every_start_says_which_environment_it_is():
+    # Development secrets are accepted only where HUGMOOD_ENV=development: make run, the tests,
+    # docker-compose (a development setup); Kubernetes runs production, with the Secret's values.
+    readme = (ROOT / "README.md").read_text()
+    assert "| `HUGMOOD_ENV` |" in readme
+    assert "HUGMOOD_ENV" in env_example_names()
+    assert compose()["x-common-env"]["HUGMOOD_ENV"] == "development"
+    for name, svc in app_services(compose()).items():
+        assert svc["environment"]["HUGMOOD_ENV"] == "development", name
+    assert k8s_by_kind("ConfigMap")["hugmood-config"]["data"]["HUGMOOD_ENV"] == "production"
+    for name, workload in workloads().items():
+        [container] = pod_spec(workload)["containers"]
+        refs = {e["configMapRef"]["name"] for e in container.get("envFrom", []) if "configMapRef" in e}
+        assert "hugmood-config" in refs, name
+    assert 'setdefault("HUGMOOD_ENV", "development")' in (ROOT / "scripts" / "run.py").read_text()
+    assert 'HUGMOOD_ENV="development"' in (ROOT / "bench" / "common.py").read_text()
