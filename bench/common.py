@@ -203,6 +203,7 @@ class Fleet:
             REDIS_URL=self.settings.redis_url,
             BIND_HOST="127.0.0.1",
             LOG_LEVEL="INFO",
+            HUGMOOD_ENV="development",  # its secrets are the development defaults, as under `make run`
             PROMETHEUS_MULTIPROC_BASE=str(self.tmp / "prometheus"),  # as `make run` does
             AUTH_JWT_PRIVATE_KEY_FILE=str(key_file),
         )

@@ -43,6 +43,7 @@ from shared.errors import (
 )
 from shared.logging import configure_logging
 from shared.metrics import LATENCY, REQUESTS, method_label
+from shared.readiness import Readiness
 from shared.wake import POLL_CHECK_PATH, POLL_WAIT_HEADER, WakeHub, answer_from
 
 access_log = logging.getLogger("hugmood.access")
@@ -118,6 +119,7 @@ class Gateway(Flask):
                 health_check_interval=30,
             )
         )
+        self.readiness = Readiness(config.READINESS_GRACE_SECONDS)
         self.limiter = Limiter(self.redis, window=config.GATEWAY_RATE_WINDOW_SECONDS)
         self.keys = JwksKeys(config.AUTH_URL[0] + "/api/v1/auth/jwks", ttl=config.JWKS_CACHE_SECONDS)
         self.verifier = TokenVerifier(self.keys, issuer=config.JWT_ISSUER, audience=config.JWT_AUDIENCE)

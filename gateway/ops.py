@@ -28,9 +28,13 @@ def readyz() -> GatewayResponse:
     gateway: Gateway = current_app  # type: ignore[assignment]
     try:
         gateway.redis.ping()
-    except redis.RedisError as exc:
-        raise ServiceUnavailable("Redis is unreachable.", code="not_ready", retry_after=2) from exc
-    return json_answer({"status": "ready", "checks": {"redis": "ok"}})
+        reachable = True
+    except redis.RedisError:
+        reachable = False
+    ready, body = gateway.readiness.assess({"redis": reachable})
+    if not ready:
+        raise ServiceUnavailable("Redis is unreachable.", code="not_ready", retry_after=2)
+    return json_answer(body)
 
 
 @ops.get("/metrics")

@@ -155,6 +155,8 @@ def main() -> int:
     from services.auth.service import generate_private_key_pem
 
     load_env_file(ROOT / ".env")
+    # A development fleet: its processes accept the default dev-service-secret (shared/config.py).
+    os.environ.setdefault("HUGMOOD_ENV", "development")
     # The Procfile's gunicorn, celery and python are the ones installed beside this interpreter.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     DATA.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ from shared.errors import (
 from shared.http import ServiceClient, ServiceTokens
 from shared.logging import configure_logging
 from shared.metrics import LATENCY, REQUESTS, method_label, render
+from shared.readiness import Readiness
 
 MAX_BODY_BYTES = 64 * 1024
 OPS_ENDPOINTS = frozenset({"healthz", "readyz", "metrics"})
@@ -254,25 +255,27 @@ def create_base_app(
         body = {"status": "ok", "service": service, "version": VERSION}
         return Response(json.dumps(body), mimetype="application/json")
 
+    readiness = Readiness(config.READINESS_GRACE_SECONDS)
+
     @app.get("/readyz", endpoint="readyz")
     def readyz() -> Response:
-        checks: dict[str, str] = {}
+        checks: dict[str, bool] = {}
         try:
             redis_client.ping()
-            checks["redis"] = "ok"
+            checks["redis"] = True
         except redis.RedisError:
-            checks["redis"] = "down"
+            checks["redis"] = False
         if db is not None:
             try:
                 with db.engine.connect() as conn:
                     conn.execute(text("SELECT 1"))
-                checks["database"] = "ok"
+                checks["database"] = True
             except Exception:
-                checks["database"] = "down"
-        ready = all(v == "ok" for v in checks.values())
+                checks["database"] = False
+        ready, body = readiness.assess(checks)
         if not ready:
-            raise ServiceUnavailable(f"Not ready: {json.dumps(checks)}", code="not_ready", retry_after=2)
-        return Response(json.dumps({"status": "ready", "checks": checks}), mimetype="application/json")
+            raise ServiceUnavailable(f"Not ready: {json.dumps(body)}", code="not_ready", retry_after=2)
+        return Response(json.dumps(body), mimetype="application/json")
 
     @app.get("/metrics", endpoint="metrics")
     def metrics() -> Response:

@@ -99,6 +99,18 @@ def parse_non_negative_int(value: str) -> int:
     return number
 
 
+ENVIRONMENTS = ("production", "development")
+# Secret values that are only ever fit for a development fleet: the services' default client
+# secret, and the "change-me" placeholders of k8s/secret.template.yaml.
+DEVELOPMENT_SECRETS = ("dev-service-secret", "change-me")
+
+
+def parse_environment(value: str) -> str:
+    if value not in ENVIRONMENTS:
+        raise ValueError(f"expected one of {', '.join(ENVIRONMENTS)}")
+    return value
+
+
 def parse_log_level(value: str) -> str:
     """Accept the standard logging level names."""
     level = value.strip().upper()
@@ -164,9 +176,17 @@ def service_url_settings() -> list[Setting]:
 
 COMMON_SETTINGS = [
     Setting(
+        "HUGMOOD_ENV",
+        parse_environment,
+        "production",
+        help="production refuses to start with a development secret (the default dev-service-secret, "
+        "a change-me placeholder); development (make run, the tests, docker-compose) allows them",
+    ),
+    Setting(
         "REDIS_URL",
         parse_url("redis", "rediss", "unix"),
         "redis://127.0.0.1:6379/0",
+        secret=True,
         help="Redis for denylist, rate limits, caches and wake-ups",
     ),
     Setting("LOG_LEVEL", parse_log_level, "INFO", help="logging level"),
@@ -174,6 +194,13 @@ COMMON_SETTINGS = [
     Setting("JWT_AUDIENCE", str, "hugmood", help="aud of access tokens"),
     Setting("JWKS_CACHE_SECONDS", parse_positive(int), 300, help="how long verifiers keep the auth service's JWKS"),
     Setting("HTTP_TIMEOUT_SECONDS", parse_positive(float), 5.0, help="read timeout of service-to-service calls"),
+    Setting(
+        "READINESS_GRACE_SECONDS",
+        parse_non_negative_int,
+        30,
+        help="/readyz stays 200 while PostgreSQL or Redis has been unreachable for less than this, "
+        "so a short outage does not empty every Service (0: fail readiness at once)",
+    ),
     *service_url_settings(),
 ]
 
@@ -195,6 +222,7 @@ DATABASE_SETTINGS = [
         "CELERY_BROKER_URL",
         parse_url("redis", "rediss", "amqp", "pyamqp"),
         "",
+        secret=True,
         help="Celery broker (default: REDIS_URL)",
     ),
     Setting(
@@ -280,6 +308,13 @@ def load_config(
                 problems.append(f"{setting.name}=<hidden> is invalid")
             else:
                 problems.append(f"{setting.name}={raw!r} is invalid: {exc}")
+    if not problems and config["HUGMOOD_ENV"] == "production":
+        problems = [
+            f"{setting.name} holds a development secret or a placeholder ({' or '.join(DEVELOPMENT_SECRETS)}): "
+            "set a real one (HUGMOOD_ENV=development allows it, for make run and tests only)"
+            for setting in [*COMMON_SETTINGS, *settings]
+            if setting.secret and any(marker in str(config[setting.name]) for marker in DEVELOPMENT_SECRETS)
+        ]
     if problems:
         raise ConfigError(process, problems)
     if "CELERY_BROKER_URL" in config and not config["CELERY_BROKER_URL"]:

@@ -97,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.services) - set(SERVICES)
     if unknown:
         parser.error(f"unknown services: {', '.join(sorted(unknown))}")
-    config = load_config("migrate", settings=[Setting("DATABASE_URL"), Setting("DATABASE_ROLE_PASSWORD", str, "")])
+    config = load_config(
+        "migrate",
+        settings=[Setting("DATABASE_URL", secret=True), Setting("DATABASE_ROLE_PASSWORD", str, "", secret=True)],
+    )
     services = tuple(args.services) or SERVICES
     for service in services:
         cfg = alembic_config(service, config.DATABASE_URL, config.DATABASE_ROLE_PASSWORD)

@@ -17,6 +17,9 @@ from shared.testing import redis_db
 # (TEST_SLOT % 4)'s Redis database numbers, so it needs a Redis server of its own.
 SLOT = int(os.environ.get("TEST_SLOT", "0"))
 
+# The apps built in-process by the unit and integration tiers run with development secrets.
+os.environ.setdefault("HUGMOOD_ENV", "development")
+
 
 @dataclass(frozen=True)
 class Servers:

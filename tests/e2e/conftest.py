@@ -51,6 +51,7 @@ def launch_fleet(
     key_file.write_text(key.private_pem)
     env = python_env()
     env.update(
+        HUGMOOD_ENV="development",
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         AUTH_JWT_PRIVATE_KEY_FILE=str(key_file),

@@ -141,6 +141,7 @@ class Client(requests.Session):
 
 def python_env() -> dict[str, str]:
     """The environment the fleet's commands need: this interpreter's bin first on PATH."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "PYTEST"))}
+    # Without HUGMOOD_ENV: whoever starts a fleet says which kind (scripts/run.py: development).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "PYTEST")) and k != "HUGMOOD_ENV"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env

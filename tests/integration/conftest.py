@@ -41,6 +41,7 @@ def base_config(database_url: str, redis_url: str, signing_key: SigningKey) -> d
         "REDIS_URL": redis_url,
         "AUTH_JWT_PRIVATE_KEY": signing_key.private_pem,
         "LOG_LEVEL": "WARNING",
+        "HUGMOOD_ENV": "development",
     }
 
 
@@ -51,6 +52,29 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.set(Denylist.READY, 1)  # what the auth service's watcher would write back, at once
     yield client
     client.close()
+
+
+@pytest.fixture
+def redis_unreachable() -> Callable[[redis.Redis], contextlib.AbstractContextManager[None]]:
+    """`with redis_unreachable(client):` points `client`'s pool at a closed port until the block
+    ends, as if Redis went away and came back."""
+
+    @contextlib.contextmanager
+    def outage(client: redis.Redis) -> Iterator[None]:
+        pool = client.connection_pool
+        saved = dict(pool.connection_kwargs)
+        pool.connection_kwargs.update(host="127.0.0.1", port=1)
+        pool.disconnect()
+        pool.reset()  # new connections only: a pooled one keeps the address it was made with
+        try:
+            yield
+        finally:
+            pool.connection_kwargs.clear()
+            pool.connection_kwargs.update(saved)
+            pool.disconnect()
+            pool.reset()
+
+    return outage
 
 
 @pytest.fixture

@@ -471,3 +471,98 @@ def test_network_policies():
         [rule] = spec["egress"]
         assert rule["ports"] == [{"protocol": "TCP", "port": port}]
         assert all("ipBlock" in peer for peer in rule["to"])
+
+
+def selects(selector: dict, labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels and matchExpressions) selects pods with `labels`."""
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        if operator == "In" and labels.get(key) not in expression["values"]:
+            return False
+        if operator == "NotIn" and labels.get(key) in expression["values"]:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def pods_of(count: int | str, replicas: int) -> int:
+    """A PDB's minAvailable/maxUnavailable as a number of pods (percentages round up)."""
+    if isinstance(count, str):
+        return -(-replicas * int(count.rstrip("%")) // 100)
+    return count
+
+
+@pytest.mark.parametrize("name", WEB)
+def test_web_deployment_has_a_disruption_budget_that_allows_a_drain_but_keeps_a_pod(name):
+    deployment = k8s_by_kind("Deployment")[name]
+    budgets = [
+        pdb
+        for pdb in k8s_by_kind("PodDisruptionBudget").values()
+        if selects(pdb["spec"]["selector"], pod_labels(deployment))
+    ]
+    [budget] = budgets
+    assert budget["apiVersion"] == "policy/v1"
+    spec = budget["spec"]
+    assert len({"minAvailable", "maxUnavailable"} & set(spec)) == 1, name
+    # At the fewest pods the HPA allows, one may be evicted and one at least stays.
+    fewest = k8s_by_kind("HorizontalPodAutoscaler")[name]["spec"]["minReplicas"]
+    if "maxUnavailable" in spec:
+        evictable = pods_of(spec["maxUnavailable"], fewest)
+    else:
+        evictable = fewest - pods_of(spec["minAvailable"], fewest)
+    assert 1 <= evictable <= fewest - 1, (name, fewest, spec)
+    # Pods that are not ready (a dependency down too long) do not block a node's drain.
+    assert spec["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+
+
+def metrics_ports(name: str, container: dict) -> list[str]:
+    """The names of the container ports that serve /metrics: web processes serve it on `http`,
+    the worker and the relay on `metrics`."""
+    return [port["name"] for port in container.get("ports", []) if port["name"] == "metrics" or name in WEB]
+
+
+def test_prometheus_in_the_monitoring_namespace_may_scrape_every_metrics_port():
+    policies = k8s_by_kind("NetworkPolicy").values()
+    prometheus = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    }
+    scraped = set()
+    for name, deployment in k8s_by_kind("Deployment").items():
+        [container] = pod_spec(deployment)["containers"]
+        for port in metrics_ports(name, container):
+            rules = [
+                rule
+                for policy in policies
+                if "Ingress" in policy["spec"]["policyTypes"]
+                and selects(policy["spec"]["podSelector"], pod_labels(deployment))
+                for rule in policy["spec"].get("ingress", [])
+                if prometheus in rule.get("from", [])
+            ]
+            # By the port's name, so a separate ops port is one more name in the same rule.
+            assert any({"protocol": "TCP", "port": port} in rule["ports"] for rule in rules), (name, port)
+            scraped.add(name)
+    assert scraped == {*WEB, "worker", "relay"}
+
+
+def test_every_start_says_which_environment_it_is():
+    # Development secrets are accepted only where HUGMOOD_ENV=development: make run, the tests,
+    # docker-compose (a development setup); Kubernetes runs production, with the Secret's values.
+    readme = (ROOT / "README.md").read_text()
+    assert "| `HUGMOOD_ENV` |" in readme
+    assert "HUGMOOD_ENV" in env_example_names()
+    assert compose()["x-common-env"]["HUGMOOD_ENV"] == "development"
+    for name, svc in app_services(compose()).items():
+        assert svc["environment"]["HUGMOOD_ENV"] == "development", name
+    assert k8s_by_kind("ConfigMap")["hugmood-config"]["data"]["HUGMOOD_ENV"] == "production"
+    for name, workload in workloads().items():
+        [container] = pod_spec(workload)["containers"]
+        refs = {e["configMapRef"]["name"] for e in container.get("envFrom", []) if "configMapRef" in e}
+        assert "hugmood-config" in refs, name
+    assert 'setdefault("HUGMOOD_ENV", "development")' in (ROOT / "scripts" / "run.py").read_text()
+    assert 'HUGMOOD_ENV="development"' in (ROOT / "bench" / "common.py").read_text()

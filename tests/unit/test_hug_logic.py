@@ -80,7 +80,7 @@ def test_query_boolean_refuses_anything_else(raw):
 
 
 def test_flood_settings_defaults_and_validation():
-    base = {"DATABASE_URL": "postgresql://localhost/x"}
+    base = {"DATABASE_URL": "postgresql://localhost/x", "HUGMOOD_ENV": "development"}
     config = load_config("hug", base, SETTINGS)
     assert config.HUG_FLOOD_LIMIT == 10 and config.HUG_FLOOD_WINDOW_SECONDS == 600
     with pytest.raises(ConfigError) as raised:

@@ -45,4 +45,5 @@ def test_worker_services_parse_a_subset():
     from shared.config import DATABASE_SETTINGS
 
     env = {"DATABASE_URL": "postgresql://x@h/db", "REDIS_URL": "redis://h", "WORKER_SERVICES": "social, hug"}
+    env["HUGMOOD_ENV"] = "development"
     assert load_config("worker", env, DATABASE_SETTINGS).WORKER_SERVICES == ("social", "hug")
