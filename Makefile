@@ -46,9 +46,10 @@ bench-mood: $(STAMP) ## per-user mood analytics at 3M rows, with and without the
 bench-notify: $(STAMP) ## hug-to-poll delivery latency; 10,000 held long polls against Nchan
 	$(PY) bench/notifications.py
 
-chaos: $(STAMP) ## the reliability (kill) tests at the issue's full size; CI runs them smaller
+chaos: $(STAMP) ## the reliability (kill, hang) tests at the issue's full size; CI runs them smaller
 	CHAOS_HUGS=2000 CHAOS_POLLERS=100 CHAOS_POLL_NOTIFICATIONS=1000 CHAOS_REDIS_DOWN_SECONDS=30 \
-		$(PY) -m pytest tests/e2e/test_reliability.py -v -s $(PYTEST_ARGS)
+	CHAOS_FAULT_PHASE_SECONDS=60 CHAOS_P99_RATIO=1.2 \
+		$(PY) -m pytest tests/e2e/test_reliability.py tests/e2e/test_faults.py -v -s $(PYTEST_ARGS)
 
 lock: $(STAMP) ## re-resolve pyproject.toml's ranges into the lock files (then commit them)
 	$(PIP_COMPILE) --extra test --extra embedded --extra dev --upgrade -o requirements-dev.lock pyproject.toml

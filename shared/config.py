@@ -228,9 +228,9 @@ DATABASE_SETTINGS = [
     Setting(
         "CELERY_VISIBILITY_TIMEOUT_SECONDS",
         parse_positive(int),
-        300,
-        help="how long a task a dead worker held stays invisible before another worker gets it "
-        "(above the longest task plus the longest retry delay)",
+        30,
+        help="how long the tasks a dead worker held stay invisible before another worker gets them "
+        "(a live worker renews its hold every third of it)",
     ),
     Setting(
         "EVENT_MAX_RETRIES", parse_positive(int), 10, help="retries of a failing event consumer before dead-lettering"
@@ -246,6 +246,13 @@ DATABASE_SETTINGS = [
         parse_positive(int),
         600,
         help="an event a consumer has neither finished nor retried for this long is sent to it again",
+    ),
+    Setting(
+        "EVENT_LOST_SECONDS",
+        parse_positive(int),
+        15,
+        help="an event a consumer has not finished that the broker no longer holds (lost by a worker "
+        "killed as it took it) is sent to it again after this long",
     ),
     Setting(
         "EVENT_RETENTION_DAYS",

@@ -4,7 +4,8 @@
   what a consumer records to act once (claim_once, ProcessedEventMixin).
 - `consumers`: the handler registry, the Celery app and consume task, the delivery ledger and
   dead letters.
-- `relay`: moves outbox rows to their consumers and sends again what was not finished in time.
+- `relay`: moves outbox rows to their consumers and sends again what was not finished: what the
+  broker lost within seconds, anything else after a long timeout.
 """
 
 from shared.events.consumers import (
@@ -15,7 +16,9 @@ from shared.events.consumers import (
     ConsumerRegistry,
     DeadLetters,
     DeliveryLedger,
+    Holdings,
     LazyApp,
+    broker_holdings,
     consume_sender,
     consumer_service,
     lazy_app,
@@ -38,6 +41,7 @@ from shared.events.relay import (
     OutboxWakeup,
     outbox_backlog,
     prune,
+    redeliver_lost,
     redeliver_stale,
     relay_batch,
     relay_forever,
@@ -54,9 +58,11 @@ __all__ = [
     "ConsumerRegistry",
     "DeadLetters",
     "DeliveryLedger",
+    "Holdings",
     "OutboxMixin",
     "OutboxWakeup",
     "ProcessedEventMixin",
+    "broker_holdings",
     "claim_once",
     "consume_sender",
     "consumer_service",
@@ -66,6 +72,7 @@ __all__ = [
     "outbox_backlog",
     "prune",
     "publish",
+    "redeliver_lost",
     "redeliver_stale",
     "register_event_tasks",
     "route_task",

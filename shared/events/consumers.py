@@ -3,11 +3,13 @@ delivery durable end to end (the per-consumer delivery ledger and dead letters).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import json
 import logging
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -30,8 +32,16 @@ from shared.sqlstate import is_erasure_refusal
 log = logging.getLogger("hugmood.events")
 CONSUME_TASK = "hugmood.events.consume"
 EVENTS_QUEUE = "events"
-# The hard limit of any task; the visibility timeout must exceed it plus the longest retry delay.
+# The hard limit of any task. A worker renews its hold on every message it has (running, waiting
+# for a free process, or waiting for a retry's countdown), so the visibility timeout need not
+# exceed any of these: it is how long the messages of a worker that died stay invisible.
 TASK_TIME_LIMIT_SECONDS = 120
+# The default visibility timeout (CELERY_VISIBILITY_TIMEOUT_SECONDS), and how many times within
+# it a worker renews its hold on its messages.
+VISIBILITY_TIMEOUT_SECONDS = 30
+LEASE_RENEWALS_PER_TIMEOUT = 3
+# How often (seconds, at most) a worker looks for messages whose holder stopped renewing them.
+RESTORE_INTERVAL_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,29 @@ def lazy_app(factory: Callable[[], Any]) -> LazyApp:
 
 
 class _RedisQoS(kombu_redis.QoS):
+    """kombu's Redis acknowledgement emulation, with a lease on what a worker holds.
+
+    kombu records each message a worker takes in the `unacked` hash, stamped with the time it was
+    taken, and any worker puts a message back in its queue once that stamp is older than the
+    visibility timeout. Out of the box the stamp never moves, so the timeout has to exceed the
+    longest task plus the longest retry countdown, and the messages of a worker killed mid-stream
+    come back only that long after (minutes). Here a worker re-stamps what it still holds every
+    third of the timeout (`renew`), so the timeout can be short: a live worker's messages never
+    expire, a dead worker's come back within the timeout.
+    """
+
+    def renew(self) -> int:
+        """Stamp every message this worker still holds as taken now; return how many."""
+        tags = [tag for tag in list(self._delivered) if tag not in self._dirty]
+        if not tags:
+            return 0
+        now = time.time()
+        with self.channel.conn_or_acquire() as client:
+            # XX: only members still there. One another worker put back meanwhile stays put back (it
+            # runs twice; consumers are idempotent), and an acknowledged one is not brought back.
+            client.zadd(self.unacked_index_key, dict.fromkeys(tags, now), xx=True)
+        return len(tags)
+
     def restore_unacked(self, client: Any = None) -> Any:
         try:
             return super().restore_unacked(client)
@@ -145,9 +178,29 @@ class _RedisChannel(kombu_redis.Channel):
 
 
 class RedisTransport(kombu_redis.Transport):
-    """kombu's Redis transport, except that losing the broker does not crash the worker."""
+    """kombu's Redis transport, except that losing the broker does not crash the worker, and a
+    worker holds its messages on a lease it renews (see _RedisQoS)."""
 
     Channel = _RedisChannel
+
+    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
+        super().register_with_event_loop(connection, loop)
+        cycle = self.cycle
+        previous = getattr(cycle, "_hugmood_renew_tref", None)
+        if previous is not None:  # a reconnect registers again: one renewal timer, not one per connection
+            previous.cancel()
+        timeout = connection.client.transport_options.get("visibility_timeout", VISIBILITY_TIMEOUT_SECONDS)
+        cycle._hugmood_renew_tref = loop.call_repeatedly(
+            max(timeout / LEASE_RENEWALS_PER_TIMEOUT, 0.5), functools.partial(self.renew_leases, cycle)
+        )
+
+    @staticmethod
+    def renew_leases(cycle: Any) -> None:
+        for channel in list(cycle._channels):
+            try:
+                channel.qos.renew()
+            except Exception:  # the broker is away: the next renewal tries again
+                log.debug("renewing the hold on unacknowledged messages failed", exc_info=True)
 
 
 def service_queue(service: str) -> str:
@@ -186,8 +239,10 @@ def count_task_outcomes() -> None:
 
 
 def make_celery(config: Config, name: str = "hugmood") -> Celery:
-    """A Celery app configured not to lose work: late acks, requeue on worker loss, prefetch 1."""
-    visibility = config.get("CELERY_VISIBILITY_TIMEOUT_SECONDS", 300)
+    """A Celery app configured not to lose work: late acks, requeue on worker loss, prefetch 1, and
+    on Redis a renewed hold on what a worker has (a dead worker's messages come back within the
+    visibility timeout)."""
+    visibility = config.get("CELERY_VISIBILITY_TIMEOUT_SECONDS", VISIBILITY_TIMEOUT_SECONDS)
     broker = config.CELERY_BROKER_URL or config.REDIS_URL
     app = Celery(name, broker=broker)
     count_task_outcomes()
@@ -200,7 +255,13 @@ def make_celery(config: Config, name: str = "hugmood") -> Celery:
         task_acks_on_failure_or_timeout=False,
         # "priority": every fetch asks the queues in the order of task_queues (the worker's services
         # in WORKER_SERVICES order), instead of kombu's default round robin.
-        broker_transport_options={"visibility_timeout": visibility, "queue_order_strategy": "priority"},
+        broker_transport_options={
+            "visibility_timeout": visibility,
+            # Look for messages a dead worker held every few seconds (kombu: every 10th call of 10 s).
+            "unacked_restore_interval": min(RESTORE_INTERVAL_SECONDS, visibility),
+            "unacked_restore_throttle": 1,
+            "queue_order_strategy": "priority",
+        },
         broker_connection_retry_on_startup=True,
         task_default_queue=EVENTS_QUEUE,
         task_serializer="json",
@@ -423,6 +484,87 @@ def register_event_tasks(
                 ledger.touch(source, event["id"], consumer_name)
             raise self.retry(exc=exc, countdown=min(2**self.request.retries, longest_delay)) from exc
         finished()
+
+
+# The relay reads a queue whole, to see whether the broker still has an event, only while it holds
+# at most this many messages (and the unacked hash likewise); an event behind a longer queue is
+# left to the slow redelivery (EVENT_REDELIVER_SECONDS) or to a later pass.
+HOLDINGS_READ_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """The consume tasks the broker had at one instant: waiting in a queue, or taken by a worker
+    and not yet acknowledged (running, waiting for a free process or for a retry's countdown)."""
+
+    pairs: frozenset[tuple[str, str]]  # (event id, consumer name)
+    queues: frozenset[str]  # the queues read whole: only their consumers' absence means anything
+
+    def lost(self, event_id: str, consumer_name: str) -> bool:
+        """The broker has no copy of this consumer's task for the event, and would have shown one."""
+        return (
+            service_queue(consumer_service(consumer_name)) in self.queues
+            and (event_id, consumer_name) not in self.pairs
+        )
+
+
+NOTHING_KNOWN = Holdings(frozenset(), frozenset())
+
+
+def _consume_task_of(raw: bytes, unacked: bool = False) -> tuple[str, str] | None:
+    """(event id, consumer) of a consume task message as kombu keeps it on Redis, else None: in a
+    queue, the message; in the unacked hash, [message, exchange, routing key]."""
+    try:
+        message = json.loads(raw)
+        if unacked:
+            message = message[0]
+        if message.get("headers", {}).get("task") != CONSUME_TASK:
+            return None
+        body = message["body"]
+        if message.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        args = json.loads(body)[0]
+        return str(args[1]["id"]), str(args[0])
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+
+
+def broker_holdings(app: Celery, limit: int = HOLDINGS_READ_LIMIT) -> Holdings:
+    """What the Redis broker holds of consume tasks, read in one transaction (a message moving
+    between a queue and the unacked hash is seen in one of them). Its only blind spot is the one the
+    delivery ledger exists for: a message a worker has popped and not yet recorded as unacked.
+
+    Queues longer than `limit` are not read (nothing is known of their consumers), nor anything at
+    all if more than `limit` messages are unacknowledged. Other brokers: nothing is known (AMQP
+    brokers do not lose a message a consumer dies holding)."""
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        if not isinstance(channel, kombu_redis.Channel):
+            return NOTHING_KNOWN
+        client = channel.client
+        keys = {
+            service_queue(service): [channel._q_for_pri(service_queue(service), p) for p in channel.priority_steps]
+            for service in SCHEMAS
+        }
+        with client.pipeline(transaction=True) as pipe:
+            for queue_keys in keys.values():
+                for key in queue_keys:
+                    pipe.llen(key)
+            pipe.hlen(channel.unacked_key)
+            sizes = iter(pipe.execute())
+        lengths = {queue: sum(next(sizes) for _ in queue_keys) for queue, queue_keys in keys.items()}
+        if next(sizes) > limit:
+            return NOTHING_KNOWN
+        readable = [queue for queue, length in lengths.items() if length <= limit]
+        with client.pipeline(transaction=True) as pipe:
+            for queue in readable:
+                for key in keys[queue]:
+                    pipe.lrange(key, 0, -1)
+            pipe.hvals(channel.unacked_key)
+            *waiting, unacked = pipe.execute()
+    pairs = {pair for items in waiting for raw in items if (pair := _consume_task_of(raw))}
+    pairs.update(pair for raw in unacked if (pair := _consume_task_of(raw, unacked=True)))
+    return Holdings(frozenset(pairs), frozenset(readable))
 
 
 def consume_sender(app: Celery) -> Callable[[str, dict[str, Any], str | None], None]:

@@ -1,5 +1,5 @@
 """The relay: moves committed outbox rows to their consumers through Celery, and sends again what a
-consumer has not finished with in time."""
+consumer has not finished with: at once what the broker lost, the rest after a long timeout."""
 
 from __future__ import annotations
 
@@ -17,13 +17,16 @@ from sqlalchemy.engine import Engine
 
 from shared.config import SERVICES
 from shared.db import schema_name
-from shared.events.consumers import consume_sender, service_engines
+from shared.events.consumers import NOTHING_KNOWN, Holdings, broker_holdings, consume_sender, service_engines
 from shared.events.outbox import RELAY_CHANNEL, scrubbed_payload
 from shared.metrics import OUTBOX_LAG, OUTBOX_PENDING, serve_metrics
 
 log = logging.getLogger("hugmood.events")
 Send = Callable[[str, dict[str, Any], str], None]
 BATCH = 100  # outbox rows per relay transaction
+# An event the broker lost is sent again quickly at most this many times; after that (a consumer
+# whose task keeps vanishing, say a poison message Celery drops) only the slow redelivery sends it.
+LOST_RESENDS = 3
 
 
 class _RelayStatements(NamedTuple):
@@ -105,6 +108,67 @@ def redeliver_stale(engine: Engine, schema: str, send: Send, older_than: float, 
                 {"e": row.event_id, "c": row.consumer},
             )
             log.warning("event sent again", extra={"event_id": str(row.event_id), "consumer": row.consumer})
+    return len(rows)
+
+
+def redeliver_lost(
+    engine: Engine,
+    schema: str,
+    send: Send,
+    holdings: Callable[[], Holdings],
+    older_than: float,
+    batch: int = BATCH,
+) -> int:
+    """Send again each (event, consumer) not done, sent (or retried) more than `older_than` seconds
+    ago, that the broker no longer has: neither waiting in its queue nor held by a worker.
+
+    That is the message a worker popped and died before recording it as unacknowledged (kombu's
+    Redis transport, celery/kombu#305): nothing in the broker brings it back, and the slow
+    redelivery (`redeliver_stale`) would take EVENT_REDELIVER_SECONDS. Everything else undone is in
+    the broker: waiting behind other work, running, or held by a dead worker until the visibility
+    timeout puts it back. So this resends only what is gone, and a backlog is never sent twice.
+    `holdings` is asked only when some row is overdue.
+    """
+    with engine.connect() as conn:
+        overdue = conn.execute(
+            text(
+                f"SELECT event_id, consumer FROM {schema}.outbox_deliveries WHERE done_at IS NULL "
+                "AND sent_at < now() - make_interval(secs => :age) AND redeliveries < :most "
+                "ORDER BY sent_at LIMIT :n"
+            ),
+            {"age": older_than, "most": LOST_RESENDS, "n": batch},
+        ).all()
+    if not overdue:
+        return 0
+    held = holdings()
+    lost = [row for row in overdue if held.lost(str(row.event_id), row.consumer)]
+    if not lost:
+        return 0
+    with engine.begin() as conn:
+        # Again under lock: the consumer may have finished, or another relay resent it, meanwhile.
+        rows = conn.execute(
+            text(
+                f"SELECT d.event_id, d.consumer, o.payload FROM {schema}.outbox_deliveries d "
+                f"JOIN {schema}.outbox o ON o.id = d.event_id "
+                "JOIN unnest(CAST(:ids AS uuid[]), CAST(:names AS text[])) AS l(event_id, consumer) "
+                "ON l.event_id = d.event_id AND l.consumer = d.consumer "
+                "WHERE d.done_at IS NULL AND d.sent_at < now() - make_interval(secs => :age) "
+                "FOR UPDATE OF d SKIP LOCKED"
+            ),
+            {"ids": [row.event_id for row in lost], "names": [row.consumer for row in lost], "age": older_than},
+        ).all()
+        for row in rows:
+            send(row.consumer, row.payload, schema)
+            conn.execute(
+                text(
+                    f"UPDATE {schema}.outbox_deliveries SET sent_at = now(), redeliveries = redeliveries + 1 "
+                    "WHERE event_id = :e AND consumer = :c"
+                ),
+                {"e": row.event_id, "c": row.consumer},
+            )
+            log.warning(
+                "event lost by the broker, sent again", extra={"event_id": str(row.event_id), "consumer": row.consumer}
+            )
     return len(rows)
 
 
@@ -203,18 +267,44 @@ class OutboxWakeup:
             self.conn = None
 
 
+def _read_once(holdings: Callable[[], Holdings]) -> Callable[[], Holdings]:
+    """`holdings`, read on the first call only; nothing known if the broker cannot be read."""
+    read: list[Holdings] = []
+
+    def once() -> Holdings:
+        if not read:
+            try:
+                read.append(holdings())
+            except Exception:
+                log.warning("could not read what the broker holds", exc_info=True)
+                read.append(NOTHING_KNOWN)
+        return read[0]
+
+    return once
+
+
 def relay_forever(
     engines: Iterable[tuple[str, Engine]],
     send: Send,
     consumers_for: Callable[[str], list[str]],
     *,
     redeliver_after: float,
+    lost_after: float | None = None,
+    holdings: Callable[[], Holdings] = lambda: NOTHING_KNOWN,
     retention_days: float = 7.0,
     idle_sleep: float = 1.0,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Loop over every schema's outbox until told to stop, sleeping between passes until NOTIFY."""
+    """Loop over every schema's outbox until told to stop, sleeping between passes until NOTIFY.
+
+    Every sweep (a few seconds) also resends what a consumer has not finished: at once what the
+    broker lost (`redeliver_lost`, after `lost_after` s; `holdings` reads the broker), and anything
+    else after `redeliver_after` s (`redeliver_stale`).
+    """
     engines = list(engines)
+    sweep_every = min(redeliver_after / 4, 30.0)
+    if lost_after is not None:
+        sweep_every = min(sweep_every, lost_after / 3)
     wakeup = OutboxWakeup(engines[0][1])
     next_sweep = next_prune = 0.0
     busy: set[str] = set()  # schemas whose last pass filled a whole batch: more may be waiting
@@ -226,6 +316,7 @@ def relay_forever(
             pruning = time.monotonic() >= next_prune
             scan = None if sweep or notified is None else notified | busy
             busy = set()
+            broker = _read_once(holdings)  # the broker's holdings, read at most once per sweep
             for schema, engine in engines:
                 if scan is not None and schema not in scan:
                     continue
@@ -234,6 +325,8 @@ def relay_forever(
                     if moved >= BATCH:  # a full batch: more rows may be waiting
                         busy.add(schema)
                     if sweep:
+                        if lost_after is not None:
+                            redeliver_lost(engine, schema, send, broker, lost_after)
                         redeliver_stale(engine, schema, send, redeliver_after)
                         pending, lag = outbox_backlog(engine, schema)
                         OUTBOX_PENDING.labels(schema).set(pending)
@@ -243,7 +336,7 @@ def relay_forever(
                 except Exception:
                     log.exception("relay pass failed", extra={"schema": schema})
             if sweep:
-                next_sweep = time.monotonic() + min(redeliver_after / 4, 30.0)
+                next_sweep = time.monotonic() + sweep_every
             if pruning:
                 next_prune = time.monotonic() + 3600
             notified = set() if busy else wakeup.wait(idle_sleep)
@@ -265,6 +358,8 @@ def run_relay(config: Any, app: Any, consumers: Any) -> None:
         consume_sender(app),
         lambda event_type: [c.name for c in consumers.by_type.get(event_type, [])],
         redeliver_after=config.EVENT_REDELIVER_SECONDS,
+        lost_after=config.EVENT_LOST_SECONDS,
+        holdings=lambda: broker_holdings(app),
         retention_days=config.EVENT_RETENTION_DAYS,
         should_stop=lambda: bool(stopping),
     )

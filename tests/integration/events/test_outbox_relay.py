@@ -14,14 +14,17 @@ from shared.config import Config
 from shared.db import service_database_url
 from shared.events import (
     DeliveryLedger,
+    Holdings,
     OutboxWakeup,
     claim_once,
     prune,
     publish,
+    redeliver_lost,
     redeliver_stale,
     relay_batch,
     service_engines,
 )
+from shared.events.relay import LOST_RESENDS
 
 
 def no_consumers(_event_type: str) -> list[str]:
@@ -201,6 +204,46 @@ def test_a_consumer_still_retrying_is_not_sent_again(engine, session, ledger):
     _age_deliveries(engine, 120)
     ledger.touch("auth", event_id, "user.profiles")
     assert redeliver_stale(engine, "auth", collect([]), older_than=60) == 0
+
+
+def test_an_event_the_broker_lost_is_sent_again_soon_and_nothing_it_still_holds(engine, session, ledger):
+    lost, queued, finished = (str(publish(session, OutboxEvent, "Thing", {"n": n})) for n in range(3))
+    session.commit()
+    relay_batch(engine, "auth", collect([]), one_consumer)
+    ledger.done("auth", finished, "user.profiles")
+    broker = Holdings(frozenset({(queued, "user.profiles")}), frozenset({"events.user"}))
+    asked: list[int] = []
+
+    def holdings() -> Holdings:
+        asked.append(1)
+        return broker
+
+    resent: list[str] = []
+
+    def send(consumer, event, schema):
+        resent.append(event["id"])
+
+    assert redeliver_lost(engine, "auth", send, holdings, older_than=15) == 0
+    assert not asked, "the broker is read only when some event is overdue"
+    _age_deliveries(engine, 20)
+    assert redeliver_lost(engine, "auth", send, holdings, older_than=15) == 1
+    assert resent == [lost], "not the one waiting in its queue (or held by a worker), nor the finished one"
+    assert redeliver_lost(engine, "auth", send, holdings, older_than=15) == 0  # sent again just now
+    for _ in range(LOST_RESENDS - 1):
+        _age_deliveries(engine, 20)
+        assert redeliver_lost(engine, "auth", send, holdings, older_than=15) == 1
+    _age_deliveries(engine, 20)
+    assert redeliver_lost(engine, "auth", send, holdings, older_than=15) == 0, "then only the slow redelivery"
+    assert resent == [lost] * LOST_RESENDS
+
+
+def test_nothing_is_sent_again_soon_about_a_queue_the_relay_could_not_read(engine, session, ledger):
+    publish(session, OutboxEvent, "Thing", {})
+    session.commit()
+    relay_batch(engine, "auth", collect([]), one_consumer)
+    _age_deliveries(engine, 20)
+    unread = Holdings(frozenset(), frozenset({"events.social"}))
+    assert redeliver_lost(engine, "auth", collect([]), lambda: unread, older_than=15) == 0
 
 
 def test_a_consumer_done_before_the_relay_commits_its_ledger_row_stays_done(engine, session, ledger):
