@@ -19,7 +19,7 @@ from werkzeug.test import Client
 from gateway import create_app
 from gateway.circuits import KEY_PREFIX
 from shared.config import SERVICES
-from tests.integration.gateway.gunicorn import gunicorn_gateway
+from tests.integration.gateway.live_gateway import gunicorn_gateway
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 from werkzeug.test import Client
 
 from shared.errors import PROBLEM_JSON
-from tests.integration.gateway.gunicorn import gunicorn_gateway
+from tests.integration.gateway.live_gateway import gunicorn_gateway
 from tests.integration.gateway.test_forwarding import gateway, scripted  # noqa: F401 (fixtures)
 
 

@@ -20,7 +20,7 @@ from shared.config import SERVICES
 from shared.errors import PROBLEM_JSON
 from shared.http import ServiceClient
 from shared.testing import serve_wsgi
-from tests.integration.gateway.gunicorn import NOWHERE, gunicorn_gateway
+from tests.integration.gateway.live_gateway import NOWHERE, gunicorn_gateway
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from gateway import create_app
 from shared.config import SERVICES
-from tests.integration.gateway.gunicorn import NOWHERE
+from tests.integration.gateway.live_gateway import NOWHERE
 
 
 def client_from(gateway, address: str) -> FlaskClient:
