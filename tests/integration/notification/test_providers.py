@@ -273,7 +273,7 @@ def test_recording_provider_appends_json_lines_and_rejects_invalid_tokens(tmp_pa
 def test_providers_are_chosen_by_configuration(closing, tmp_path, apns_key, service_account):
     key_file = tmp_path / "apns.p8"
     key_file.write_text(apns_key[0])
-    base = {"DATABASE_URL": "postgresql://x@localhost/x"}
+    base = {"DATABASE_URL": "postgresql://x@localhost/x", "HUGMOOD_ENV": "development"}
     from services.notification.app import SETTINGS
 
     def build(**env: str):
