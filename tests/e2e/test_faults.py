@@ -5,8 +5,12 @@ Every service gets steady read traffic through the gateway. One service is then 
 connections). Each test measures, within the same run:
 
 - the other routes' p99 while the service is sick, against their p99 in the healthy phases just
-  before and just after (a ratio, as the benchmarks compare, not a wall-clock bound; both sides,
-  so that a change in what else the machine runs meanwhile cancels out);
+  before and just after, the worse of the two (a ratio, as the benchmarks compare, not a
+  wall-clock bound). On a loaded 2-core machine the p99 of a healthy phase alone drifts by up to
+  2x from one phase to the next (53 ms before and 110 ms after, with nothing sick between); the
+  sick phase must be no worse than the worse healthy phase around it. What the test guards
+  against, calls to the other services queueing behind calls hung on the sick one, shows as
+  seconds, not as a drift of tens of milliseconds;
 - the time from the fault to the first fast 503 (its circuit open);
 - the time from the service's return (SIGCONT, or a restart) until its route answers for good.
 
@@ -252,8 +256,8 @@ def test_a_sick_service_fails_fast_leaves_the_other_routes_alone_and_comes_back(
     before = load.between(healthy_from, faulted, sick, others=True)
     during = load.between(faulted, returned, sick, others=True)
     after = load.between(healthy_again_from, time.monotonic(), sick, others=True)
-    healthy = before + after  # either side of the fault: a drift of the machine's load cancels out
-    ratio = p99(during) / p99(healthy)
+    healthy = before + after
+    ratio = p99(during) / max(p99(before), p99(after))
     sick_calls = load.between(faulted, returned, sick, others=False)
     refused = sorted(r.seconds for r in sick_calls if r.status == 503 and r.started >= first.started)
     answers = dict(Counter(r.status for r in sick_calls))
@@ -262,8 +266,8 @@ def test_a_sick_service_fails_fast_leaves_the_other_routes_alone_and_comes_back(
         for route in sorted({r.route for r in healthy})
     }
     print(
-        f"\n{sick} {fault}: the other routes' p99 healthy {ms(p99(healthy))} (before {ms(p99(before))}, after "
-        f"{ms(p99(after))}; {len(healthy)} calls), while {fault} {ms(p99(during))} ({len(during)} calls): ratio "
+        f"\n{sick} {fault}: the other routes' p99 healthy before {ms(p99(before))}, after {ms(p99(after))} "
+        f"({len(healthy)} calls), while {fault} {ms(p99(during))} ({len(during)} calls): ratio "
         f"{ratio:.2f} (bound {P99_RATIO:g}); per route {per_route}. {sick}: first fast 503 "
         f"{first.finished - faulted:.2f} s after the fault; then {len(refused)} refused in p50 "
         f"{ms(refused[len(refused) // 2])}, max {ms(refused[-1])}; answers while {fault} {answers}; "
