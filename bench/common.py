@@ -41,6 +41,8 @@ VENV_BIN = Path(sys.executable).parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HUGE = "100000000"  # a rate limit that is checked on every request but never reached
 # The services a fleet's gateway and services know by URL (shared.config.SERVICES, and the gateway).
+# The gateway's ops port (GATEWAY_OPS_PORT) in a bench fleet: this far above its API port.
+GATEWAY_OPS_OFFSET = 50
 KNOWN = ("auth", "user", "mood", "hug", "notification", "social", "gateway")
 # Settings from the caller's environment that would point the fleet at someone else's servers
 FOREIGN = ("GATEWAY_", "AUTH_", "ADMIN_", "PROMETHEUS_", "USER_", "MOOD_", "HUG_", "NOTIFICATION_", "SOCIAL_")
@@ -141,6 +143,10 @@ class Settings:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def ops_port(self, service: str) -> int:
+        """Where `service` answers /readyz and /metrics: the gateway on a port of its own."""
+        return self.ports[service] + GATEWAY_OPS_OFFSET if service == "gateway" else self.ports[service]
+
 
 def preflight(settings: Settings, more: Iterable[str] = ()) -> None:
     """Tools on PATH, PostgreSQL and Redis reachable, the ports free; else say how to fix it and exit."""
@@ -157,7 +163,7 @@ def preflight(settings: Settings, more: Iterable[str] = ()) -> None:
         parts = urlsplit(url)
         if not port_open(parts.hostname or "127.0.0.1", parts.port or default_port):
             problems.append(f"{what} is not reachable at {parts.hostname}:{parts.port or default_port}")
-    for port in settings.ports.values():
+    for port in {*settings.ports.values(), *(settings.ops_port(name) for name in settings.ports)}:
         if port_open("127.0.0.1", port):
             problems.append(f"port {port} is in use (set {settings.port_knob} to move the bench fleet)")
     if problems:
@@ -210,7 +216,9 @@ class Fleet:
         for service, port in self.settings.ports.items():
             if service in KNOWN:
                 env[f"{service.upper()}_PORT"] = str(port)
-                if service != "gateway":
+                if service == "gateway":
+                    env["GATEWAY_OPS_PORT"] = str(self.settings.ops_port(service))
+                else:
                     env[f"{service.upper()}_URL"] = f"http://127.0.0.1:{port}"
         for service, port in self.settings.absent.items():
             env[f"{service.upper()}_URL"] = f"http://127.0.0.1:{port}"
@@ -285,7 +293,7 @@ class Fleet:
 
     def wait_ready(self, *names: str, path: str = "/readyz", timeout: float = 60.0) -> None:
         for name in names:
-            self.wait_http(name, f"{self.settings.url(name)}{path}", timeout=timeout)
+            self.wait_http(name, f"http://127.0.0.1:{self.settings.ops_port(name)}{path}", timeout=timeout)
 
     def roots(self, *names: str) -> dict[str, int]:
         """The named processes' pids, the roots of the process trees CPU is counted for."""

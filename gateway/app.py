@@ -83,6 +83,13 @@ SETTINGS = [
     ),
     Setting("GATEWAY_BREAKER_FAIL_MAX", parse_positive(int), 5, help="failures that open a circuit"),
     Setting("GATEWAY_BREAKER_RESET_SECONDS", parse_positive(float), 10.0, help="how long a circuit stays open"),
+    Setting(
+        "GATEWAY_OPS_PORT",
+        parse_positive(int),
+        9100,
+        help="the gateway's second port (the Procfile binds it): /readyz and /metrics answer only there, "
+        "and nothing else does but /healthz",
+    ),
 ]
 
 
@@ -103,6 +110,7 @@ class Gateway(Flask):
         self.url_map.merge_slashes = False
         self.url_map.redirect_defaults = False
         self.settings = config
+        self.ops_port = str(config.GATEWAY_OPS_PORT)
         configure_logging("gateway", config.LOG_LEVEL)
         # Blocking pool: thousands of greenlets share a bounded set of connections and wait for one
         # (a Redis round trip is short next to a request). Every connection keeps a read buffer
@@ -160,6 +168,11 @@ class Gateway(Flask):
         req: GatewayRequest = request_ctx.request  # type: ignore[assignment]
         self.circuits.start()  # here, not at creation: in the worker that serves, after its fork
         routing = req.routing_exception
+        if req.environ.get("SERVER_PORT") == self.ops_port:
+            if req.wsgi_path not in OPS_PATHS:
+                raise NotFound("The ops port answers /healthz, /readyz and /metrics only.")
+        elif req.wsgi_path in OPS_ONLY:
+            return self.proxy(req)  # on the public port: metered, and no route serves it
         if req.wsgi_path.startswith("//"):  # routing read it without its leading slashes: no rule owns it
             return self.proxy(req)
         if routing is None:
@@ -373,7 +386,7 @@ class Gateway(Flask):
         duration = time.perf_counter() - req.started
         REQUESTS.labels("gateway", method_label(req.method), req.route_name, str(status)).inc()
         LATENCY.labels("gateway", req.route_name).observe(duration)
-        if req.wsgi_path not in ("/metrics", "/healthz", "/readyz"):
+        if req.wsgi_path not in OPS_PATHS:
             access_log.info(
                 "request",
                 extra={
@@ -427,6 +440,11 @@ def _grants_client_credentials(content_type: str | None, body: bytes | None) -> 
 
 # Liveness probes come often and from the orchestrator: never metered.
 UNMETERED = frozenset({"/healthz"})
+# Answered on the ops port (GATEWAY_OPS_PORT) only: readiness and metrics say how the fleet is
+# doing, which is the operator's to know, and a scrape is not a client's to cost. gunicorn sets
+# SERVER_PORT from the listening socket, never from the request's Host header.
+OPS_ONLY = frozenset({"/readyz", "/metrics"})
+OPS_PATHS = OPS_ONLY | {"/healthz"}
 
 
 def upstream_path(path: str) -> str:

@@ -75,6 +75,7 @@ def launch_fleet(
         EVENT_RETRY_MAX_SECONDS="5",
         WORKER_METRICS_PORT=str(free_port()),
         RELAY_METRICS_PORT=str(free_port()),
+        GATEWAY_OPS_PORT=str(free_port()),
     )
     env.update(overrides)
     for name in ("gateway", "auth", "user", "mood", "hug", "notification", "social"):

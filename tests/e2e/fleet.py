@@ -54,6 +54,11 @@ class Fleet:
         self.envs[name] = {**self.env, "WORKER_SERVICES": services, "WORKER_METRICS_PORT": str(metrics_port)}
         self.extra.append(name)
 
+    @property
+    def gateway_ops(self) -> str:
+        """The gateway's ops port: /readyz and /metrics."""
+        return f"http://127.0.0.1:{self.env['GATEWAY_OPS_PORT']}"
+
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.env[name.upper() + '_PORT']}"
 
@@ -97,7 +102,8 @@ class Fleet:
                 if proc is not None and proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log(name)[-3000:]}")
                 try:
-                    if requests.get(self.url(name) + "/readyz", timeout=1).status_code == 200:
+                    base = self.gateway_ops if name == "gateway" else self.url(name)
+                    if requests.get(base + "/readyz", timeout=1).status_code == 200:
                         pending.remove(name)
                 except requests.RequestException:
                     pass

@@ -42,7 +42,7 @@ def test_every_kind_of_process_serves_its_metrics(fleet, people):
         target=lambda: bob.get("/api/v1/notifications/poll", params={"cursor": cursor, "timeout": 8})
     )
     poll.start()
-    gateway_metrics = fleet.gateway + "/metrics"
+    gateway_metrics = fleet.gateway_ops + "/metrics"
     notification = fleet.url("notification") + "/metrics"
     try:
         wait_for(lambda: (sample(scrape(gateway_metrics), "hugmood_long_polls_held", process="gateway") or 0) >= 1)
@@ -51,7 +51,7 @@ def test_every_kind_of_process_serves_its_metrics(fleet, people):
         poll.join()
     assert sample(scrape(gateway_metrics), "hugmood_long_polls_held", process="gateway") == 0
     # The gateway counts requests by route and status, with latency, and shows each circuit.
-    gateway = scrape(fleet.gateway + "/metrics")
+    gateway = scrape(gateway_metrics)
     assert (sample(gateway, "hugmood_http_requests_total", route="/api/v1/notifications/poll", status="200") or 0) >= 1
     assert sample(gateway, "hugmood_http_request_duration_seconds_count", route="/api/v1/notifications/poll")
     assert sample(gateway, "hugmood_circuit_breaker_open", upstream="notification") == 0
@@ -65,6 +65,25 @@ def test_every_kind_of_process_serves_its_metrics(fleet, people):
     for schema in ("auth", "users", "moods", "hugs", "notifications", "social"):
         assert sample(relay, "hugmood_outbox_lag_seconds", schema=schema) is not None
         assert sample(relay, "hugmood_outbox_pending", schema=schema) is not None
+
+
+def test_the_gateway_keeps_readiness_and_metrics_on_its_ops_port(fleet):
+    client = Client(fleet.gateway, f"127.0.9.{uuid.uuid4().int % 250 + 1}")
+    for path in ("/metrics", "/readyz"):
+        public = client.get(path)
+        assert public.status_code == 404, path
+        assert public.headers["Content-Type"] == "application/problem+json"
+        assert "RateLimit-Remaining" in public.headers, "a path nothing serves is metered like any other"
+        assert requests.get(fleet.gateway_ops + path, timeout=5).status_code == 200
+        # The port is the listening socket's, not the Host header's.
+        posing = client.get(path, headers={"Host": fleet.gateway_ops.removeprefix("http://")})
+        assert posing.status_code == 404, path
+    # Liveness answers on both; the API on the public port only.
+    assert client.get("/healthz").status_code == 200
+    assert requests.get(fleet.gateway_ops + "/healthz", timeout=5).status_code == 200
+    assert client.get("/api/v1/status").status_code == 200
+    ops_status = requests.get(fleet.gateway_ops + "/api/v1/status", timeout=5)
+    assert ops_status.status_code == 404 and ops_status.headers["Content-Type"] == "application/problem+json"
 
 
 def test_no_password_token_or_note_reaches_any_log_line(fleet):

@@ -65,6 +65,7 @@ def run_fleet() -> Iterator[RunFleet]:
         HUGMOOD_DATA_DIR=str(data_dir),
         WORKER_METRICS_PORT=str(free_port()),
         RELAY_METRICS_PORT=str(free_port()),
+        GATEWAY_OPS_PORT=str(free_port()),
         GATEWAY_WORKERS="1",
         AUTH_WORKERS="1",
         AUTH_THREADS="4",

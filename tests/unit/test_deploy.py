@@ -20,6 +20,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
+from gateway.app import SETTINGS as GATEWAY_SETTINGS
 from shared import serving
 from shared.config import DEFAULT_PORTS, SERVICES
 
@@ -28,6 +29,7 @@ K8S = ROOT / "k8s"
 COMPOSE = ROOT / "docker-compose.yml"
 ENTRYPOINT = ROOT / "scripts" / "entrypoint.sh"
 WEB = tuple(DEFAULT_PORTS)  # gateway and the six services
+GATEWAY_OPS_PORT = next(s.default for s in GATEWAY_SETTINGS if s.name == "GATEWAY_OPS_PORT")
 LONGEST_LONG_POLL = 60  # seconds (API: /notifications/poll timeout 1..60)
 # The oldest Kubernetes the manifests target, and the newest kubernetes-validate knows.
 K8S_VERSIONS = ("1.30", latest_version())
@@ -254,7 +256,7 @@ def test_compose_health_checks_and_start_order():
     assert spec["redis"]["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
     assert spec["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert spec["migrate"]["restart"] == "no"
-    for name, port in DEFAULT_PORTS.items():
+    for name, port in {**DEFAULT_PORTS, "gateway": GATEWAY_OPS_PORT}.items():
         check = " ".join(spec[name]["healthcheck"]["test"])
         assert "urllib" in check and f"127.0.0.1:{port}/readyz" in check, name
     for name in set(procfile()) - {"gateway"}:
@@ -357,9 +359,14 @@ def test_web_process_probes_service_and_graceful_stop(name):
     deployment = k8s_by_kind("Deployment")[name]
     spec = pod_spec(deployment)
     [container] = spec["containers"]
-    assert container["ports"] == [{"name": "http", "containerPort": DEFAULT_PORTS[name]}]
+    ports = [{"name": "http", "containerPort": DEFAULT_PORTS[name]}]
+    if name == "gateway":  # readiness and metrics answer on the gateway's ops port only
+        ports.append({"name": "metrics", "containerPort": GATEWAY_OPS_PORT})
+        assert k8s_by_kind("ConfigMap")["hugmood-config"]["data"]["GATEWAY_OPS_PORT"] == str(GATEWAY_OPS_PORT)
+        assert f":${{GATEWAY_OPS_PORT:-{GATEWAY_OPS_PORT}}} " in procfile()["gateway"]
+    assert container["ports"] == ports
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": ports[-1]["name"]}
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     assert pre_stop[0] == "sleep"
     # The pod's grace covers the preStop pause, then gunicorn's graceful timeout, which itself
@@ -521,9 +528,12 @@ def test_web_deployment_has_a_disruption_budget_that_allows_a_drain_but_keeps_a_
 
 
 def metrics_ports(name: str, container: dict) -> list[str]:
-    """The names of the container ports that serve /metrics: web processes serve it on `http`,
-    the worker and the relay on `metrics`."""
-    return [port["name"] for port in container.get("ports", []) if port["name"] == "metrics" or name in WEB]
+    """The names of the container ports that serve /metrics: `metrics` where a process has one
+    (the gateway's ops port, the worker, the relay), else a web process's `http`."""
+    names = [port["name"] for port in container.get("ports", [])]
+    if "metrics" in names:
+        return ["metrics"]
+    return names if name in WEB else []
 
 
 def test_prometheus_in_the_monitoring_namespace_may_scrape_every_metrics_port():

@@ -18,10 +18,11 @@ def test_readyz_tolerates_a_redis_outage_for_the_grace_then_fails(
     app.keys.url = None
     app.keys.load({"keys": [signing_key.public_jwk]})
     client = Client(app)
-    assert client.get("/readyz").json == {"status": "ready", "checks": {"redis": "ok"}}
+    ops = f"http://localhost:{app.ops_port}"  # readiness answers on the gateway's ops port
+    assert client.get("/readyz", base_url=ops).json == {"status": "ready", "checks": {"redis": "ok"}}
 
     with redis_unreachable(app.redis):
-        ready = client.get("/readyz")
+        ready = client.get("/readyz", base_url=ops)
         assert ready.status_code == 200, ready.data
         assert ready.json["status"] == "degraded" and ready.json["checks"] == {"redis": "down"}
         assert ready.json["grace_seconds"] == GRACE and "redis" in ready.json["down_seconds"]
@@ -32,9 +33,9 @@ def test_readyz_tolerates_a_redis_outage_for_the_grace_then_fails(
         assert refused.json["code"] == "auth.revocation_unavailable" and int(refused.headers["Retry-After"]) > 0
 
         time.sleep(GRACE + 0.2)
-        gone = client.get("/readyz")
+        gone = client.get("/readyz", base_url=ops)
         assert gone.status_code == 503 and gone.content_type == "application/problem+json"
         assert gone.json["code"] == "not_ready" and gone.headers["Retry-After"]
 
-    back = client.get("/readyz")
+    back = client.get("/readyz", base_url=ops)
     assert back.status_code == 200 and back.json == {"status": "ready", "checks": {"redis": "ok"}}

@@ -39,6 +39,18 @@ def test_paths_the_proxy_does_not_serve_are_rate_limited_too(gateway, path):
     assert answers[0].headers["RateLimit-Limit"] == "5"
 
 
+def test_readiness_and_metrics_answer_on_the_ops_port_only(gateway):
+    client = client_from(gateway, "198.51.100.250")
+    ops = f"http://localhost:{gateway.ops_port}"
+    for path in ("/metrics", "/readyz"):
+        assert client.get(path).status_code == 404
+        assert client.get(path, base_url=ops).status_code == 200
+    assert client.get("/healthz").status_code == client.get("/healthz", base_url=ops).status_code == 200
+    elsewhere = client.get("/api/v1/status", base_url=ops)
+    assert elsewhere.status_code == 404 and elsewhere.content_type == "application/problem+json"
+    assert "RateLimit-Limit" not in elsewhere.headers  # the ops port is the operator's: never metered
+
+
 def test_liveness_is_never_rate_limited(gateway):
     client = client_from(gateway, "198.51.100.251")
     assert [client.get("/healthz").status_code for _ in range(8)] == [200] * 8
@@ -46,7 +58,8 @@ def test_liveness_is_never_rate_limited(gateway):
 
 def test_hundreds_of_odd_methods_and_paths_add_no_metric_series(gateway):
     def series() -> set[str]:
-        text = client_from(gateway, "198.51.100.252").get("/metrics").get_data(as_text=True)
+        ops = f"http://localhost:{gateway.ops_port}"
+        text = client_from(gateway, "198.51.100.252").get("/metrics", base_url=ops).get_data(as_text=True)
         return {line.rsplit(" ", 1)[0] for line in text.splitlines() if line.startswith("hugmood_http_requests_total{")}
 
     gateway.settings["GATEWAY_RATE_LIMIT_PER_IP"] = 10_000
