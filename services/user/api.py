@@ -16,6 +16,7 @@ from shared.datarights import add_data_rights_resources
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 
 _profile_out = schemas.ProfileOut()
+_profiles_out = schemas.ProfileOut(many=True)
 _privacy_out = schemas.PrivacyOut()
 _friend_out = schemas.FriendOut(many=True)
 _summary_out = schemas.UserSummary(many=True)
@@ -48,6 +49,17 @@ class UserResource(Resource):
             auth_lookup=_lookup(),
         )
         return jsonify(_profile_out.dump(service.profile_view(profile, viewer_id=current_user_id())))
+
+
+class UsersResource(Resource):
+    """Several profiles at once (`?ids=a,b,c`), each as the single read shows it to the caller."""
+
+    def get(self) -> Response:
+        args = load_query(schemas.BatchArgs())
+        ids = list(dict.fromkeys(uuid.UUID(raw) for raw in args["ids"].split(",")))
+        profiles, missing = service.get_profiles(ids, auth_lookup=_lookup())
+        views = service.profile_views(profiles, viewer_id=current_user_id())
+        return jsonify({"items": _profiles_out.dump(views), "missing": [str(m) for m in missing]})
 
 
 class PrivacyResource(Resource):
@@ -135,6 +147,7 @@ def register_resources(api: Api) -> None:
     """Mount the user resources under /api/v1/users, the internal ones under /internal/v1/users, and
     the data-rights ones (the caller's export, an admin's erasure report) under /internal/v1."""
     prefix = "/api/v1/users"
+    api.add_resource(UsersResource, prefix, endpoint="users")
     api.add_resource(SearchResource, f"{prefix}/search", endpoint="search")
     api.add_resource(UserResource, f"{prefix}/<user_id>", endpoint="user")
     api.add_resource(PrivacyResource, f"{prefix}/<user_id>/privacy", endpoint="privacy")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,6 +84,32 @@ class FriendsArgs(PageArgs):
 
 class FriendAnswer(Schema):
     status = fields.String(required=True, validate=validate.OneOf(("accepted", "declined", "blocked")))
+
+
+MAX_BATCH_IDS = 100
+
+
+def _split_ids(value: str) -> None:
+    ids = value.split(",")
+    if len(ids) > MAX_BATCH_IDS:
+        raise ValidationError(f"At most {MAX_BATCH_IDS} ids.")
+    bad = [part for part in ids if not _is_uuid(part)]
+    if bad:
+        raise ValidationError(f"Not a user id: {bad[0][:40]!r}.")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class BatchArgs(Schema):
+    """`?ids=a,b,c`: comma-separated user ids, 1 to MAX_BATCH_IDS of them."""
+
+    ids = fields.String(required=True, validate=[validate.Length(min=1, max=MAX_BATCH_IDS * 37), _split_ids])
 
 
 class SearchArgs(PageArgs):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from services.user import errors
@@ -58,6 +58,32 @@ def get_profile(user_id: uuid.UUID, *, auth_lookup: AuthLookup) -> Profile:
     return db.session.get(Profile, user_id)
 
 
+def get_profiles(user_ids: list[uuid.UUID], *, auth_lookup: AuthLookup) -> tuple[list[Profile], list[uuid.UUID]]:
+    """The profiles of these users in one query, in the order asked, and the ids no user has.
+
+    An id without a profile row yet (its UserRegistered not consumed) is built from the auth
+    service as get_profile does."""
+    found = {p.user_id: p for p in db.session.scalars(select(Profile).where(Profile.user_id.in_(user_ids)))}
+    profiles, missing = [], []
+    for user_id in user_ids:
+        profile = found.get(user_id)
+        if profile is None:
+            try:
+                profile = get_profile(user_id, auth_lookup=auth_lookup)
+            except errors.UserNotFound:
+                missing.append(user_id)
+                continue
+        profiles.append(profile)
+    return profiles, missing
+
+
+def profile_views(profiles: list[Profile], *, viewer_id: uuid.UUID) -> list[dict[str, Any]]:
+    """profile_view of several profiles, their privacy read in one query."""
+    ids = [p.user_id for p in profiles]
+    privacy = {p.user_id: p for p in db.session.scalars(select(Privacy).where(Privacy.user_id.in_(ids)))} if ids else {}
+    return [_view(profile, privacy.get(profile.user_id), viewer_id) for profile in profiles]
+
+
 def get_privacy(user_id: uuid.UUID, *, auth_lookup: AuthLookup) -> Privacy:
     get_profile(user_id, auth_lookup=auth_lookup)
     return db.session.get(Privacy, user_id)
@@ -65,7 +91,10 @@ def get_privacy(user_id: uuid.UUID, *, auth_lookup: AuthLookup) -> Privacy:
 
 def profile_view(profile: Profile, *, viewer_id: uuid.UUID) -> dict[str, Any]:
     """The profile as `viewer_id` may see it: last_active only if the owner shows online status."""
-    privacy = db.session.get(Privacy, profile.user_id)
+    return _view(profile, db.session.get(Privacy, profile.user_id), viewer_id)
+
+
+def _view(profile: Profile, privacy: Privacy | None, viewer_id: uuid.UUID) -> dict[str, Any]:
     view = {column.key: getattr(profile, column.key) for column in Profile.__table__.columns}
     if privacy is not None and not privacy.show_online_status and viewer_id != profile.user_id:
         view["last_active"] = None
