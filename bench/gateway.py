@@ -337,8 +337,8 @@ def loadgen_summary(sorted_ms: list[float]) -> dict[str, float | None]:
 def bench_limiter(redis_url: str, n: int, chunks: int = 40) -> dict[str, Any]:
     import redis
 
-    from gateway.ratelimit import Limiter
     from shared.auth import Denylist
+    from shared.ratelimit import Limiter
 
     client = redis.Redis.from_url(redis_url)
     limiter = Limiter(client, window=60)
@@ -418,7 +418,7 @@ def over_admission(redis_url: str, limit: int, clients: int = 64) -> dict[str, A
     """`clients` threads, each with its own connection, send 2*limit checks at one bucket."""
     import redis
 
-    from gateway.ratelimit import Limiter
+    from shared.ratelimit import Limiter
 
     bucket = f"bench:overadmit:{uuid.uuid4().hex}"
     total = 2 * limit

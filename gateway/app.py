@@ -24,11 +24,10 @@ from gateway.datarights import ACCOUNT_DELETION, DataRights, data_rights
 from gateway.fleet import FleetHealth, fleet
 from gateway.ops import ops
 from gateway.proxy import Answer, Forwarded, Upstream, forward, make_upstream
-from gateway.ratelimit import Limiter, Verdict
 from gateway.web import GatewayRequest, GatewayResponse, NoHeadRule
 from shared.app import check_json_body
 from shared.auth import JwksKeys, TokenVerifier
-from shared.config import SERVICES, Config, Setting, parse_positive, resolve_config
+from shared.config import DEFAULT_PORTS, SERVICES, Config, Setting, parse_positive, parse_url_list, resolve_config
 from shared.errors import (
     PROBLEM_JSON,
     BadRequest,
@@ -43,6 +42,8 @@ from shared.errors import (
 )
 from shared.logging import configure_logging
 from shared.metrics import LATENCY, REQUESTS, method_label
+from shared.ratelimit import SETTINGS as RATE_LIMIT_SETTINGS
+from shared.ratelimit import Limiter, Verdict, strict_bucket
 from shared.readiness import Readiness
 from shared.wake import POLL_CHECK_PATH, POLL_WAIT_HEADER, WakeHub, answer_from
 
@@ -64,15 +65,9 @@ SETTINGS = [
         (),
         help="CIDRs of proxies whose X-Forwarded-For is believed (default: none)",
     ),
-    Setting("GATEWAY_RATE_WINDOW_SECONDS", parse_positive(int), 60, help="rate-limit window"),
+    *RATE_LIMIT_SETTINGS,
     Setting("GATEWAY_RATE_LIMIT_PER_IP", parse_positive(int), 600, help="requests per window per client IP"),
     Setting("GATEWAY_RATE_LIMIT_PER_USER", parse_positive(int), 300, help="requests per window per user"),
-    Setting(
-        "GATEWAY_AUTH_RATE_LIMIT",
-        parse_positive(int),
-        10,
-        help="login, register and reset requests per window per client IP",
-    ),
     Setting("GATEWAY_CONNECT_TIMEOUT_SECONDS", parse_positive(float), 1.0, help="upstream connect timeout"),
     Setting("GATEWAY_UPSTREAM_TIMEOUT_SECONDS", parse_positive(float), 10.0, help="upstream read timeout"),
     Setting(
@@ -80,6 +75,12 @@ SETTINGS = [
         parse_positive(float),
         10.0,
         help="how long a request body may take to arrive (then 408)",
+    ),
+    Setting(
+        "GRAPHQL_URL",
+        parse_url_list("http", "https"),
+        (f"http://127.0.0.1:{DEFAULT_PORTS['graphql']}",),
+        help="base URL(s) of the GraphQL gateway, which the gateway forwards /graphql to",
     ),
     Setting("GATEWAY_BREAKER_FAIL_MAX", parse_positive(int), 5, help="failures that open a circuit"),
     Setting("GATEWAY_BREAKER_RESET_SECONDS", parse_positive(float), 10.0, help="how long a circuit stays open"),
@@ -143,6 +144,15 @@ class Gateway(Flask):
             )
             for name in SERVICES
         }
+        # Not a service: no entry in the status or the registry, but a circuit like theirs.
+        self.graphql = make_upstream(
+            "graphql",
+            config.GRAPHQL_URL,
+            connect_timeout=config.GATEWAY_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=config.GATEWAY_UPSTREAM_TIMEOUT_SECONDS,
+            fail_max=config.GATEWAY_BREAKER_FAIL_MAX,
+            reset_timeout=config.GATEWAY_BREAKER_RESET_SECONDS,
+        )
         self.fleet = FleetHealth(self.upstreams, on_ready=lambda name: self.circuits.instance_ready(name))
         self.circuits = CircuitBoard(self.redis, self.upstreams, self.fleet.ready)
         self.wake = WakeHub(config.REDIS_URL, process="gateway")
@@ -219,7 +229,8 @@ class Gateway(Flask):
                         "grant_type client_credentials is not served here; services ask the auth service directly.",
                         code="unsupported_grant_type",
                     )
-            if key not in routes.PUBLIC:
+            token_optional = key in routes.TOKEN_OPTIONAL and not environ.get("HTTP_AUTHORIZATION")
+            if key not in routes.PUBLIC and not token_optional:
                 claims = self.verifier.verify(environ.get("HTTP_AUTHORIZATION"))
         except ProblemError as exc:
             refusal = exc
@@ -250,7 +261,7 @@ class Gateway(Flask):
         headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
         query = environ.get("QUERY_STRING")
         path_qs = upstream_path(req.wsgi_path) + ("?" + query if query else "")
-        upstream = self.upstreams[route.service]
+        upstream = self.graphql if route is routes.GRAPHQL else self.upstreams[route.service]
         if route.long_poll and req.method == "GET" and claims is not None:
             forwarded = self.held_poll(upstream, query, headers, claims["sub"])
         else:
@@ -328,7 +339,7 @@ class Gateway(Flask):
         strict = routes.STRICT.get(key)
         buckets = []
         if strict:
-            buckets.append((f"ip:{client_ip}:{strict}", cfg.GATEWAY_AUTH_RATE_LIMIT))
+            buckets.append(strict_bucket(client_ip, strict, cfg.GATEWAY_AUTH_RATE_LIMIT))
         elif count_ip:
             buckets.append((f"ip:{client_ip}", cfg.GATEWAY_RATE_LIMIT_PER_IP))
         if claims is not None:

@@ -27,6 +27,9 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/social/", "social"),
 )
 
+# The GraphQL gateway (a process of its own, GRAPHQL_URL): /graphql and the paths below it.
+GRAPHQL = Route("/graphql", "graphql")
+
 # (method, path) pairs reachable without an access token.
 PUBLIC: frozenset[tuple[str, str]] = frozenset(
     {
@@ -40,8 +43,13 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/v1/auth/jwks"),
         ("POST", "/api/v1/auth/oauth/{provider}"),
         ("GET", "/api/v1/social/shared/{token}"),
+        ("GET", "/graphql/schema.graphql"),
     }
 )
+
+# Reachable without a token, but a token that is sent is checked like anywhere else: GraphQL's
+# login and register need none, and the GraphQL gateway refuses every other field without one.
+TOKEN_OPTIONAL: frozenset[tuple[str, str]] = frozenset({("POST", "/graphql"), ("GET", "/graphql")})
 
 # Routes an attacker would hammer: a stricter per-IP limit that holds even when Redis is down.
 STRICT: dict[tuple[str, str], str] = {
@@ -82,6 +90,8 @@ for _route in ROUTES:
 
 def match(path: str) -> Route | None:
     """The route owning `path`, by its first segment after /api/v1/, longest prefix first."""
+    if path == GRAPHQL.prefix or path.startswith(GRAPHQL.prefix + "/"):
+        return GRAPHQL
     if not path.startswith(API):
         return None
     segment = path[len(API) :].split("/", 1)[0]

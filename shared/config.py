@@ -20,6 +20,7 @@ DEFAULT_PORTS = {
     "hug": 5004,
     "notification": 5005,
     "social": 5006,
+    "graphql": 5000,
 }
 SCHEMAS = {
     "auth": "auth",

@@ -18,7 +18,7 @@ from flask import g, has_request_context
 from requests.adapters import HTTPAdapter
 
 from shared.errors import BadGateway, GatewayTimeout, ServiceUnavailable
-from shared.metrics import BREAKER_STATE
+from shared.metrics import BREAKER_STATE, UPSTREAM_CALLS
 
 T = TypeVar("T")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -208,6 +208,7 @@ class ServiceClient:
         breaker = self.breakers[service]
         attempts = 1 + (self.retries if method in IDEMPOTENT else 0)
         kwargs.setdefault("timeout", self.timeout)
+        UPSTREAM_CALLS.labels(self.caller, service).inc()
         for attempt in range(attempts):
             url = self.instances[service].next() + path
             try:

@@ -39,6 +39,11 @@ LATENCY = Histogram(
     ["process", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+UPSTREAM_CALLS = Counter(
+    "hugmood_upstream_calls_total",
+    "calls one process made to another through shared.http.ServiceClient (retries not counted)",
+    ["process", "upstream"],
+)
 BREAKER_STATE = Gauge(
     "hugmood_circuit_breaker_open",
     "1 when the circuit to an upstream is open, 0.5 half-open, 0 closed",

@@ -78,7 +78,7 @@ def launch_fleet(
         GATEWAY_OPS_PORT=str(free_port()),
     )
     env.update(overrides)
-    for name in ("gateway", "auth", "user", "mood", "hug", "notification", "social"):
+    for name in ("gateway", "auth", "user", "mood", "hug", "notification", "social", "graphql"):
         port = str(free_port())
         env[f"{name.upper()}_PORT"] = port
         if name != "gateway":

@@ -15,7 +15,20 @@ import requests
 from requests.adapters import HTTPAdapter
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCESSES = ("gateway", "auth", "user", "mood", "hug", "notification", "social", "worker", "relay", "beat")
+PROCESSES = (
+    "gateway",
+    "auth",
+    "user",
+    "mood",
+    "hug",
+    "notification",
+    "social",
+    "graphql",
+    "worker",
+    "relay",
+    "beat",
+)
+WEB_PROCESSES = PROCESSES[:8]  # those that answer /readyz
 
 
 def procfile() -> dict[str, str]:
@@ -93,7 +106,7 @@ class Fleet:
         for name in list(self.procs):
             self.stop(name, timeout=10)
 
-    def wait_healthy(self, names: tuple[str, ...] = PROCESSES[:7], timeout: float = 60) -> None:
+    def wait_healthy(self, names: tuple[str, ...] = WEB_PROCESSES, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         pending = list(names)
         while pending and time.monotonic() < deadline:

@@ -28,7 +28,7 @@ from tests.e2e.fleet import ROOT, python_env
 
 pytestmark = pytest.mark.e2e
 
-WEB = ("gateway", "auth", "user", "mood", "hug", "notification", "social")
+WEB = ("gateway", "auth", "user", "mood", "hug", "notification", "social", "graphql")
 BACK_WITHIN = 10.0
 
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
 COMPOSE = ROOT / "docker-compose.yml"
 ENTRYPOINT = ROOT / "scripts" / "entrypoint.sh"
-WEB = tuple(DEFAULT_PORTS)  # gateway and the six services
+WEB = tuple(DEFAULT_PORTS)  # gateway, the six services and the GraphQL gateway
 GATEWAY_OPS_PORT = next(s.default for s in GATEWAY_SETTINGS if s.name == "GATEWAY_OPS_PORT")
 LONGEST_LONG_POLL = 60  # seconds (API: /notifications/poll timeout 1..60)
 # The oldest Kubernetes the manifests target, and the newest kubernetes-validate knows.
@@ -441,7 +441,7 @@ def test_only_the_auth_pods_get_the_signing_key_and_only_migrate_the_privileged_
         refs |= {e["valueFrom"]["secretKeyRef"]["name"] for e in container.get("env", []) if "valueFrom" in e}
         assert ("hugmood-auth" in mounted | refs) == (name == "auth"), name
         assert ("hugmood-migrate" in refs) == (name == "migrate"), name
-        assert ("hugmood-backend" in refs) == (name != "gateway"), name
+        assert ("hugmood-backend" in refs) == (name not in {"gateway", "graphql"}), name
 
 
 def test_network_policies():
@@ -458,17 +458,26 @@ def test_network_policies():
     [source] = rule["from"]
     [expression] = source["podSelector"]["matchExpressions"]
     assert expression["operator"] == "In"
-    assert set(expression["values"]) == {"gateway", "service", "worker"}
+    assert set(expression["values"]) == {"gateway", "graphql", "service", "worker"}
 
     components = {name: pod_labels(w)["app.kubernetes.io/component"] for name, w in workloads().items()}
     assert {name for name, c in components.items() if c == "service"} == set(SERVICES)
     assert components["gateway"] == "gateway" and components["worker"] == "worker"
+    assert components["graphql"] == "graphql"
+
+    # Only the gateway reaches the GraphQL gateway; the GraphQL gateway reaches the services.
+    [rule] = policies["graphql-ingress"]["spec"]["ingress"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}}]
+    assert policies["graphql-ingress"]["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "graphql"}}
+    [rule] = policies["gateway-to-graphql-egress"]["spec"]["egress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": DEFAULT_PORTS["graphql"]}]
+    assert "graphql" in policies["services-egress"]["spec"]["podSelector"]["matchExpressions"][0]["values"]
 
     def clients(label: str) -> set[str]:
         return {name for name, w in workloads().items() if pod_labels(w).get(label) == "true"}
 
     assert clients("hugmood.io/postgres-client") == {*SERVICES, "worker", "relay", "migrate"}
-    assert clients("hugmood.io/redis-client") == {"gateway", *SERVICES, "worker", "relay", "beat"}
+    assert clients("hugmood.io/redis-client") == {"gateway", "graphql", *SERVICES, "worker", "relay", "beat"}
     for policy, label, port in (
         ("postgres-egress", "hugmood.io/postgres-client", 5432),
         ("redis-egress", "hugmood.io/redis-client", 6379),

@@ -1,8 +1,8 @@
 import pytest
 
 from gateway.auth import ClientAddress
-from gateway.ratelimit import LocalLimiter
 from gateway.routes import match
+from shared.ratelimit import LocalLimiter
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ import pytest
 import redis
 import requests
 
-from gateway.ratelimit import Limiter
 from scripts.embedded import start_redis
+from shared.ratelimit import Limiter
 from shared.testing import serve_wsgi
 
 

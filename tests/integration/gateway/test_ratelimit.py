@@ -7,8 +7,8 @@ import time
 
 import redis
 
-from gateway.ratelimit import Limiter
 from shared.auth import Denylist
+from shared.ratelimit import Limiter
 
 
 def test_concurrent_clients_are_never_over_admitted(redis_client, redis_url):

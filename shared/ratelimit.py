@@ -1,4 +1,7 @@
-"""Rate limits and the denylist check in one Redis round trip, with a local fallback."""
+"""Rate limits and the denylist check in one Redis round trip, with a local fallback.
+
+The REST gateway counts every request here; the GraphQL gateway counts its login and register
+mutations against the same per-IP buckets (`strict_bucket`) as the REST routes."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 import redis
 
 from shared.auth import Denylist, RevocationsNotLoaded
+from shared.config import Setting, parse_positive
 
 # KEYS: n bucket keys (each named after its window, so no TTL read is needed), then optionally
 # the token's 3 denylist keys and the denylist's READY key. ARGV: n, key lifetime, token rv, how
@@ -39,6 +43,23 @@ end
 counts[n + 1] = revoked
 return counts
 """
+
+
+# Read by both gateways under the same names, so one setting limits a client however it logs in.
+SETTINGS = [
+    Setting("GATEWAY_RATE_WINDOW_SECONDS", parse_positive(int), 60, help="rate-limit window"),
+    Setting(
+        "GATEWAY_AUTH_RATE_LIMIT",
+        parse_positive(int),
+        10,
+        help="login, register and reset requests per window per client IP",
+    ),
+]
+
+
+def strict_bucket(client_ip: str, kind: str, limit: int) -> tuple[str, int]:
+    """The per-IP bucket of a route an attacker would hammer (kind: login, register, reset)."""
+    return f"ip:{client_ip}:{kind}", limit
 
 
 @dataclass(frozen=True)
@@ -111,6 +132,13 @@ class Limiter:
         count, (_, limit) = tightest
         allowed = all(c <= lim for c, (_, lim) in zip(counts, buckets, strict=True))
         return Verdict(allowed, limit, max(limit - count, 0), reset, bool(revoked))
+
+    def check_strict(self, buckets: list[tuple[str, int]]) -> Verdict:
+        """Count strict buckets (no token): in Redis, or in this process while Redis is down."""
+        try:
+            return self.check(buckets, None)
+        except redis.RedisError:
+            return self.check_locally(buckets)
 
     def check_locally(self, buckets: list[tuple[str, int]]) -> Verdict:
         """The fallback when Redis is down: the tightest of the local buckets."""
