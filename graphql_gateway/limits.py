@@ -115,7 +115,7 @@ def check(
     measure.cost = walker.cost(operation.selection_set, root, depth=1, path=())
     if operation.operation.value == "mutation":
         measure.auth_mutations = sum(
-            1 for field in walker.fields(operation.selection_set, root, ()) if field.name.value in AUTH_MUTATIONS
+            1 for field, _ in walker.fields(operation.selection_set, ()) if field.name.value in AUTH_MUTATIONS
         )
     if measure.depth > config["GRAPHQL_MAX_DEPTH"]:
         raise LimitExceeded(
@@ -154,36 +154,39 @@ class _Walker:
         self.measure = measure
 
     def fields(
-        self, selections: SelectionSetNode, parent: GraphQLNamedType | None, path: tuple[str, ...]
-    ) -> Iterator[FieldNode]:
-        """The fields of a selection set, fragments spread (each at most once along a path)."""
+        self, selections: SelectionSetNode, path: tuple[str, ...]
+    ) -> Iterator[tuple[FieldNode, tuple[str, ...]]]:
+        """The fields of a selection set, fragments spread, each with the fragments it lies in (a
+        fragment is not spread again inside itself)."""
         for node in selections.selections:
             if isinstance(node, FieldNode):
-                yield node
+                yield node, path
             elif isinstance(node, InlineFragmentNode):
-                yield from self.fields(node.selection_set, parent, path)
+                yield from self.fields(node.selection_set, path)
             elif isinstance(node, FragmentSpreadNode):
                 name = node.name.value
                 fragment = self.fragments.get(name)
                 if fragment is not None and name not in path:
-                    yield from self.fields(fragment.selection_set, parent, (*path, name))
+                    yield from self.fields(fragment.selection_set, (*path, name))
 
     def cost(self, selections: SelectionSetNode, parent: GraphQLNamedType | None, depth: int, path: tuple) -> int:
         total = 0
-        for field in self.fields(selections, parent, path):
+        for field, inside in self.fields(selections, path):
             if field.alias is not None:
                 self.measure.aliases += 1
             name = field.name.value
+            self.measure.depth = max(self.measure.depth, depth)
             definition = _field(self.schema, parent, name)
             if definition is None or field.selection_set is None:
-                self.measure.depth = max(self.measure.depth, depth)
                 continue  # a leaf (or a field validation will refuse): free
             field_type = get_nullable_type(definition.type)
             named = get_named_type(field_type)
             # A chain of ofType is one type reference, however deep: it does not count as depth.
-            inner = self.cost(field.selection_set, named, depth if name == "ofType" else depth + 1, path)
-            if named.name.startswith("__"):
-                multiplier = 1  # introspection: bounded by the schema, and by the depth limit
+            inner = self.cost(field.selection_set, named, depth if name == "ofType" else depth + 1, inside)
+            if named.name.startswith("__") or _is_page(parent):
+                # introspection: bounded by the schema and the depth limit; a connection's edges:
+                # counted by the connection's own size
+                multiplier = 1
             elif isinstance(field_type, GraphQLList) or _is_page(named):
                 multiplier = self.size(field)
             else:
@@ -219,7 +222,7 @@ class _Walker:
         return offset // MAX_PAGE if isinstance(offset, int) and offset > 0 else 0
 
 
-def _is_page(named: GraphQLNamedType) -> bool:
+def _is_page(named: GraphQLNamedType | None) -> bool:
     """A Relay connection: its edges are the list."""
     return isinstance(named, GraphQLObjectType) and named.name.endswith("Connection")
 

@@ -114,6 +114,8 @@ def test_get_runs_queries_and_refuses_mutations(client, new_user):
         (b'{"query": "{ me { username } }", "variables": [1]}', 400),
         (b'{"query": "query A { me { id } } query B { me { id } }"}', 400),
         (b'{"query": "{ me { id } }", "operationName": "Nope"}', 400),
+        (b'{"query": "{ me { ...A } } fragment A on User { friends { edges { node { ...A } } } }"}', 400),
+        (b'{"query": "subscription { onReceiveHug { id } }"}', 400),
     ],
     ids=[
         "malformed json",
@@ -125,6 +127,8 @@ def test_get_runs_queries_and_refuses_mutations(client, new_user):
         "variables not an object",
         "two operations unnamed",
         "unknown operation",
+        "fragment cycle",
+        "subscription",
     ],
 )
 def test_bad_requests_are_clear_4xx_never_500(client, new_user, body, status):
