@@ -119,11 +119,18 @@ class Forwarded:
         self.response = response
         self.status = response.status_code
         self.headers = [(k, v) for k, v in response.items() if k.lower() not in HOP_BY_HOP]
+        # An event stream (GraphQL subscriptions) is passed on line by line as it arrives: a
+        # chunk-sized read would wait for 64 KiB of events.
+        self.event_stream = (response.get("content-type") or "").startswith("text/event-stream")
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            while chunk := self.response.read(CHUNK):
-                yield chunk
+            if self.event_stream:
+                while line := self.response.readline(b"\n"):
+                    yield line
+            else:
+                while chunk := self.response.read(CHUNK):
+                    yield chunk
         finally:
             self.response.release()
 

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, stream_with_context
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -26,7 +26,7 @@ from graphql import (
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
-from graphql_gateway import limits
+from graphql_gateway import limits, stream
 from graphql_gateway.schema import build_schema, schema_text
 from graphql_gateway.upstream import Context
 from shared.app import create_base_app
@@ -69,13 +69,7 @@ class GraphQLGateway:
             document, operation = self.prepare(query, variables, operation_name)
         except RequestRefused as exc:
             return _answer({"errors": [_error(exc.message, exc.code, exc.status)]}, exc.status, exc.headers)
-        context = Context(
-            self.client,
-            request.headers.get("Authorization"),
-            request.headers.get("X-Real-IP") or request.remote_addr or "",
-            self.limiter,
-            self.config,
-        )
+        context = self.context()
         result = execute(
             self.schema,
             document,
@@ -115,7 +109,7 @@ class GraphQLGateway:
         return query, variables or {}, operation_name
 
     def prepare(
-        self, query: str, variables: dict[str, Any], operation_name: str | None
+        self, query: str, variables: dict[str, Any], operation_name: str | None, *, subscription: bool = False
     ) -> tuple[DocumentNode, OperationDefinitionNode]:
         """Parse, check the limits and validate: RequestRefused for anything that must not run."""
         try:
@@ -127,12 +121,13 @@ class GraphQLGateway:
         except GraphQLError as exc:
             raise RequestRefused(400, "graphql.syntax_error", exc.message) from None
         operation = _operation(document, operation_name)
-        if request.method == "GET" and operation.operation != OperationType.QUERY:
+        if request.method == "GET" and operation.operation == OperationType.MUTATION:
             raise RequestRefused(
                 405, "method_not_allowed", "GET runs queries only; send mutations with POST.", {"Allow": "POST"}
             )
-        if operation.operation == OperationType.SUBSCRIPTION:
-            raise RequestRefused(400, "graphql.unsupported", "Subscriptions are not served.")
+        if subscription != (operation.operation == OperationType.SUBSCRIPTION):
+            where = "at /graphql/stream (Server-Sent Events)" if not subscription else "at /graphql"
+            raise RequestRefused(400, "graphql.wrong_endpoint", f"This operation is served {where}.")
         if not request.headers.get("Authorization"):
             selections = operation.selection_set.selections
             if not all(isinstance(node, FieldNode) and node.name.value in NO_TOKEN_FIELDS for node in selections):
@@ -150,6 +145,40 @@ class GraphQLGateway:
         if errors:
             raise RequestRefused(400, "graphql.validation_failed", "; ".join(e.message for e in errors[:5]))
         return document, operation
+
+    def serve_stream(self) -> Response:
+        """A subscription, answered as an event stream (graphql_gateway.stream)."""
+        try:
+            query, variables, operation_name = self.read_request()
+            document, operation = self.prepare(query, variables, operation_name, subscription=True)
+            if stream.root_field(operation) is None:
+                raise RequestRefused(400, "graphql.validation_failed", "Select the subscription's field directly.")
+        except RequestRefused as exc:
+            return _answer({"errors": [_error(exc.message, exc.code, exc.status)]}, exc.status, exc.headers)
+        events = stream.events(
+            self.schema,
+            document,
+            operation,
+            variables,
+            self.context,
+            request.headers.get("Last-Event-ID") or None,
+            _formatted,
+        )
+        return Response(
+            stream_with_context(events),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    def context(self) -> Context:
+        """A new request context: its own loaders and their cache."""
+        return Context(
+            self.client,
+            request.headers.get("Authorization"),
+            request.headers.get("X-Real-IP") or request.remote_addr or "",
+            self.limiter,
+            self.config,
+        )
 
     def schema_document(self) -> Response:
         return Response(self.sdl, mimetype="text/plain", headers={"Content-Type": "text/plain; charset=utf-8"})
@@ -197,9 +226,10 @@ def _answer(body: dict[str, Any], status: int, headers: dict[str, str] | None = 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the GraphQL gateway."""
     config = resolve_config("graphql", config, SETTINGS)
-    base = create_base_app("graphql", config, public_endpoints=("graphql", "graphql_schema"))
+    base = create_base_app("graphql", config, public_endpoints=("graphql", "graphql_stream", "graphql_schema"))
     gateway = GraphQLGateway(config, base.app, base.client, base.redis)
     base.app.extensions["graphql"] = gateway
     base.app.add_url_rule("/graphql", "graphql", gateway.serve, methods=["GET", "POST"])
+    base.app.add_url_rule("/graphql/stream", "graphql_stream", gateway.serve_stream, methods=["GET", "POST"])
     base.app.add_url_rule("/graphql/schema.graphql", "graphql_schema", gateway.schema_document, methods=["GET"])
     return base.app

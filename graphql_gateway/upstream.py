@@ -39,6 +39,7 @@ class Context:
         params: dict[str, Any] | None = None,
         json: Any = None,
         public: bool = False,
+        timeout: float | None = None,
     ) -> Any:
         """Call a service as the caller (`public`: as nobody, from the caller's address); the
         decoded body, None for 204; a GraphQL error for anything but 2xx."""
@@ -46,8 +47,9 @@ class Context:
         if self.authorization and not public:
             headers["Authorization"] = self.authorization
         try:
+            extra = {} if timeout is None else {"timeout": (self.client.timeout[0], timeout)}
             response = self.client.request(
-                method, service, path, authenticate=False, headers=headers, params=params, json=json
+                method, service, path, authenticate=False, headers=headers, params=params, json=json, **extra
             )
         except ProblemError as exc:  # down, timed out, or its circuit open
             raise problem_error(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 import uuid
 from typing import Any
 
@@ -462,3 +464,91 @@ def test_with_the_mood_service_down_the_rest_of_the_answer_is_there(client, new_
         fleet.start("mood")
         fleet.wait_healthy(("mood",))
     wait_for(lambda: gql(client, "{ me { moods(limit: 1) { id } } }").json().get("errors") is None, timeout=30)
+
+
+# ---- subscriptions ----------------------------------------------------------------------------------
+
+
+class EventStream:
+    """A graphql-sse stream read through the gateway as its chunks arrive."""
+
+    def __init__(self, response: requests.Response):
+        self.response = response
+        self.chunks = response.raw.read_chunked(decode_content=True)
+        self.buffer = b""
+        self.last_id: str | None = None
+
+    def block(self) -> dict[str, str]:
+        """The next block's fields (a comment's: none); an `id:` is remembered."""
+        while b"\n\n" not in self.buffer:
+            self.buffer += next(self.chunks)
+        block, self.buffer = self.buffer.split(b"\n\n", 1)
+        lines = [line for line in block.decode().splitlines() if line and not line.startswith(":")]
+        fields = dict(line.split(": ", 1) if ": " in line else (line.rstrip(":"), "") for line in lines)
+        if "id" in fields:
+            self.last_id = fields["id"]
+        return fields
+
+    def next_event(self) -> tuple[str, Any]:
+        """The next event (kind, data); `id:` lines and comments are taken in passing."""
+        while True:
+            fields = self.block()
+            if "event" in fields:
+                return fields["event"], json.loads(fields["data"]) if fields.get("data") else None
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def subscribe(client: Client, query: str, last_id: str | None = None) -> EventStream:
+    headers = {"Accept": "text/event-stream", **({"Last-Event-ID": last_id} if last_id else {})}
+    response = client.post("/graphql/stream", json={"query": query}, headers=headers, stream=True, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    return EventStream(response)
+
+
+def test_a_subscribed_recipient_gets_each_hug_and_misses_none_across_a_reconnect(people):
+    (bob, b_body), (alice, a_body) = people(2)
+    open_to_hugs((bob, b_body))
+    query = "subscription { onReceiveHug { id message sender { username } } }"
+    stream = subscribe(bob, query)
+    assert stream.block() == {}  # the stream is open: ": subscribed"
+    time.sleep(0.5)  # its first poll has read where "now" is
+    sent_at = time.monotonic()
+    first = alice.post("/api/v1/hugs", json={"recipient_id": uid((bob, b_body)), "type": HUG, "message": "one"})
+    assert first.status_code == 201
+    kind, payload = stream.next_event()
+    delay = time.monotonic() - sent_at
+    assert kind == "next" and payload["data"]["onReceiveHug"] == {
+        "id": first.json()["id"],
+        "message": "one",
+        "sender": {"username": a_body["user"]["username"]},
+    }
+    print(f"\nhug to subscriber through the gateway: {delay * 1000:.0f} ms")
+    assert delay < 3.0  # the issue's target is 1 s; the shared CI machine gets slack
+    while stream.last_id is None:  # the batch's cursor follows its events
+        stream.block()
+    stream.close()
+
+    second = alice.post("/api/v1/hugs", json={"recipient_id": uid((bob, b_body)), "type": HUG, "message": "two"})
+    assert second.status_code == 201
+    notified(bob, "hug_received", hug_id=second.json()["id"])  # it happened while nobody listened
+    again = subscribe(bob, query, stream.last_id)
+    kind, payload = again.next_event()
+    assert kind == "next" and payload["data"]["onReceiveHug"]["id"] == second.json()["id"]
+    again.close()
+
+
+def test_subscriptions_need_a_token_and_their_own_endpoint(client, new_user):
+    refused = client.post("/graphql/stream", json={"query": "subscription { onNewNotification { id } }"})
+    assert refused.status_code == 401
+    new_user()
+    wrong = gql(client, "subscription { onNewNotification { id } }")
+    assert wrong.status_code == 400 and only_error(wrong)["extensions"]["code"] == "graphql.wrong_endpoint"
+    query_there = client.post("/graphql/stream", json={"query": "{ me { id } }"})
+    assert query_there.status_code == 400
+    bad_cursor = subscribe(client, "subscription { onNewNotification { id } }", "garbage")
+    kind, payload = bad_cursor.next_event()
+    assert kind == "next" and payload["errors"][0]["extensions"]["status"] == 422
+    assert bad_cursor.next_event() == ("complete", None)
