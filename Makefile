@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d'
 PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --strip-extras --generate-hashes --allow-unsafe \
 	--no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint fmt migrate bench bench-gateway bench-mood bench-notify chaos install lock clean
+.PHONY: run test lint fmt migrate bench bench-gateway bench-mood bench-notify bench-graphql chaos install lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ fmt: $(STAMP)
 migrate: $(STAMP) ## apply every service's migrations to DATABASE_URL
 	$(PY) -m shared.migrate upgrade
 
-bench: bench-gateway bench-mood bench-notify ## every benchmark (see docs/benchmarks.md)
+bench: bench-gateway bench-mood bench-notify bench-graphql ## every benchmark (see docs/benchmarks.md)
 
 bench-gateway: $(STAMP) ## the gateway against direct calls and nginx
 	$(PY) bench/gateway.py
@@ -45,6 +45,9 @@ bench-mood: $(STAMP) ## per-user mood analytics at 3M rows, with and without the
 
 bench-notify: $(STAMP) ## hug-to-poll delivery latency; 10,000 held long polls against Nchan
 	$(PY) bench/notifications.py
+
+bench-graphql: $(STAMP) ## the received-hugs screen: one GraphQL query against REST 1 + 20 and 1 + 1
+	$(PY) bench/graphql.py
 
 chaos: $(STAMP) ## the reliability (kill, hang) tests at the issue's full size; CI runs them smaller
 	CHAOS_HUGS=2000 CHAOS_POLLERS=100 CHAOS_POLL_NOTIFICATIONS=1000 CHAOS_REDIS_DOWN_SECONDS=30 \

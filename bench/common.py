@@ -43,10 +43,10 @@ HUGE = "100000000"  # a rate limit that is checked on every request but never re
 # The services a fleet's gateway and services know by URL (shared.config.SERVICES, and the gateway).
 # The gateway's ops port (GATEWAY_OPS_PORT) in a bench fleet: this far above its API port.
 GATEWAY_OPS_OFFSET = 50
-KNOWN = ("auth", "user", "mood", "hug", "notification", "social", "gateway")
+KNOWN = ("auth", "user", "mood", "hug", "notification", "social", "gateway", "graphql")
 # Settings from the caller's environment that would point the fleet at someone else's servers
 FOREIGN = ("GATEWAY_", "AUTH_", "ADMIN_", "PROMETHEUS_", "USER_", "MOOD_", "HUG_", "NOTIFICATION_", "SOCIAL_")
-FOREIGN += ("DATABASE_", "REDIS_", "JWT_", "BIND_", "SERVICE_CLIENT_SECRET")
+FOREIGN += ("DATABASE_", "REDIS_", "JWT_", "BIND_", "SERVICE_CLIENT_SECRET", "GRAPHQL_")
 NOISE_LIMIT = 0.25  # cores of other load during a measurement that make it worth repeating
 
 

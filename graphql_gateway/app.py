@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import lru_cache, partial
 from typing import Any
 
 from flask import Flask, Response, request, stream_with_context
@@ -39,7 +40,8 @@ log = logging.getLogger("hugmood.graphql")
 SETTINGS = [*RATE_LIMIT_SETTINGS, *limits.SETTINGS]
 # Root fields a request without a token may select: signing in, and asking what __typename is.
 NO_TOKEN_FIELDS = frozenset({"login", "register", "__typename"})
-GRAPHQL_RESPONSE = "application/graphql-response+json"
+# Documents kept parsed and validated, per worker (each at most GRAPHQL_MAX_DOCUMENT_BYTES).
+DOCUMENT_CACHE = 256
 
 
 class RequestRefused(Exception):
@@ -62,6 +64,13 @@ class GraphQLGateway:
         self.rules = list(specified_rules)
         if not config.GRAPHQL_INTROSPECTION:
             self.rules.append(NoSchemaIntrospectionCustomRule)
+        # A client sends the same few documents again and again: each is parsed and validated once
+        # per worker (validation is most of a small query's CPU). Limits run on every request, as
+        # they depend on the variables.
+        self.parse = lru_cache(maxsize=DOCUMENT_CACHE)(partial(parse, max_tokens=limits.MAX_TOKENS))
+        self.validate = lru_cache(maxsize=DOCUMENT_CACHE)(
+            lambda query: tuple(validate(self.schema, self.parse(query), self.rules))
+        )
 
     def serve(self) -> Response:
         try:
@@ -117,7 +126,7 @@ class GraphQLGateway:
         except limits.LimitExceeded as exc:
             raise RequestRefused(413, exc.code, exc.message) from None
         try:
-            document = parse(query, max_tokens=limits.MAX_TOKENS)
+            document = self.parse(query)
         except GraphQLError as exc:
             raise RequestRefused(400, "graphql.syntax_error", exc.message) from None
         operation = _operation(document, operation_name)
@@ -141,7 +150,7 @@ class GraphQLGateway:
             limits.check(self.schema, document, operation, variables, self.config)
         except limits.LimitExceeded as exc:
             raise RequestRefused(400, exc.code, exc.message) from None
-        errors = validate(self.schema, document, self.rules)
+        errors = self.validate(query)
         if errors:
             raise RequestRefused(400, "graphql.validation_failed", "; ".join(e.message for e in errors[:5]))
         return document, operation
