@@ -1,4 +1,5 @@
-"""The GraphQL gateway's Flask app: POST and GET /graphql, and the schema as SDL.
+"""The GraphQL gateway's Flask app: POST and GET /graphql, subscriptions at /graphql/stream, and
+the schema as SDL at /graphql/schema.graphql.
 
 A request goes: document size → parse → limits (depth, aliases, auth mutations, cost) →
 validation → execution, each step answering at once when it refuses; only execution calls a
@@ -12,6 +13,7 @@ import logging
 from functools import lru_cache, partial
 from typing import Any
 
+import redis
 from flask import Flask, Response, request, stream_with_context
 from graphql import (
     DocumentNode,
@@ -32,6 +34,7 @@ from graphql_gateway.schema import build_schema, schema_text
 from graphql_gateway.upstream import Context
 from shared.app import create_base_app
 from shared.config import Config, resolve_config
+from shared.http import ServiceClient
 from shared.ratelimit import SETTINGS as RATE_LIMIT_SETTINGS
 from shared.ratelimit import Limiter
 
@@ -55,7 +58,7 @@ class RequestRefused(Exception):
 class GraphQLGateway:
     """The schema and what executing a request against it needs."""
 
-    def __init__(self, config: Config, app: Flask, client: Any, redis_client: Any):
+    def __init__(self, config: Config, client: ServiceClient, redis_client: redis.Redis):
         self.config = config
         self.client = client
         self.schema: GraphQLSchema = build_schema()
@@ -236,7 +239,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the GraphQL gateway."""
     config = resolve_config("graphql", config, SETTINGS)
     base = create_base_app("graphql", config, public_endpoints=("graphql", "graphql_stream", "graphql_schema"))
-    gateway = GraphQLGateway(config, base.app, base.client, base.redis)
+    gateway = GraphQLGateway(config, base.client, base.redis)
     base.app.extensions["graphql"] = gateway
     base.app.add_url_rule("/graphql", "graphql", gateway.serve, methods=["GET", "POST"])
     base.app.add_url_rule("/graphql/stream", "graphql_stream", gateway.serve_stream, methods=["GET", "POST"])
