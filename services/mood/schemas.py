@@ -99,6 +99,13 @@ class Mood(Schema):
     updated_at = UtcDateTime()
 
 
+class Streak(Schema):
+    current_streak = fields.Integer()
+    longest_streak = fields.Integer()
+    last_entry_date = fields.Date(allow_none=True)
+    timezone = fields.String()
+
+
 class StreakMilestone(Schema):
     """A milestone reached, in the owner's data export: its length and the streak's first day."""
 
