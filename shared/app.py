@@ -173,7 +173,7 @@ def create_base_app(
     """A Flask app with problem+json errors, request ids, JSON access logs, ops endpoints,
     token verification on every non-public endpoint, and (optionally) the service's database."""
     configure_logging(service, config.LOG_LEVEL)
-    app = Flask(f"hugmood.{service}")
+    app = Flask(f"hugmood.{service}", static_folder=None)  # no /static route: a service serves no files
     app.config["HUGMOOD"] = config
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False

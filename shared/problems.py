@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from types import ModuleType
 from typing import Any
 
-from shared.errors import PROBLEM_BASE, ProblemError
+from shared.errors import PROBLEM_BASE, BadRequest, NotFound, ProblemError, ServiceUnavailable, Unauthorized
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,18 @@ class ProblemPage:
         return {**asdict(self), "type": PROBLEM_BASE + self.code}
 
 
-def page(code: str, kind: type[ProblemError], meaning: str, advice: str | None = None) -> ProblemPage:
-    """A page for a code raised as `kind(..., code=code)`."""
+def page(
+    code: str,
+    kind: type[ProblemError],
+    meaning: str,
+    advice: str | None = None,
+    *,
+    status: int | None = None,
+    title: str | None = None,
+) -> ProblemPage:
+    """A page for a code raised as `kind(..., code=code)` (or with its own status and title)."""
     base = ProblemPage.of(kind, code, meaning)
-    return base if advice is None else ProblemPage(base.code, base.status, base.title, base.meaning, advice)
+    return ProblemPage(base.code, status or base.status, title or base.title, base.meaning, advice or base.advice)
 
 
 def pages_of(module: ModuleType) -> dict[str, ProblemPage]:
@@ -60,3 +68,62 @@ def catalogue(modules: Iterable[ModuleType]) -> dict[str, ProblemPage]:
     for module in modules:
         pages.update(pages_of(module))
     return dict(sorted(pages.items()))
+
+
+_SIGN_IN_AGAIN = "Refresh the access token (POST /api/v1/auth/refresh) or sign in again, then retry."
+_RETRY_LATER = "Retry after `Retry-After` seconds (a POST with the same Idempotency-Key)."
+
+# Codes shared/ raises with `code=` rather than a class of their own.
+PROBLEM_PAGES = (
+    page(
+        "auth.token_missing", Unauthorized, "No bearer access token was sent.", "Send `Authorization: Bearer <token>`."
+    ),
+    page(
+        "auth.token_invalid",
+        Unauthorized,
+        "The access token is malformed, or its signature, issuer or audience is wrong.",
+        _SIGN_IN_AGAIN,
+    ),
+    page("auth.token_expired", Unauthorized, "The access token has expired (they last 15 minutes).", _SIGN_IN_AGAIN),
+    page(
+        "auth.token_revoked",
+        Unauthorized,
+        "The access token was revoked: its login signed out, its password changed, its refresh token was "
+        "reused, or its roles changed.",
+        "Refresh once; if refreshing fails too, sign in again.",
+    ),
+    page(
+        "auth.revocation_unavailable",
+        ServiceUnavailable,
+        "Whether the token was revoked cannot be checked right now (Redis is down or lost the denylist), "
+        "so no token is accepted.",
+        _RETRY_LATER,
+    ),
+    page(
+        "auth.jwks_unavailable", ServiceUnavailable, "The keys that verify tokens could not be fetched.", _RETRY_LATER
+    ),
+    page("database.unavailable", ServiceUnavailable, "The service's database is unreachable.", _RETRY_LATER),
+    page("database.busy", ServiceUnavailable, "Every database connection of the service is busy.", _RETRY_LATER),
+    page("redis.unavailable", ServiceUnavailable, "A backing store (Redis) is unreachable.", _RETRY_LATER),
+    page("upstream.unavailable", ServiceUnavailable, "A service this request needed could not answer.", _RETRY_LATER),
+    page(
+        "upstream.circuit_open",
+        ServiceUnavailable,
+        "A service this request needs has been failing, and calls to it are refused for a few seconds "
+        "(its circuit breaker is open).",
+        _RETRY_LATER,
+    ),
+    page("not_ready", ServiceUnavailable, "The process cannot reach a dependency it needs (readiness).", _RETRY_LATER),
+    page(
+        "malformed_json",
+        BadRequest,
+        "The body is not valid JSON (or is nested absurdly deep); NaN and Infinity are not JSON.",
+        "Send a valid JSON document.",
+    ),
+    page(
+        "user.deleted",
+        NotFound,
+        "The user this request names has deleted their account.",
+        "Drop the user from the client's state; do not retry.",
+    ),
+)
