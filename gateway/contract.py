@@ -28,6 +28,7 @@ from gateway import routes
 from gateway.web import GatewayResponse, json_answer
 from shared.errors import (
     PROBLEM_BASE,
+    PROBLEM_JSON,
     BadRequest,
     Conflict,
     NotFound,
@@ -35,7 +36,7 @@ from shared.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from shared.openapi import operation, problem_example, problem_response
+from shared.openapi import operation, problem_example, problem_response, with_content
 from shared.problems import ProblemPage, page
 
 DOCUMENT_FILE = Path(__file__).with_name("openapi.json")
@@ -331,7 +332,9 @@ def gateway_document(
         for method, op in item.items():
             _edge(path, method, op, used)
     components["examples"] = {
-        code: problem_example(status, code, pages[code].meaning if code in pages else None)
+        code: problem_example(status, code, pages[code].meaning, pages[code].title)
+        if code in pages
+        else problem_example(status, code)
         for code, status in sorted(used.items())
     }
     _hoist_problem_responses(document)
@@ -379,6 +382,8 @@ def _edge(path: str, method: str, op: dict[str, Any], used: dict[str, int]) -> N
         extra += [(409, "idempotency.in_progress"), (422, "idempotency.key_reused")]
     if method in ("post", "put", "delete") and "requestBody" in op:
         extra.append((408, "request_timeout"))
+    if (method.upper(), path) == routes.TOKEN:
+        extra.append((400, "unsupported_grant_type"))
     if conditional and method == "get":
         params.append({"$ref": "#/components/parameters/IfNoneMatch"})
         op["responses"]["304"] = {"description": "Not Modified: the object still has the ETag sent in If-None-Match."}
@@ -387,8 +392,13 @@ def _edge(path: str, method: str, op: dict[str, Any], used: dict[str, int]) -> N
         extra.append((412, "precondition_failed"))
     responses = op["responses"]
     for status, code in extra:
-        codes = _codes_of(responses.get(str(status)))
-        responses[str(status)] = problem_response(status, [*codes, code])
+        existing = responses.get(str(status))
+        problem = problem_response(status, [*_codes_of(existing), code])
+        others = {k: v for k, v in (existing or {}).get("content", {}).items() if k != PROBLEM_JSON}
+        if others:  # keep another shape the operation answers with (the token endpoint's RFC 6749 errors)
+            other_text = existing["description"].rpartition(" Or: ")[2]  # what with_content wrote after the codes
+            problem = with_content(problem, {"description": other_text, "content": others})
+        responses[str(status)] = problem
     for status_text, answer in responses.items():
         status = int(status_text)
         headers = answer.setdefault("headers", {})

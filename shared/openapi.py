@@ -9,6 +9,7 @@ view has no `@operation` makes `document()` fail, so a route cannot exist undocu
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -122,13 +123,13 @@ def error_of(spec: ErrorSpec) -> tuple[int, str]:
     return spec if isinstance(spec, tuple) else (spec.status, spec.code)
 
 
-def problem_example(status: int, code: str, detail: str | None = None) -> dict[str, Any]:
+def problem_example(status: int, code: str, detail: str | None = None, title: str | None = None) -> dict[str, Any]:
     """An example problem body of `code` (components.examples, under the code's name)."""
     return {
         "summary": f"{status} {code}",
         "value": {
             "type": PROBLEM_BASE + code,
-            "title": HTTPStatus(status).phrase,
+            "title": title or HTTPStatus(status).phrase,
             "status": status,
             "detail": detail or f"A {code} problem.",
             "code": code,
@@ -154,6 +155,16 @@ def problem_response(status: int, codes: Iterable[str], description: str | None 
             }
         },
     }
+
+
+def with_content(answer: Mapping[str, Any] | None, other: Mapping[str, Any]) -> dict[str, Any]:
+    """A response object that has the content types of both `answer` and `other`."""
+    if not answer:
+        return copy.deepcopy(dict(other))
+    merged = copy.deepcopy(dict(answer))
+    merged["description"] = f"{answer['description']} Or: {other['description']}"
+    merged["content"] = {**merged.get("content", {}), **copy.deepcopy(dict(other.get("content", {})))}
+    return merged
 
 
 _RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -314,8 +325,8 @@ class Documenter:
                 if code not in self.examples:
                     self.examples.add(code)
                     self.spec.components.example(code, problem_example(status, code))
-        for status, answer in op.responses.items():
-            doc["responses"][str(status)] = dict(answer)
+        for status, answer in op.responses.items():  # another shape than problem+json (RFC 6749's)
+            doc["responses"][str(status)] = with_content(doc["responses"].get(str(status)), answer)
         if op.conditional:
             doc["x-conditional"] = True
         return doc

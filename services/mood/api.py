@@ -117,7 +117,7 @@ class AnalyticsResource(Resource):
     @operation(
         "Mood analytics of a user over a period (in the owner's time zone)",
         query=schemas.AnalyticsArgs,
-        response={"type": "object", "additionalProperties": True},
+        response=schemas.Analytics,
         errors=_SEE,
     )
     def get(self, user_id: str) -> Response:

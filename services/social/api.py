@@ -18,6 +18,14 @@ from shared.openapi import operation
 # Reachable without a token: a shared link is opened by anyone who has it.
 PUBLIC_ENDPOINTS: tuple[str, ...] = ("shared_view",)
 
+# What a shared link shows: the kind of content, when it was shared, and what that content may show.
+SHARED_VIEW = {
+    "type": "object",
+    "required": ["content_type", "shared_at"],
+    "properties": {"content_type": {"enum": list(schemas.SHARE_CONTENT_TYPES)}, "shared_at": {"type": "string"}},
+    "additionalProperties": True,
+}
+
 _activity = schemas.Activity()
 _activities = schemas.Activity(many=True)
 _recommendations = schemas.Recommendation(many=True)
@@ -137,7 +145,7 @@ class SharedViewResource(Resource):
     @operation(
         "The public view a share_url opens",
         description="Any query string is ignored (platforms append their own parameters to links).",
-        response={"type": "object", "additionalProperties": True},
+        response=SHARED_VIEW,
         path={"token": "The share's token, from its share_url."},
         errors=(errors.ShareNotFound, errors.ContentUnavailable),
     )
