@@ -242,8 +242,9 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "name": "X-Request-ID",
         "in": "header",
         "required": False,
-        "description": "A request id of your own (1-128 of A-Z a-z 0-9 . _ -), echoed back and logged.",
-        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+        "description": "A request id of your own, echoed back and logged. One that is not 1-128 of "
+        "A-Z a-z 0-9 . _ - is replaced by a new one (never refused).",
+        "schema": {"type": "string"},
     },
     "IdempotencyKey": {
         "name": "Idempotency-Key",
@@ -287,8 +288,10 @@ UNMETERED_PATHS = frozenset({"/healthz"})
 DESCRIPTION = """Every path of the HugMood API, as the gateway serves it. Bodies are JSON; errors are
 RFC 9457 problem details whose `type` is the page of their `code` under /api/v1/problems/. Lists
 take `limit` (1-100) and an opaque `cursor`, and answer `{"items": [...], "next_cursor": ...}`.
-Send `Authorization: Bearer <access token>` except where an operation says no security. A client's
-guide is docs/api.md in the repository."""
+Send `Authorization: Bearer <access token>` except where an operation says no security. Browsers
+on another origin are answered with CORS headers when the origin is allowed (preflights need no
+token); `X-Request-ID`, `RateLimit-*`, `Retry-After`, `ETag` and `Location` are exposed to them.
+A client's guide is docs/api.md in the repository."""
 
 
 def owned_by(service: str, path: str) -> bool:

@@ -21,6 +21,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
+from shared.api import Api
 from shared.errors import (
     PROBLEM_BASE,
     PROBLEM_JSON,
@@ -233,6 +234,8 @@ def _errors(op: Operation, method: str, authenticated: bool, service: bool) -> d
         specs.append(ValidationFailed)
     if service:
         specs += DEPENDENCY_ERRORS
+        if method != "GET":
+            specs.append((404, "user.deleted"))  # a write naming a user erased meanwhile (shared.errors)
     by_status: dict[int, set[str]] = {}
     for spec in specs:
         status, code = error_of(spec)
@@ -362,8 +365,6 @@ def resources_document(
 ) -> dict[str, Any]:
     """A service's document from its resources alone, without building the service (no database,
     Redis or keys): `register(api)` mounts them on a bare app, as the service's create_app does."""
-    from shared.api import Api  # here: shared.api's Api is only needed to mount
-
     app = Flask(f"openapi.{service}", static_folder=None)
     register(Api(app))
     public = frozenset(public_endpoints)
