@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d'
 PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --strip-extras --generate-hashes --allow-unsafe \
 	--no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint fmt migrate bench bench-gateway bench-mood bench-notify chaos install lock clean
+.PHONY: run test lint fmt openapi migrate bench bench-gateway bench-mood bench-notify chaos install lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+openapi: $(STAMP) ## regenerate gateway/openapi.json, the published API document, from the code
+	$(PY) scripts/openapi.py
 
 migrate: $(STAMP) ## apply every service's migrations to DATABASE_URL
 	$(PY) -m shared.migrate upgrade

@@ -20,6 +20,7 @@ from werkzeug.routing import Rule
 from gateway import routes
 from gateway.auth import ClientAddress
 from gateway.circuits import CircuitBoard
+from gateway.contract import contract
 from gateway.datarights import ACCOUNT_DELETION, DataRights, data_rights
 from gateway.fleet import FleetHealth, fleet
 from gateway.ops import ops
@@ -93,6 +94,10 @@ SETTINGS = [
 ]
 
 
+# The gateway's own endpoints; every other path is proxied.
+OWN_BLUEPRINTS = (ops, fleet, data_rights, contract)
+
+
 class Gateway(Flask):
     """The gateway's Flask app. Its own endpoints are blueprints (gateway.ops, gateway.fleet,
     gateway.datarights); a path none of their rules routes goes to the proxy (dispatch_request)."""
@@ -147,9 +152,8 @@ class Gateway(Flask):
         self.circuits = CircuitBoard(self.redis, self.upstreams, self.fleet.ready)
         self.wake = WakeHub(config.REDIS_URL, process="gateway")
         self.data_rights = DataRights(self.upstreams, self.redis, self.caller_claims)
-        self.register_blueprint(ops)
-        self.register_blueprint(fleet)
-        self.register_blueprint(data_rights)
+        for blueprint in OWN_BLUEPRINTS:
+            self.register_blueprint(blueprint)
         self.register_error_handler(Exception, self.problem)
         self.after_request(self.finish)
 

@@ -33,14 +33,16 @@ from shared.errors import (
 from shared.http import ServiceClient, ServiceTokens
 from shared.logging import configure_logging
 from shared.metrics import LATENCY, REQUESTS, method_label, render
+from shared.openapi import document, operation
 from shared.readiness import Readiness
 
 MAX_BODY_BYTES = 64 * 1024
-OPS_ENDPOINTS = frozenset({"healthz", "readyz", "metrics"})
+OPS_ENDPOINTS = frozenset({"healthz", "readyz", "metrics", "openapi"})
 _REQUEST_ID = re.compile(r"\A[A-Za-z0-9._-]{1,128}\Z")
 access_log = logging.getLogger("hugmood.access")
 
 
+OPS_BODY = {"type": "object", "additionalProperties": True}
 REDIS_POOL_SIZE = 64  # per process; the gateway has its own, larger pool
 
 
@@ -171,7 +173,7 @@ def create_base_app(
     """A Flask app with problem+json errors, request ids, JSON access logs, ops endpoints,
     token verification on every non-public endpoint, and (optionally) the service's database."""
     configure_logging(service, config.LOG_LEVEL)
-    app = Flask(f"hugmood.{service}")
+    app = Flask(f"hugmood.{service}", static_folder=None)  # no /static route: a service serves no files
     app.config["HUGMOOD"] = config
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False
@@ -251,6 +253,7 @@ def create_base_app(
     app.register_error_handler(Exception, handle_exception)
 
     @app.get("/healthz", endpoint="healthz")
+    @operation("Liveness: the process answers", response=OPS_BODY)
     def healthz() -> Response:
         body = {"status": "ok", "service": service, "version": VERSION}
         return Response(json.dumps(body), mimetype="application/json")
@@ -258,6 +261,7 @@ def create_base_app(
     readiness = Readiness(config.READINESS_GRACE_SECONDS)
 
     @app.get("/readyz", endpoint="readyz")
+    @operation("Readiness: PostgreSQL and Redis reachable", response=OPS_BODY, errors=((503, "not_ready"),))
     def readyz() -> Response:
         checks: dict[str, bool] = {}
         try:
@@ -278,9 +282,25 @@ def create_base_app(
         return Response(json.dumps(body), mimetype="application/json")
 
     @app.get("/metrics", endpoint="metrics")
+    @operation("Prometheus metrics", response={"type": "string"}, content_type="text/plain")
     def metrics() -> Response:
         body, content_type = render()
         return Response(body, content_type=content_type)
+
+    @app.get("/openapi.json", endpoint="openapi")
+    @operation("This service's OpenAPI 3.1 document", response={"type": "object"})
+    def openapi() -> Response:
+        if "openapi" not in app.extensions:  # built once, after the service has mounted its resources
+            app.extensions["openapi"] = json.dumps(
+                document(
+                    app,
+                    title=f"HugMood {service} service",
+                    version=VERSION,
+                    public=lambda endpoint: endpoint in public,
+                    name_prefix=f"{service}.",
+                )
+            )
+        return Response(app.extensions["openapi"], mimetype="application/json")
 
     api = Api(app, catch_all_404s=True)
     client = ServiceClient(

@@ -14,6 +14,7 @@ from shared.api import Api, load_body, load_query, parse_id
 from shared.audience import AudienceSource
 from shared.auth import current_identity, current_user_id, require_service
 from shared.datarights import add_data_rights_resources
+from shared.openapi import operation
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 
@@ -34,7 +35,18 @@ def _owner(raw: str) -> uuid.UUID:
     return parse_id(current_identity().user_id if raw == "me" else raw, errors.MoodNotFound, "No such user.")
 
 
+_SEE = (errors.MoodNotFound,)
+
+
 class MoodListResource(Resource):
+    @operation(
+        "Record a mood",
+        body=schemas.MoodCreate,
+        response=schemas.Mood,
+        status=201,
+        location=True,
+        example={"mood": "calm", "intensity": 0.6, "valence": 0.7, "tags": ["walk"], "is_public": True},
+    )
     def post(self) -> Response:
         entry = service.record(user_id=current_user_id(), data=load_body(schemas.MoodCreate()))
         response = jsonify(_mood.dump(entry))
@@ -44,6 +56,13 @@ class MoodListResource(Resource):
 
 
 class MoodResource(Resource):
+    @operation(
+        "One mood entry",
+        description="The owner sees it always; others only when it is public and the owner's privacy admits them.",
+        response=schemas.Mood,
+        errors=_SEE,
+        conditional=True,
+    )
     def get(self, mood_id: str) -> Response:
         entry = service.read(
             mood_id=parse_id(mood_id, errors.MoodNotFound, "No such mood."),
@@ -52,6 +71,13 @@ class MoodResource(Resource):
         )
         return jsonify(_mood.dump(entry))
 
+    @operation(
+        "Change a mood entry (owner; any subset of the fields)",
+        body=schemas.MoodUpdate,
+        response=schemas.Mood,
+        errors=(*_SEE, errors.NotYourMood),
+        conditional=True,
+    )
     def put(self, mood_id: str) -> Response:
         data = load_body(schemas.MoodUpdate())
         entry = service.change(
@@ -62,6 +88,7 @@ class MoodResource(Resource):
         )
         return jsonify(_mood.dump(entry))
 
+    @operation("Delete a mood entry (owner)", status=204, errors=(*_SEE, errors.NotYourMood), conditional=True)
     def delete(self, mood_id: str) -> Response:
         service.remove(
             mood_id=parse_id(mood_id, errors.MoodNotFound, "No such mood."),
@@ -72,6 +99,13 @@ class MoodResource(Resource):
 
 
 class UserMoodsResource(Resource):
+    @operation(
+        "A user's mood entries, newest first",
+        description="A non-owner sees only the entries visible to them.",
+        query=schemas.MoodListArgs,
+        page=schemas.Mood,
+        errors=_SEE,
+    )
     def get(self, user_id: str) -> Response:
         args = load_query(schemas.MoodListArgs())
         audience = _audience_of(_owner(user_id))
@@ -80,6 +114,12 @@ class UserMoodsResource(Resource):
 
 
 class AnalyticsResource(Resource):
+    @operation(
+        "Mood analytics of a user over a period (in the owner's time zone)",
+        query=schemas.AnalyticsArgs,
+        response=schemas.Analytics,
+        errors=_SEE,
+    )
     def get(self, user_id: str) -> Response:
         args = load_query(schemas.AnalyticsArgs())
         audience = _audience_of(_owner(user_id))
@@ -90,6 +130,12 @@ class AnalyticsResource(Resource):
 
 
 class StreakResource(Resource):
+    @operation(
+        "A user's current and longest streak, in calendar days of their time zone",
+        query=schemas.StreakArgs,
+        response=schemas.Streak,
+        errors=_SEE,
+    )
     def get(self, user_id: str) -> Response:
         load_query(schemas.StreakArgs())
         audience = _audience_of(_owner(user_id))
@@ -114,6 +160,9 @@ def _export(user_id: str) -> dict[str, Any]:
 class ShareableMoodResource(Resource):
     """Internal: what a shared mood may show publicly (never the note), for the social service."""
 
+    @operation(
+        "Internal: what a shared mood may show", query=schemas.NoArgs, response=schemas.ShareableMood, errors=_SEE
+    )
     def get(self, mood_id: str) -> Response:
         require_service()
         load_query(schemas.NoArgs())

@@ -99,6 +99,30 @@ class Mood(Schema):
     updated_at = UtcDateTime()
 
 
+class Streak(Schema):
+    current_streak = fields.Integer()
+    longest_streak = fields.Integer()
+    last_entry_date = fields.Date(allow_none=True)
+    timezone = fields.String()
+
+
+class Analytics(Schema):
+    """The shape of the analytics document (PostgreSQL builds it as JSON; this documents it)."""
+
+    period = fields.String()
+    timezone = fields.String()
+    count = fields.Integer()
+    average_intensity = fields.Float(allow_none=True)
+    average_valence = fields.Float(allow_none=True)
+    distribution = fields.Dict(keys=fields.String(), values=fields.Integer())
+    dominant_mood = fields.String(allow_none=True)
+    per_day = fields.List(fields.Dict())
+    by_weekday = fields.List(fields.Dict())
+    by_hour = fields.List(fields.Dict())
+    top_tags = fields.List(fields.Dict())
+    valence_trend = fields.Dict()
+
+
 class StreakMilestone(Schema):
     """A milestone reached, in the owner's data export: its length and the streak's first day."""
 

@@ -12,6 +12,7 @@ from services.user.models import USER_DATA, db
 from shared.api import Api, load_body, load_query, parse_id
 from shared.auth import current_identity, current_user_id, require_service
 from shared.datarights import add_data_rights_resources
+from shared.openapi import operation
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 
@@ -31,12 +32,27 @@ def _target(raw: str) -> uuid.UUID:
 
 
 class UserResource(Resource):
+    @operation(
+        "A user's profile",
+        description="`last_active` only if the owner shows their online status.",
+        response=schemas.ProfileOut,
+        errors=(errors.UserNotFound,),
+        conditional=True,
+    )
     def get(self, user_id: str) -> Response:
         caller = current_user_id()
         target = _target(user_id)
         profile = service.get_profile(target, auth_lookup=_lookup())
         return jsonify(_profile_out.dump(service.profile_view(profile, viewer_id=caller)))
 
+    @operation(
+        "Change a profile (owner or admin; any subset of the fields)",
+        body=schemas.ProfileUpdate,
+        response=schemas.ProfileOut,
+        errors=(errors.UserNotFound, errors.NotYourProfile),
+        conditional=True,
+        example={"display_name": "Sam", "bio": "Morning walks.", "timezone": "Europe/Berlin"},
+    )
     def put(self, user_id: str) -> Response:
         identity = current_identity()
         data = load_body(schemas.ProfileUpdate())
@@ -58,9 +74,23 @@ class PrivacyResource(Resource):
             raise errors.NotYourProfile("Only the owner may see or change privacy settings.")
         return target
 
+    @operation(
+        "The owner's privacy settings",
+        response=schemas.PrivacyOut,
+        errors=(errors.UserNotFound, errors.NotYourProfile),
+        conditional=True,
+    )
     def get(self, user_id: str) -> Response:
         return jsonify(_privacy_out.dump(service.get_privacy(self._owner(user_id), auth_lookup=_lookup())))
 
+    @operation(
+        "Change the owner's privacy settings (any subset)",
+        body=schemas.PrivacyIn,
+        response=schemas.PrivacyOut,
+        errors=(errors.UserNotFound, errors.NotYourProfile),
+        conditional=True,
+        example={"share_moods_with": "friends", "allow_hugs_from": "anyone"},
+    )
     def put(self, user_id: str) -> Response:
         owner = self._owner(user_id)
         data = load_body(schemas.PrivacyIn())
@@ -68,6 +98,12 @@ class PrivacyResource(Resource):
 
 
 class FriendsResource(Resource):
+    @operation(
+        "A user's friends; the owner may ask for pending requests or blocks",
+        query=schemas.FriendsArgs,
+        page=schemas.FriendOut,
+        errors=(errors.UserNotFound, errors.NotYourProfile),
+    )
     def get(self, user_id: str) -> Response:
         args = load_query(schemas.FriendsArgs())
         target = _target(user_id)
@@ -81,6 +117,21 @@ class FriendsResource(Resource):
         )
         return jsonify({"items": _friend_out.dump(items), "next_cursor": cursor})
 
+    @operation(
+        "Ask user {user_id} to be friends",
+        description="201 pending; 200 accepted when they had already asked the caller.",
+        body=schemas.FriendRequestIn,
+        response=schemas.FriendStatus,
+        status=(201, 200),
+        location=True,
+        errors=(
+            errors.UserNotFound,
+            errors.NotYourself,
+            errors.Blocked,
+            errors.FriendRequestsClosed,
+            errors.AlreadyConnected,
+        ),
+    )
     def post(self, user_id: str) -> Response:
         load_body(schemas.FriendRequestIn())
         target = _target(user_id)
@@ -101,12 +152,29 @@ class FriendResource(Resource):
             raise errors.NotYourProfile("You can only answer or remove your own relations.")
         return caller, parse_id(other_id, errors.UserNotFound)
 
+    @operation(
+        "Answer a friend request, or block anyone (`user_id` is `me`)",
+        body=schemas.FriendAnswer,
+        response=schemas.FriendStatus,
+        errors=(
+            errors.NotYourProfile,
+            errors.UserNotFound,
+            errors.NotYourself,
+            errors.AlreadyConnected,
+            errors.NoSuchRequest,
+        ),
+    )
     def put(self, user_id: str, other_id: str) -> Response:
         caller, other = self._pair(user_id, other_id)
         data = load_body(schemas.FriendAnswer())
         status = service.answer(caller_id=caller, other_id=other, status=data["status"], auth_lookup=_lookup())
         return jsonify({"user_id": str(other), "status": status})
 
+    @operation(
+        "Unfriend, withdraw a request, or unblock (`user_id` is `me`)",
+        status=204,
+        errors=(errors.NotYourProfile, errors.UserNotFound, errors.NoSuchRequest),
+    )
     def delete(self, user_id: str, other_id: str) -> Response:
         caller, other = self._pair(user_id, other_id)
         service.remove(caller_id=caller, other_id=other)
@@ -114,6 +182,11 @@ class FriendResource(Resource):
 
 
 class SearchResource(Resource):
+    @operation(
+        "Find users by username or display name (never one who blocked the caller)",
+        query=schemas.SearchArgs,
+        page=schemas.UserSummary,
+    )
     def get(self) -> Response:
         args = load_query(schemas.SearchArgs())
         found, cursor = service.search(
@@ -125,6 +198,11 @@ class SearchResource(Resource):
 class AudienceResource(Resource):
     """Internal: privacy, friendship and blocks between an owner and a viewer, for other services."""
 
+    @operation(
+        "Internal: privacy, friendship and blocks between an owner and a viewer",
+        response={"type": "object", "additionalProperties": True},
+        errors=(errors.UserNotFound,),
+    )
     def get(self, owner_id: str, viewer_id: str) -> Response:
         require_service()
         owner, viewer = parse_id(owner_id, errors.UserNotFound), parse_id(viewer_id, errors.UserNotFound)
