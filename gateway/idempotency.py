@@ -34,7 +34,7 @@ TTL_SECONDS = 24 * 3600
 # 1..255 visible ASCII characters, spaces allowed inside (a UUID, a ULID, "order-42 retry").
 _KEY = re.compile(r"\A[!-~](?:[ -~]{0,253}[!-~])?\Z")
 # Upstream headers that belong to one answer only: a replay gets its own.
-_NOT_REPLAYED = frozenset({"x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"})
+_NOT_REPLAYED = frozenset({"x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "date"})
 
 # KEYS[1]: the record. ARGV: the lease value, its lifetime (ms). The record when one exists, else
 # nil after taking the lease: one round trip, and no two requests can both take it.

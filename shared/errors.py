@@ -75,6 +75,10 @@ class RequestTimeout(ProblemError):
     status, code, title = 408, "request_timeout", "Request Timeout"
 
 
+class PreconditionFailed(ProblemError):
+    status, code, title = 412, "precondition_failed", "Precondition Failed"
+
+
 class PayloadTooLarge(ProblemError):
     status, code, title = 413, "payload_too_large", "Payload Too Large"
 
@@ -149,6 +153,7 @@ _HTTP_CODES = {
     404: NotFound,
     405: MethodNotAllowed,
     409: Conflict,
+    412: PreconditionFailed,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
     422: ValidationFailed,

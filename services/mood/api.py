@@ -9,10 +9,11 @@ from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
 from services.mood import errors, schemas, service
-from services.mood.models import USER_DATA, db
+from services.mood.models import USER_DATA, MoodEntry, db
 from shared.api import Api, load_body, load_query, parse_id
 from shared.audience import AudienceSource
 from shared.auth import current_identity, current_user_id, require_service
+from shared.conditional import answer, etag_of, precondition
 from shared.datarights import add_data_rights_resources
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
@@ -43,6 +44,10 @@ class MoodListResource(Resource):
         return response
 
 
+def _etag(entry: MoodEntry) -> str:
+    return etag_of(_mood.dump(entry))
+
+
 class MoodResource(Resource):
     def get(self, mood_id: str) -> Response:
         entry = service.read(
@@ -50,23 +55,27 @@ class MoodResource(Resource):
             viewer_id=current_user_id(),
             audience_of=_audience_of,
         )
-        return jsonify(_mood.dump(entry))
+        return answer(_mood.dump(entry), _etag(entry))
 
     def put(self, mood_id: str) -> Response:
+        check = precondition(_etag)
         data = load_body(schemas.MoodUpdate())
         entry = service.change(
             mood_id=parse_id(mood_id, errors.MoodNotFound, "No such mood."),
             viewer_id=current_user_id(),
             data=data,
             audience_of=_audience_of,
+            precondition=check,
         )
-        return jsonify(_mood.dump(entry))
+        return answer(_mood.dump(entry), _etag(entry))
 
     def delete(self, mood_id: str) -> Response:
+        check = precondition(_etag)
         service.remove(
             mood_id=parse_id(mood_id, errors.MoodNotFound, "No such mood."),
             viewer_id=current_user_id(),
             audience_of=_audience_of,
+            precondition=check,
         )
         return Response(status=204)
 

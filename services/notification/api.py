@@ -9,6 +9,7 @@ from services.notification import errors, schemas, service
 from services.notification.models import USER_DATA, db
 from shared.api import Api, load_body, load_query, parse_id
 from shared.auth import current_user_id
+from shared.conditional import answer, etag_of, precondition
 from shared.datarights import add_data_rights_resources
 from shared.wake import POLL_CHECK_PATH, POLL_WAIT_HEADER
 
@@ -34,7 +35,8 @@ class NotificationResource(Resource):
             notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
             user_id=current_user_id(),
         )
-        return jsonify(_notification.dump(item))
+        body = _notification.dump(item)
+        return answer(body, etag_of(body))
 
     def delete(self, notification_id: str) -> Response:
         service.inbox.remove(
@@ -51,7 +53,8 @@ class NotificationReadResource(Resource):
             notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
             user_id=current_user_id(),
         )
-        return jsonify(_notification.dump(item))
+        body = _notification.dump(item)
+        return answer(body, etag_of(body))
 
 
 class ReadAllResource(Resource):
@@ -95,11 +98,14 @@ class PollCheckResource(Resource):
 class PreferencesResource(Resource):
     def get(self) -> Response:
         load_query(schemas.NoArgs())
-        return jsonify(service.preferences.get(current_user_id()))
+        preferences = service.preferences.get(current_user_id())
+        return answer(preferences, etag_of(preferences))
 
     def put(self) -> Response:
+        check = precondition(etag_of)
         change = load_body(schemas.PreferencesUpdate())
-        return jsonify(service.preferences.update(current_user_id(), change))
+        preferences = service.preferences.update(current_user_id(), change, check)
+        return answer(preferences, etag_of(preferences))
 
 
 class DeviceListResource(Resource):

@@ -137,3 +137,11 @@ def test_an_options_without_preflight_headers_is_not_a_preflight(cors_gateway):
 def test_a_malformed_origin_setting_is_refused_at_start(redis_url, signing_key, value):
     with pytest.raises(ConfigError, match="GATEWAY_CORS_ORIGINS"):
         gateway(redis_url, signing_key, GATEWAY_CORS_ORIGINS=value)
+
+
+def test_preflights_are_answered_while_redis_is_down(cors_gateway, redis_unreachable):
+    with redis_unreachable(cors_gateway.application.redis):
+        response = preflight(cors_gateway, "/api/v1/moods", APP)
+        refused = preflight(cors_gateway, "/api/v1/moods", OTHER)
+    assert response.status_code == 204 and response.headers["Access-Control-Allow-Origin"] == APP
+    assert refused.status_code == 403 and cors_headers(refused) == {}
