@@ -14,6 +14,7 @@ import redis
 from flask import Flask, Response
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
+from geventhttpclient.response import HTTPParseError
 from werkzeug.exceptions import MethodNotAllowed as RoutingMethodNotAllowed
 from werkzeug.routing import Rule
 
@@ -309,7 +310,7 @@ class Gateway(Flask):
             raise
         try:
             data = b"".join(forwarded)
-        except OSError as exc:
+        except (OSError, HTTPParseError) as exc:
             raise BadGateway(f"The {upstream.name} service's answer was cut off.") from exc
         response_headers = [h for h in forwarded.headers if h[0].lower() != "x-request-id"]
         if keeps(forwarded.status):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
@@ -28,6 +30,10 @@ class NotificationListResource(Resource):
         return jsonify({"items": _notifications.dump(items), "next_cursor": cursor})
 
 
+def _etag(item: Any) -> str:
+    return etag_of(_notification.dump(item))
+
+
 class NotificationResource(Resource):
     def get(self, notification_id: str) -> Response:
         load_query(schemas.NoArgs())
@@ -35,13 +41,13 @@ class NotificationResource(Resource):
             notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
             user_id=current_user_id(),
         )
-        body = _notification.dump(item)
-        return answer(body, etag_of(body))
+        return answer(_notification.dump(item), _etag(item))
 
     def delete(self, notification_id: str) -> Response:
         service.inbox.remove(
             notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
             user_id=current_user_id(),
+            precondition=precondition(_etag),
         )
         return Response(status=204)
 

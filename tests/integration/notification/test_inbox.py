@@ -305,3 +305,19 @@ def test_a_notification_has_an_etag_that_changes_when_it_is_read(caller):
     assert alice.put(f"{path}/read").status_code == 200
     assert alice.get(path, headers={"If-None-Match": tag}).status_code == 200
     assert caller().get(path, headers={"If-None-Match": tag}).status_code == 404
+
+
+def test_a_delete_with_a_stale_etag_is_412_and_keeps_the_notification(caller):
+    alice = caller()
+    alice.hugged()
+    path = f"/api/v1/notifications/{alice.notifications()[0]['id']}"
+    old = alice.get(path).headers["ETag"]
+    assert alice.put(f"{path}/read").status_code == 200
+    stale = alice.delete(path, headers={"If-Match": old})
+    assert stale.status_code == 412 and stale.json["code"] == "precondition.failed"
+    assert alice.get(path).status_code == 200
+    malformed = alice.delete(path, headers={"If-Match": "not-an-etag"})
+    assert malformed.status_code == 400 and malformed.json["code"] == "precondition.malformed"
+    assert caller().delete(path, headers={"If-Match": "*"}).status_code == 404  # not theirs: never 412
+    assert alice.delete(path, headers={"If-Match": alice.get(path).headers["ETag"]}).status_code == 204
+    assert alice.get(path).status_code == 404
