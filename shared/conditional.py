@@ -75,6 +75,7 @@ def answer(representation: Mapping[str, Any], etag: str, status: int = 200) -> R
         tags = entity_tags(header, "If-None-Match")
         if tags is None or any(tag.removeprefix("W/") == etag for tag in tags):
             response = Response(status=304)
+            response.headers.pop("Content-Type", None)  # no body, so no type (RFC 9110 §15.4.5)
             response.headers["ETag"] = etag
             return response
     response = jsonify(representation)

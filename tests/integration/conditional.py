@@ -15,4 +15,5 @@ def assert_etag_and_304(get: Callable[..., Any], path: str) -> str:
     assert get(path).headers["ETag"] == tag
     cached = get(path, headers={"If-None-Match": tag})
     assert (cached.status_code, cached.data, cached.headers["ETag"]) == (304, b"", tag)
+    assert "Content-Type" not in cached.headers
     return tag

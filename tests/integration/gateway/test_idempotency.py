@@ -3,7 +3,6 @@ gateway process, and nothing is created twice; every misuse is a 4xx problem."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 import uuid
@@ -323,24 +322,38 @@ def test_a_non_post_ignores_the_header(two_gateways, make_user):
     assert response.status_code == 200
 
 
-def test_a_retry_reaching_another_gunicorn_gateway_process_replays(auth_server, redis_url, redis_client, tmp_path):
-    """Two gateway processes as the Procfile runs them, one Redis: register, lose the answer,
-    retry on the other process. One account is created and both answers are the same."""
-    env = {"AUTH_URL": auth_server, "REDIS_URL": redis_url}
-    with contextlib.ExitStack() as stack:
-        (tmp_path / "a").mkdir()
-        (tmp_path / "b").mkdir()
-        first, second = (stack.enter_context(gunicorn_gateway(env, tmp_path / name)) for name in ("a", "b"))
-        name = f"idem_{uuid.uuid4().hex[:10]}"
-        body = {"username": name, "email": f"{name}@example.com", "password": "a quiet morning walk"}
-        key = {"Idempotency-Key": str(uuid.uuid4())}
-        answer = requests.post(first + "/api/v1/auth/register", json=body, headers=key, timeout=10)
-        retry = requests.post(second + "/api/v1/auth/register", json=body, headers=key, timeout=10)
-        assert answer.status_code == 201, answer.text
-        assert (retry.status_code, retry.content) == (201, answer.content)
-        assert retry.headers["Idempotent-Replayed"] == "true"
-        unkeyed = requests.post(second + "/api/v1/auth/register", json=body, timeout=10)
-        assert unkeyed.status_code == 409 and unkeyed.json()["code"] == "auth.account_taken"
+def test_a_retry_reaching_another_process_replays(auth_server, redis_url, redis_client, signing_key, tmp_path):
+    """The gateway as the Procfile runs it (gunicorn, its own OS process) and another gateway in
+    this process, one Redis: register, lose the answer, retry on the other. One account is created
+    and both answers are the same, whichever process took the first."""
+    in_process = Client(make_gateway(redis_url, signing_key, auth=auth_server))
+    try:
+        with gunicorn_gateway({"AUTH_URL": auth_server, "REDIS_URL": redis_url}, tmp_path) as url:
+            for first_on_gunicorn in (True, False):
+                name = f"idem_{uuid.uuid4().hex[:10]}"
+                body = {"username": name, "email": f"{name}@example.com", "password": "a quiet morning walk"}
+                key = {"Idempotency-Key": str(uuid.uuid4())}
+
+                def on_gunicorn(json: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
+                    answer = requests.post(url + "/api/v1/auth/register", json=json, headers=headers, timeout=10)
+                    return answer.status_code, answer.content, answer.headers
+
+                def here(json: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
+                    answer = in_process.post(  # from the address the gunicorn one sees: the same caller
+                        "/api/v1/auth/register", json=json, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+                    )
+                    return answer.status_code, answer.data, answer.headers
+
+                first, second = (on_gunicorn, here) if first_on_gunicorn else (here, on_gunicorn)
+                status, content, _ = first(body, key)
+                assert status == 201, content
+                retry_status, retry_content, retry_headers = second(body, key)
+                assert (retry_status, retry_content) == (201, content)
+                assert retry_headers["Idempotent-Replayed"] == "true"
+                unkeyed_status, unkeyed_content, _ = second(body)
+                assert unkeyed_status == 409 and b"auth.account_taken" in unkeyed_content
+    finally:
+        in_process.application.wake.stop()
 
 
 def test_etags_304_and_412_pass_through_the_gateway(two_gateways, make_user):
