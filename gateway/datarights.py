@@ -150,13 +150,18 @@ class DataRights:
         return list(self.redis.scan_iter(match=f"*{user}*", count=1000))
 
     def account_deleted(self, user: str) -> None:
-        """The caller's account is gone: drop the gateway's own keys of them (their rate-limit windows).
+        """The caller's account is gone: drop the gateway's own keys of them (their rate-limit
+        windows, and the answers kept for their Idempotency-Keys, which may hold their data).
 
         Revoked tokens no longer count against a bucket (see ratelimit.LUA), so none come back.
         Best effort: if Redis fails now the windows expire on their own within a minute or two.
         """
         try:
-            keys = list(self.redis.scan_iter(match=f"hm:rl:user:{user}:*", count=1000))
+            keys = [
+                key
+                for pattern in (f"hm:rl:user:{user}:*", f"hm:idem:user:{user}:*")
+                for key in self.redis.scan_iter(match=pattern, count=1000)
+            ]
             if keys:
                 self.redis.delete(*keys)
         except redis.RedisError:

@@ -105,6 +105,10 @@ class RequestTimeout(ProblemError):
     advice = "Send the whole body promptly; retrying is safe."
 
 
+class PreconditionFailed(ProblemError):
+    status, code, title = 412, "precondition_failed", "Precondition Failed"
+
+
 class PayloadTooLarge(ProblemError):
     """The body is over 64 KiB."""
 
@@ -203,6 +207,7 @@ _HTTP_CODES = {
     404: NotFound,
     405: MethodNotAllowed,
     409: Conflict,
+    412: PreconditionFailed,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
     422: ValidationFailed,

@@ -16,6 +16,7 @@ from services.auth.service import oidc
 from services.auth.service.revocations import RecordedDenylist
 from shared.api import Api, load_body
 from shared.auth import Denylist, current_claims, current_identity, require_admin, require_service
+from shared.conditional import answer, etag_of
 from shared.datarights import add_data_rights_resources
 from shared.errors import Forbidden
 from shared.openapi import operation
@@ -329,7 +330,8 @@ class EmailVerifyResendResource(Resource):
 class MeResource(Resource):
     @operation("The caller's account", response=schemas.UserOut, errors=(errors.UserNotFound,))
     def get(self) -> Response:
-        return jsonify(_user_out.dump(service.read_user(current_identity().user_id)))
+        me = _user_out.dump(service.read_user(current_identity().user_id))
+        return answer(me, etag_of(me))
 
 
 class JwksResource(Resource):

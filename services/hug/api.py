@@ -10,6 +10,7 @@ from services.hug.models import USER_DATA, db
 from shared.api import Api, load_body, load_query, parse_id
 from shared.audience import AudienceSource
 from shared.auth import current_user_id, require_service
+from shared.conditional import answer, etag_of
 from shared.datarights import add_data_rights_resources
 from shared.openapi import operation
 
@@ -82,8 +83,8 @@ class SentResource(Resource):
 class HugResource(Resource):
     @operation("One hug (its sender and recipient only)", response=schemas.Hug, errors=(errors.HugNotFound,))
     def get(self, hug_id: str) -> Response:
-        hug = service.hugs.read(hug_id=parse_id(hug_id, errors.HugNotFound), viewer_id=current_user_id())
-        return jsonify(_hug.dump(hug))
+        hug = _hug.dump(service.hugs.read(hug_id=parse_id(hug_id, errors.HugNotFound), viewer_id=current_user_id()))
+        return answer(hug, etag_of(hug))
 
 
 class HugReadResource(Resource):
@@ -194,7 +195,8 @@ class GroupHugResource(Resource):
     @operation("One group hug (creator and participants)", response=schemas.GroupHug, errors=(errors.GroupHugNotFound,))
     def get(self, group_id: str) -> Response:
         group = service.groups.read(group_id=parse_id(group_id, errors.GroupHugNotFound), viewer_id=current_user_id())
-        return jsonify(_group.dump(service.groups.view(group)))
+        body = _group.dump(service.groups.view(group))
+        return answer(body, etag_of(body))
 
 
 class GroupHugJoinResource(Resource):

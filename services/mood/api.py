@@ -9,10 +9,11 @@ from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
 from services.mood import errors, schemas, service
-from services.mood.models import USER_DATA, db
+from services.mood.models import USER_DATA, MoodEntry, db
 from shared.api import Api, load_body, load_query, parse_id
 from shared.audience import AudienceSource
 from shared.auth import current_identity, current_user_id, require_service
+from shared.conditional import answer, etag_of, precondition
 from shared.datarights import add_data_rights_resources
 from shared.openapi import operation
 
@@ -55,6 +56,10 @@ class MoodListResource(Resource):
         return response
 
 
+def _etag(entry: MoodEntry) -> str:
+    return etag_of(_mood.dump(entry))
+
+
 class MoodResource(Resource):
     @operation(
         "One mood entry",
@@ -69,7 +74,7 @@ class MoodResource(Resource):
             viewer_id=current_user_id(),
             audience_of=_audience_of,
         )
-        return jsonify(_mood.dump(entry))
+        return answer(_mood.dump(entry), _etag(entry))
 
     @operation(
         "Change a mood entry (owner; any subset of the fields)",
@@ -79,21 +84,25 @@ class MoodResource(Resource):
         conditional=True,
     )
     def put(self, mood_id: str) -> Response:
+        check = precondition(_etag)
         data = load_body(schemas.MoodUpdate())
         entry = service.change(
             mood_id=parse_id(mood_id, errors.MoodNotFound, "No such mood."),
             viewer_id=current_user_id(),
             data=data,
             audience_of=_audience_of,
+            precondition=check,
         )
-        return jsonify(_mood.dump(entry))
+        return answer(_mood.dump(entry), _etag(entry))
 
     @operation("Delete a mood entry (owner)", status=204, errors=(*_SEE, errors.NotYourMood), conditional=True)
     def delete(self, mood_id: str) -> Response:
+        check = precondition(_etag)
         service.remove(
             mood_id=parse_id(mood_id, errors.MoodNotFound, "No such mood."),
             viewer_id=current_user_id(),
             audience_of=_audience_of,
+            precondition=check,
         )
         return Response(status=204)
 

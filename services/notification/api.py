@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
@@ -9,6 +11,7 @@ from services.notification import errors, schemas, service
 from services.notification.models import USER_DATA, db
 from shared.api import Api, load_body, load_query, parse_id
 from shared.auth import current_user_id
+from shared.conditional import answer, etag_of, precondition
 from shared.datarights import add_data_rights_resources
 from shared.openapi import operation
 from shared.wake import POLL_CHECK_PATH, POLL_WAIT_HEADER
@@ -34,6 +37,10 @@ class NotificationListResource(Resource):
 _NOT_FOUND = (errors.NotificationNotFound,)
 
 
+def _etag(item: Any) -> str:
+    return etag_of(_notification.dump(item))
+
+
 class NotificationResource(Resource):
     @operation("One notification (owner)", query=schemas.NoArgs, response=schemas.Notification, errors=_NOT_FOUND)
     def get(self, notification_id: str) -> Response:
@@ -42,13 +49,14 @@ class NotificationResource(Resource):
             notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
             user_id=current_user_id(),
         )
-        return jsonify(_notification.dump(item))
+        return answer(_notification.dump(item), _etag(item))
 
     @operation("Delete a notification (owner)", status=204, errors=_NOT_FOUND)
     def delete(self, notification_id: str) -> Response:
         service.inbox.remove(
             notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
             user_id=current_user_id(),
+            precondition=precondition(_etag),
         )
         return Response(status=204)
 
@@ -63,7 +71,8 @@ class NotificationReadResource(Resource):
             notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
             user_id=current_user_id(),
         )
-        return jsonify(_notification.dump(item))
+        body = _notification.dump(item)
+        return answer(body, etag_of(body))
 
 
 class ReadAllResource(Resource):
@@ -125,7 +134,8 @@ class PreferencesResource(Resource):
     )
     def get(self) -> Response:
         load_query(schemas.NoArgs())
-        return jsonify(service.preferences.get(current_user_id()))
+        preferences = service.preferences.get(current_user_id())
+        return answer(preferences, etag_of(preferences))
 
     @operation(
         "Change any part of the caller's notification preferences",
@@ -136,8 +146,10 @@ class PreferencesResource(Resource):
         example={"types": {"hug_received": {"push": False}}, "quiet_hours": {"start": "22:00", "end": "07:00"}},
     )
     def put(self) -> Response:
+        check = precondition(etag_of)
         change = load_body(schemas.PreferencesUpdate())
-        return jsonify(service.preferences.update(current_user_id(), change))
+        preferences = service.preferences.update(current_user_id(), change, check)
+        return answer(preferences, etag_of(preferences))
 
 
 class DeviceListResource(Resource):

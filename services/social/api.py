@@ -11,6 +11,7 @@ from services.social import errors, schemas, service
 from services.social.models import USER_DATA, db
 from shared.api import Api, load_body, load_query, parse_id
 from shared.auth import current_user_id
+from shared.conditional import answer, etag_of
 from shared.datarights import add_data_rights_resources
 from shared.http import ServiceClient
 from shared.openapi import operation
@@ -55,7 +56,8 @@ class ActivityResource(Resource):
         activity = service.read(
             activity_id=parse_id(activity_id, errors.ActivityNotFound, "No such activity."), viewer_id=current_user_id()
         )
-        return jsonify(_activity.dump(activity))
+        body = _activity.dump(activity)
+        return answer(body, etag_of(body))
 
     @operation("Delete an activity (its owner)", status=204, errors=(errors.ActivityNotFound,))
     def delete(self, activity_id: str) -> Response:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
 from services.user import errors, schemas, service
-from services.user.models import USER_DATA, db
+from services.user.models import USER_DATA, Privacy, Profile, db
 from shared.api import Api, load_body, load_query, parse_id
 from shared.auth import current_identity, current_user_id, require_service
+from shared.conditional import answer, etag_of, precondition
 from shared.datarights import add_data_rights_resources
 from shared.openapi import operation
 
@@ -31,6 +33,19 @@ def _target(raw: str) -> uuid.UUID:
     return caller if raw == "me" else parse_id(raw, errors.UserNotFound)
 
 
+def _profile(profile: Profile) -> dict[str, Any]:
+    """The profile as the caller sees it."""
+    return _profile_out.dump(service.profile_view(profile, viewer_id=current_user_id()))
+
+
+def _profile_etag(representation: dict[str, Any]) -> str:
+    return etag_of(representation, aside=("last_active",))  # moved by activity, not by edits
+
+
+def _privacy_etag(privacy: Privacy) -> str:
+    return etag_of(_privacy_out.dump(privacy))
+
+
 class UserResource(Resource):
     @operation(
         "A user's profile",
@@ -40,10 +55,8 @@ class UserResource(Resource):
         conditional=True,
     )
     def get(self, user_id: str) -> Response:
-        caller = current_user_id()
-        target = _target(user_id)
-        profile = service.get_profile(target, auth_lookup=_lookup())
-        return jsonify(_profile_out.dump(service.profile_view(profile, viewer_id=caller)))
+        profile = _profile(service.get_profile(_target(user_id), auth_lookup=_lookup()))
+        return answer(profile, _profile_etag(profile))
 
     @operation(
         "Change a profile (owner or admin; any subset of the fields)",
@@ -55,15 +68,19 @@ class UserResource(Resource):
     )
     def put(self, user_id: str) -> Response:
         identity = current_identity()
+        check = precondition(lambda profile: _profile_etag(_profile(profile)))
         data = load_body(schemas.ProfileUpdate())
-        profile = service.update_profile(
-            user_id=_target(user_id),
-            caller_id=current_user_id(),
-            caller_is_admin=identity.is_admin,
-            data=data,
-            auth_lookup=_lookup(),
+        profile = _profile(
+            service.update_profile(
+                user_id=_target(user_id),
+                caller_id=current_user_id(),
+                caller_is_admin=identity.is_admin,
+                data=data,
+                auth_lookup=_lookup(),
+                precondition=check,
+            )
         )
-        return jsonify(_profile_out.dump(service.profile_view(profile, viewer_id=current_user_id())))
+        return answer(profile, _profile_etag(profile))
 
 
 class PrivacyResource(Resource):
@@ -81,7 +98,8 @@ class PrivacyResource(Resource):
         conditional=True,
     )
     def get(self, user_id: str) -> Response:
-        return jsonify(_privacy_out.dump(service.get_privacy(self._owner(user_id), auth_lookup=_lookup())))
+        privacy = service.get_privacy(self._owner(user_id), auth_lookup=_lookup())
+        return answer(_privacy_out.dump(privacy), _privacy_etag(privacy))
 
     @operation(
         "Change the owner's privacy settings (any subset)",
@@ -93,8 +111,10 @@ class PrivacyResource(Resource):
     )
     def put(self, user_id: str) -> Response:
         owner = self._owner(user_id)
+        check = precondition(_privacy_etag)
         data = load_body(schemas.PrivacyIn())
-        return jsonify(_privacy_out.dump(service.update_privacy(user_id=owner, data=data, auth_lookup=_lookup())))
+        privacy = service.update_privacy(user_id=owner, data=data, auth_lookup=_lookup(), precondition=check)
+        return answer(_privacy_out.dump(privacy), _privacy_etag(privacy))
 
 
 class FriendsResource(Resource):
