@@ -31,8 +31,8 @@ from shared.errors import (
     PROBLEM_JSON,
     BadRequest,
     Conflict,
+    Forbidden,
     NotFound,
-    ProblemError,
     ServiceUnavailable,
     ValidationFailed,
 )
@@ -84,12 +84,23 @@ PROBLEM_PAGES = (
         "Use a new key for a new request; reuse a key only to retry exactly the same request.",
     ),
     page(
-        "precondition_failed",
-        ProblemError,
-        "The object changed since the version named in If-Match (someone else saved first).",
-        "GET the object again, reapply the change to what it is now, and PUT with its new ETag.",
-        status=412,
-        title="Precondition Failed",
+        "idempotency.key_malformed",
+        BadRequest,
+        "The Idempotency-Key header is not 1 to 255 visible ASCII characters.",
+        "Send a fresh random key (a UUID, say) of that form, or no header at all.",
+    ),
+    page(
+        "idempotency.unavailable",
+        ServiceUnavailable,
+        "Whether this Idempotency-Key was used before cannot be checked right now (Redis is down), so "
+        "the request was not run, rather than risk running it twice.",
+        "Retry after `Retry-After` seconds with the same key.",
+    ),
+    page(
+        "cors.origin_not_allowed",
+        Forbidden,
+        "A browser on an origin that is not in GATEWAY_CORS_ORIGINS asked to call the API (a CORS preflight).",
+        "Call the API from an allowed origin, or ask its operators to allow yours.",
     ),
 )
 contract = Blueprint("contract", __name__)
@@ -267,7 +278,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "name": "If-Match",
         "in": "header",
         "required": False,
-        "description": "The ETag of the version this change is based on: 412 `precondition_failed` if "
+        "description": "The ETag of the version this change is based on: 412 `precondition.failed` if "
         "the object has changed since.",
         "schema": {"type": "string"},
     },
@@ -392,7 +403,7 @@ def _edge(path: str, method: str, op: dict[str, Any], used: dict[str, int]) -> N
         op["responses"]["304"] = {"description": "Not Modified: the object still has the ETag sent in If-None-Match."}
     if conditional and method in ("put", "delete"):
         params.append({"$ref": "#/components/parameters/IfMatch"})
-        extra.append((412, "precondition_failed"))
+        extra.append((412, "precondition.failed"))
     responses = op["responses"]
     for status, code in extra:
         existing = responses.get(str(status))

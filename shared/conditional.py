@@ -98,8 +98,7 @@ def precondition(etag_of_current: Callable[[T], str]) -> Callable[[T], None] | N
         now = _write_part(etag_of_current(current))
         if not any(not tag.startswith("W/") and _write_part(tag) == now for tag in tags):
             raise PreconditionFailed(
-                "The object changed since you read it: read it again, then retry with its new ETag.",
-                code="precondition.failed",
+                "The object changed since you read it: read it again, then retry with its new ETag."
             )
 
     return check

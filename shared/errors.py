@@ -106,7 +106,10 @@ class RequestTimeout(ProblemError):
 
 
 class PreconditionFailed(ProblemError):
-    status, code, title = 412, "precondition_failed", "Precondition Failed"
+    """The object changed since the version named in If-Match (someone else saved first)."""
+
+    status, code, title = 412, "precondition.failed", "Precondition Failed"
+    advice = "GET the object again, reapply the change to what it is now, and send it with its new ETag."
 
 
 class PayloadTooLarge(ProblemError):

@@ -115,6 +115,12 @@ PROBLEM_PAGES = (
     ),
     page("not_ready", ServiceUnavailable, "The process cannot reach a dependency it needs (readiness).", _RETRY_LATER),
     page(
+        "precondition.malformed",
+        BadRequest,
+        "An If-Match or If-None-Match header is neither `*` nor a list of quoted ETags.",
+        "Send the ETag exactly as the ETag header gave it, quotes included.",
+    ),
+    page(
         "malformed_json",
         BadRequest,
         "The body is not valid JSON (or is nested absurdly deep); NaN and Infinity are not JSON.",
