@@ -9,3 +9,11 @@ class MoodNotFound(NotFound):
 
 class NotYourMood(Forbidden):
     code = "mood.forbidden"
+
+
+class InsightNotFound(NotFound):
+    code = "mood.insight_not_found"
+
+
+class NotYourAnalytics(Forbidden):
+    code = "mood.analytics_forbidden"
