@@ -115,12 +115,16 @@ def _own(user_id: str) -> service.Audience:
     return audience
 
 
-class CorrelationsResource(Resource):
+class _OwnersFigures(Resource):
+    """GET one of the owner's analytics documents for `?period=` (correlations, patterns)."""
+
+    compute: Any
+
     def get(self, user_id: str) -> Response:
-        args = load_query(schemas.CorrelationArgs())
+        args = load_query(schemas.AnalyticsPeriodArgs())
         audience = _own(user_id)
         return jsonify(
-            service.correlations(
+            type(self).compute(
                 user_id=audience.owner_id,
                 timezone=audience.timezone,
                 period=args["period"],
@@ -129,18 +133,12 @@ class CorrelationsResource(Resource):
         )
 
 
-class PatternsResource(Resource):
-    def get(self, user_id: str) -> Response:
-        args = load_query(schemas.PatternArgs())
-        audience = _own(user_id)
-        return jsonify(
-            service.patterns(
-                user_id=audience.owner_id,
-                timezone=audience.timezone,
-                period=args["period"],
-                min_days=current_app.config["HUGMOOD"].MOOD_ANALYTICS_MIN_DAYS,
-            )
-        )
+class CorrelationsResource(_OwnersFigures):
+    compute = staticmethod(service.correlations)
+
+
+class PatternsResource(_OwnersFigures):
+    compute = staticmethod(service.patterns)
 
 
 class InsightListResource(Resource):

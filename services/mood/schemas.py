@@ -143,12 +143,10 @@ class StreakArgs(Schema):
     """The streak endpoint takes no query parameters."""
 
 
-class CorrelationArgs(Schema):
+class AnalyticsPeriodArgs(Schema):
+    """`?period=` of correlations and patterns: the days counted back from now."""
+
     period = fields.String(load_default="year", validate=validate.OneOf(("month", "quarter", "year", "all")))
-
-
-class PatternArgs(CorrelationArgs):
-    pass
 
 
 class InsightListArgs(PageArgs):

@@ -1,14 +1,16 @@
 """A user's mood as one value per local day, the input of correlations, patterns and insights.
 
 Two index-range reads (entries with a valence, hugs) bucketed by PostgreSQL into calendar days of
-the owner's time zone, then grouped with numpy: no ORM objects, one row per entry.
+the owner's time zone, then grouped with numpy: no ORM objects, no Python loop over entries.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import text
@@ -23,13 +25,24 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 PARTS = ("night", "morning", "afternoon", "evening")
 HOURS_PER_PART = 6
 
-_ENTRIES = text("""
-SELECT (local::date - DATE '2000-01-03') AS day, date_part('hour', local)::int AS hour, valence, tags
-FROM (SELECT recorded_at AT TIME ZONE :tz AS local, valence, tags
-      FROM moods.mood_entries
-      WHERE user_id = :user_id AND recorded_at >= :since AND valence IS NOT NULL) e
+# One index-range read of the entries (local day and part of the day computed once per entry),
+# answered as one row of arrays: per (day, part) the valence sum and count, and per tag its days;
+# the hug days beside them. numpy takes it from there, with no Python loop over entries.
+ENTRIES = text("""
+WITH e AS MATERIALIZED (
+    SELECT (local::date - DATE '2000-01-03') AS day, date_part('hour', local)::int / 6 AS part, valence, tags
+    FROM (SELECT recorded_at AT TIME ZONE :tz AS local, valence, tags
+          FROM moods.mood_entries
+          WHERE user_id = :user_id AND recorded_at >= :since AND valence IS NOT NULL) s
+),
+cells AS (SELECT day, part, sum(valence) AS total, count(*) AS n FROM e GROUP BY day, part),
+tagged AS (SELECT tag, array_agg(DISTINCT day) AS days FROM e, unnest(e.tags) AS tag GROUP BY tag)
+SELECT (SELECT array_agg(day) FROM cells), (SELECT array_agg(part) FROM cells),
+       (SELECT array_agg(total) FROM cells), (SELECT array_agg(n) FROM cells),
+       (SELECT array_agg(tag ORDER BY tag) FROM tagged),
+       (SELECT array_agg(array_to_string(days, ',') ORDER BY tag) FROM tagged)
 """)
-_HUGS = text("""
+HUGS = text("""
 SELECT DISTINCT ((occurred_at AT TIME ZONE :tz)::date - DATE '2000-01-03') AS day, direction
 FROM moods.hug_days
 WHERE user_id = :user_id AND occurred_at >= :since
@@ -65,37 +78,41 @@ def since(period: str) -> datetime | str:
 def load_days(*, user_id: uuid.UUID, timezone: str, period: str) -> Days:
     """The user's days in `period` (counted back from now), in calendar days of `timezone`."""
     bound = {"user_id": user_id, "tz": timezone, "since": since(period)}
-    rows = db.session.execute(_ENTRIES, bound).all()
-    hugs = db.session.execute(_HUGS, bound).all()
-    if not rows:
+    return group_days(db.session.execute(ENTRIES, bound).one(), db.session.execute(HUGS, bound).all())
+
+
+def group_days(cells: Sequence[Any], hugs: Iterable[Sequence[Any]]) -> Days:
+    """Days from the row of ENTRIES (arrays of day, part, valence sum, count per cell; tags and
+    their days) and the rows of HUGS (day, direction)."""
+    cell_day, cell_part, cell_total, cell_n, tag_names, tag_days = cells
+    if not cell_day:
         return Days(np.zeros(0, np.int64), np.zeros(0), 0, np.zeros((0, 4), bool), np.zeros((0, 4)), {}, {})
-    day = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    hour = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-    valence = np.fromiter((r[2] for r in rows), dtype=float, count=len(rows))
+    day = np.asarray(cell_day, dtype=np.int64)
+    part = np.asarray(cell_part, dtype=np.int64)
+    total = np.asarray(cell_total, dtype=float)
+    n = np.asarray(cell_n, dtype=np.int64)
     days, index = np.unique(day, return_inverse=True)
-    count = np.bincount(index)
-    part = hour // HOURS_PER_PART
     part_sum = np.zeros((days.size, len(PARTS)))
     part_count = np.zeros((days.size, len(PARTS)))
-    np.add.at(part_sum, (index, part), valence)
-    np.add.at(part_count, (index, part), 1)
+    part_sum[index, part] = total  # one cell per (day, part)
+    part_count[index, part] = n
     with np.errstate(invalid="ignore", divide="ignore"):
         part_valence = np.where(part_count > 0, part_sum / part_count, np.nan)
-    tagged: dict[str, set[int]] = {}
-    for i, row in zip(index.tolist(), rows, strict=True):
-        for tag in row[3] or ():
-            tagged.setdefault(tag, set()).add(i)
-    hug_flags = {"sent": np.zeros(days.size, bool), "received": np.zeros(days.size, bool)}
-    for hug_day, direction in hugs:
-        at = np.searchsorted(days, hug_day)
-        if at < days.size and days[at] == hug_day:
-            hug_flags[direction][at] = True
+    tags = {
+        name: np.searchsorted(days, np.fromstring(listed, dtype=np.int64, sep=","))
+        for name, listed in zip(tag_names or (), tag_days or (), strict=True)
+    }
+    hug_rows = list(hugs)
+    hug_flags = {
+        direction: np.isin(days, np.array([d for d, way in hug_rows if way == direction], dtype=np.int64))
+        for direction in ("sent", "received")
+    }
     return Days(
         day=days,
-        valence=np.bincount(index, valence) / count,
-        entries=len(rows),
+        valence=part_sum.sum(axis=1) / part_count.sum(axis=1),
+        entries=int(n.sum()),
         parts=part_count > 0,
         part_valence=part_valence,
-        tags={tag: np.fromiter(sorted(ix), dtype=np.int64) for tag, ix in sorted(tagged.items())},
+        tags=tags,
         hugs=hug_flags,
     )

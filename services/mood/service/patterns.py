@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from services.mood.service.correlations import MIN_DAYS
-from services.mood.service.days import PARTS, WEEKDAYS, Days, load_days
-from services.mood.service.stats import mean_interval, runs_below, slope_interval
+from services.mood.service.days import HOURS_PER_PART, PARTS, WEEKDAYS, Days, load_days
+from services.mood.service.stats import mean_intervals, runs_below, slope_interval
 
 LOW_SPELL_DAYS = 3
 # Low spells listed, newest first (the count covers them all).
@@ -20,13 +20,15 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), 6)
 
 
-def _summary(values: np.ndarray) -> dict[str, Any]:
-    mean, interval = mean_interval(values)
-    return {
-        "days": int(values.size),
-        "mean": _rounded(mean),
-        "ci95": [_rounded(v) for v in interval] if interval else None,
-    }
+def _summaries(groups: list[np.ndarray]) -> list[dict[str, Any]]:
+    return [
+        {
+            "days": int(values.size),
+            "mean": _rounded(mean),
+            "ci95": [_rounded(v) for v in interval] if interval else None,
+        }
+        for values, (mean, interval) in zip(groups, mean_intervals(groups), strict=True)
+    ]
 
 
 def _trend(days: Days) -> dict[str, Any]:
@@ -51,10 +53,12 @@ def _trend(days: Days) -> dict[str, Any]:
 def describe(days: Days, *, min_days: int = MIN_DAYS) -> dict[str, Any]:
     """The patterns document's figures for these days."""
     weekday = days.weekday
-    weekly = [{"weekday": name, **_summary(days.valence[weekday == i])} for i, name in enumerate(WEEKDAYS)]
+    by_weekday = _summaries([days.valence[weekday == i] for i in range(len(WEEKDAYS))])
+    by_part = _summaries([days.part_valence[days.parts[:, i], i] for i in range(len(PARTS))])
+    weekly = [{"weekday": name, **summary} for name, summary in zip(WEEKDAYS, by_weekday, strict=True)]
     daily = [
-        {"part": name, "hours": [i * 6, i * 6 + 5], **_summary(days.part_valence[days.parts[:, i], i])}
-        for i, name in enumerate(PARTS)
+        {"part": name, "hours": [i * HOURS_PER_PART, (i + 1) * HOURS_PER_PART - 1], **summary}
+        for i, (name, summary) in enumerate(zip(PARTS, by_part, strict=True))
     ]
     ranked = sorted((w for w in weekly if w["days"] >= min_days), key=lambda w: w["mean"])
     median = float(np.median(days.valence)) if days.day.size else None

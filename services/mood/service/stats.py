@@ -82,16 +82,24 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return out
 
 
-def mean_interval(values: np.ndarray) -> tuple[float | None, list[float] | None]:
-    """The mean and its 95 % t interval; no interval under two values."""
-    v = np.asarray(values, dtype=float)
-    if v.size == 0:
-        return None, None
-    mean = float(v.mean())
-    if v.size < 2:
-        return mean, None
-    half = float(sps.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
-    return mean, [mean - half, mean + half]
+def mean_intervals(groups: list[np.ndarray]) -> list[tuple[float | None, list[float] | None]]:
+    """Each group's mean and its 95 % t interval (one scipy call for all); no interval under two
+    values, no mean under one."""
+    sizes = np.array([g.size for g in groups])
+    with np.errstate(invalid="ignore"):
+        critical = sps.t.ppf(0.975, np.maximum(sizes - 1, 1))
+    out: list[tuple[float | None, list[float] | None]] = []
+    for group, size, t in zip(groups, sizes, critical, strict=True):
+        if size == 0:
+            out.append((None, None))
+            continue
+        mean = float(group.mean())
+        if size < 2:
+            out.append((mean, None))
+            continue
+        half = float(t * group.std(ddof=1) / np.sqrt(size))
+        out.append((mean, [mean - half, mean + half]))
+    return out
 
 
 def slope_interval(x: np.ndarray, y: np.ndarray) -> tuple[float, list[float]] | None:
@@ -109,14 +117,12 @@ def runs_below(values: np.ndarray, days: np.ndarray, threshold: float, min_lengt
     """(first, last) indices of runs of consecutive calendar days (`days` as day numbers, sorted)
     with a value below `threshold`, at least `min_length` days long."""
     below = np.asarray(values) < threshold
-    spells: list[tuple[int, int]] = []
-    start: int | None = None
-    for i, low in enumerate(below):
-        if low and start is not None and days[i] == days[i - 1] + 1:
-            continue
-        if start is not None and i - start >= min_length:
-            spells.append((start, i - 1))
-        start = i if low else None
-    if start is not None and len(below) - start >= min_length:
-        spells.append((start, len(below) - 1))
-    return spells
+    day = np.asarray(days)
+    if not below.any():
+        return []
+    follows = np.r_[False, below[:-1] & (np.diff(day) == 1)]  # continues the run of the day before
+    at = np.flatnonzero(below)
+    starts = ~follows[at]
+    firsts, lasts = at[starts], at[np.r_[starts[1:], True]]
+    keep = lasts - firsts + 1 >= min_length
+    return list(zip(firsts[keep].tolist(), lasts[keep].tolist(), strict=True))
