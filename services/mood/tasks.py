@@ -63,6 +63,14 @@ def on_mood_written(event: dict[str, Any]) -> None:
         request_insights(flask_app, user_id)
 
 
+@registry.subscribe("MoodDeleted", "mood.insights")
+def on_mood_deleted(event: dict[str, Any]) -> None:
+    """A deleted entry may change a finding: ask for a refresh (debounced, so idempotent)."""
+    flask_app = app()
+    with flask_app.app_context():
+        request_insights(flask_app, uuid.UUID(event["data"]["user_id"]))
+
+
 @registry.subscribe("HugSent", "mood.hug_days")
 def on_hug_sent(event: dict[str, Any]) -> None:
     """The sender's "sent" and the recipient's "received" hug day, then a refresh of both users'

@@ -181,6 +181,20 @@ def test_hug_sent_records_both_sides_once_and_asks_for_both_refreshes(person, de
     assert all(delay == 60 for _user, delay in refreshes)
 
 
+def test_new_changed_and_deleted_entries_ask_for_a_refresh(person, deliver, refreshes, redis_client):
+    alice = person()
+    entry = alice.record(valence=0.5)
+    recorded = event(
+        "MoodRecorded", mood_id=entry["id"], user_id=alice.id, is_public=False, recorded_at=entry["recorded_at"]
+    )
+    deliver(tasks.on_mood_written, recorded)
+    assert refreshes == [(alice.id, 60)]
+    service.insights.begin_refresh(redis_client, uuid.UUID(alice.id))
+    assert alice.delete(f"/api/v1/moods/{entry['id']}").status_code == 204
+    deliver(tasks.on_mood_deleted, {**recorded, "id": str(uuid.uuid4()), "type": "MoodDeleted"})
+    assert refreshes == [(alice.id, 60), (alice.id, 60)]
+
+
 def test_refreshes_are_debounced_per_user(person, deliver, refreshes, redis_client):
     alice, bob = person(), person()
     for _ in range(3):
