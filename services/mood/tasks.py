@@ -8,12 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from celery import shared_task
+from sqlalchemy.exc import DBAPIError
 
 from services.mood import errors, service
 from services.mood.app import create_app
 from services.mood.models import USER_DATA, ProcessedEvent, db
 from shared.datarights import subscribe_erasure
 from shared.events import claim_once, lazy_app, registry
+from shared.sqlstate import is_erasure_refusal
 
 log = logging.getLogger("hugmood.mood.tasks")
 app = lazy_app(create_app)
@@ -106,9 +108,16 @@ def refresh_insights(user_id: str) -> dict[str, int] | None:
             timezone = service.audience(flask_app.extensions["mood_audience"], owner, owner).timezone
         except errors.MoodNotFound:
             return None
-        return service.insights.refresh(
-            user_id=owner, timezone=timezone, min_days=flask_app.config["HUGMOOD"].MOOD_ANALYTICS_MIN_DAYS
-        )
+        try:
+            return service.insights.refresh(
+                user_id=owner, timezone=timezone, min_days=flask_app.config["HUGMOOD"].MOOD_ANALYTICS_MIN_DAYS
+            )
+        except DBAPIError as exc:
+            if not is_erasure_refusal(exc):
+                raise
+            # Erased while the refresh ran: its rows are refused, and there is nothing to retry.
+            db.session.rollback()
+            return None
 
 
 on_user_deleted = subscribe_erasure("mood", app, db, ProcessedEvent, USER_DATA)

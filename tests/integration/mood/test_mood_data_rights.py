@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from services.mood import tasks
+from services.mood import service, tasks
 from services.mood.models import USER_DATA, HugDay, MoodEntry, OutboxEvent, StreakMilestone, UserInsight, db
 from shared.sqlstate import is_erasure_refusal
 
@@ -222,6 +222,27 @@ def test_the_guard_refuses_an_insight_naming_an_erased_user(pair, deliver):
         db.session.flush()
     assert is_erasure_refusal(raised.value)
     db.session.rollback()
+
+
+def test_a_refresh_caught_by_the_erasure_writes_nothing_and_is_done(pair, deliver, monkeypatch):
+    alice, _bob = pair
+    # The refresh read her findings just before the erasure, and writes them just after it.
+    found = service.insights.findings(user_id=uuid.UUID(alice.id), timezone="UTC")
+    deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
+    finding = {
+        "factor": "tag:walk",
+        "effect": 0.2,
+        "mean_with": 0.7,
+        "mean_without": 0.5,
+        "ci95": [0.1, 0.3],
+        "p_value": 0.001,
+        "q_value": 0.01,
+        "standardized_effect": 1.0,
+        "sample_size": {"with": 9, "without": 9},
+    }
+    monkeypatch.setattr(service.insights, "findings", lambda **_: [*found, finding])
+    assert tasks.refresh_insights(alice.id) is None
+    assert db.session.execute(select(func.count()).select_from(UserInsight)).scalar_one() == 0
 
 
 def test_a_mood_event_for_an_account_that_no_longer_exists_is_done(client, deliver):
