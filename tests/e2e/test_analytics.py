@@ -35,7 +35,7 @@ def test_analytics_through_the_gateway(people):
     patterns = alice.get(f"/api/v1/analytics/patterns/{a['user']['id']}")
     assert patterns.status_code == 200 and patterns.json()["days"] == 30
 
-    deadline, kinds = time.time() + 30, set()
+    deadline, kinds = time.time() + 90, set()
     while time.time() < deadline and not {"improvement", "streak"} <= kinds:
         time.sleep(0.5)
         kinds = {i["type"] for i in alice.get("/api/v1/analytics/insights/me").json()["items"]}

@@ -183,40 +183,44 @@ def refresh(*, user_id: uuid.UUID, timezone: str, min_days: int = MIN_DAYS) -> d
 
 
 def _streak_insights(user_id: uuid.UUID, now: datetime) -> int:
-    """A `streak` insight for each milestone reached in the last week, once."""
-    recent = db.session.execute(
-        select(StreakMilestone).where(
-            StreakMilestone.user_id == user_id, StreakMilestone.created_at > now - STREAK_LIFETIME
-        )
-    ).scalars()
-    told = set(
+    """One `streak` insight at a time: for the longest milestone reached in the last week, unless
+    it (or a longer one) is already shown. A backfill that moves a streak's first day publishes its
+    milestones again; they are not told twice."""
+    best = db.session.execute(
+        select(StreakMilestone)
+        .where(StreakMilestone.user_id == user_id, StreakMilestone.created_at > now - STREAK_LIFETIME)
+        .order_by(StreakMilestone.days.desc(), StreakMilestone.created_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if best is None:
+        return 0
+    shown = list(
         db.session.execute(
-            select(UserInsight.finding).where(UserInsight.user_id == user_id, UserInsight.type == "streak")
+            select(UserInsight).where(
+                UserInsight.user_id == user_id, UserInsight.type == "streak", UserInsight.expires_at > now
+            )
         ).scalars()
     )
-    created = 0
-    for milestone in recent:
-        key = f"streak:{milestone.streak_start.isoformat()}:{milestone.days}"
-        if key in told:
-            continue
-        db.session.add(
-            UserInsight(
-                user_id=user_id,
-                type="streak",
-                finding=key,
-                title=f"{milestone.days} days in a row",
-                description=(
-                    f"You have checked in {milestone.days} days in a row. "
-                    "Every check-in is a small act of care for yourself."
-                ),
-                relevance=STREAK_RELEVANCE.get(milestone.days, 0.5),
-                data={"days": milestone.days, "streak_start": milestone.streak_start.isoformat()},
-                created_at=now,
-                expires_at=milestone.created_at + STREAK_LIFETIME,
-            )
+    if any(insight.data.get("days", 0) >= best.days for insight in shown):
+        return 0
+    for insight in shown:  # superseded by the longer streak
+        insight.expires_at = now
+    db.session.add(
+        UserInsight(
+            user_id=user_id,
+            type="streak",
+            finding=f"streak:{best.streak_start.isoformat()}:{best.days}",
+            title=f"{best.days} days in a row",
+            description=(
+                f"You have checked in {best.days} days in a row. Every check-in is a small act of care for yourself."
+            ),
+            relevance=STREAK_RELEVANCE.get(best.days, 0.5),
+            data={"days": best.days, "streak_start": best.streak_start.isoformat()},
+            created_at=now,
+            expires_at=best.created_at + STREAK_LIFETIME,
         )
-        created += 1
-    return created
+    )
+    return 1
 
 
 def list_insights(*, user_id: uuid.UUID, page: Mapping[str, Any]) -> tuple[list[UserInsight], str | None]:

@@ -272,21 +272,32 @@ def test_an_insight_expires_when_newer_data_changes_the_finding(person):
     assert stored.expires_at <= datetime.now(UTC)
 
 
-def test_a_streak_insight_for_a_new_milestone_once(person):
-    alice = person()
-    db.session.add(StreakMilestone(user_id=uuid.UUID(alice.id), days=7, streak_start=date.today()))
+def milestone(person, days: int, start_days_ago: int) -> None:
+    start = date.today() - timedelta(days=start_days_ago)
+    db.session.add(StreakMilestone(user_id=uuid.UUID(person.id), days=days, streak_start=start))
     db.session.commit()
+
+
+def test_one_streak_insight_for_the_longest_new_milestone(person):
+    alice = person()
+    # Backfilled days moved the streak's first day three times: 3 and 7 published for each start.
+    for start in (8, 9, 10):
+        milestone(alice, 3, start)
+        milestone(alice, 7, start)
     assert refresh(alice)["created"] == 1
     assert refresh(alice)["created"] == 0
     [streak] = get(alice, f"{ANALYTICS}/insights/me")["items"]
     assert streak["type"] == "streak" and streak["title"] == "7 days in a row" and streak["data"]["days"] == 7
+    milestone(alice, 30, 31)
+    assert refresh(alice)["created"] == 1
+    [longer] = get(alice, f"{ANALYTICS}/insights/me")["items"]  # the 7-day one is superseded
+    assert longer["data"] == {"days": 30, "streak_start": (date.today() - timedelta(days=31)).isoformat()}
 
 
 def test_insights_page_newest_first(person):
     alice = person()
     diary(alice.id, 90, walk_every=2, lift=0.4)
-    db.session.add(StreakMilestone(user_id=uuid.UUID(alice.id), days=30, streak_start=date.today()))
-    db.session.commit()
+    milestone(alice, 30, 30)
     refresh(alice)
     everything = get(alice, f"{ANALYTICS}/insights/me?limit=100")["items"]
     assert len(everything) >= 2
