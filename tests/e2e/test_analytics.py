@@ -23,7 +23,7 @@ def test_analytics_through_the_gateway(people):
                 "intensity": 0.5,
                 "valence": 0.8 if walk else 0.4 + 0.02 * (n % 4),
                 "tags": ["walk"] if walk else [],
-                "recorded_at": (now - timedelta(days=n, hours=1)).isoformat(),
+                "recorded_at": (now - timedelta(days=n)).isoformat(),  # yesterday back: a current streak
             },
         )
         assert response.status_code == 201, response.text

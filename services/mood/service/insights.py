@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services.mood import errors
 from services.mood.models import StreakMilestone, UserInsight, db
@@ -40,6 +40,7 @@ _PARTS = {
     "afternoon": "in the afternoon",
     "evening": "in the evening",
 }
+_REFRESH_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 _CAVEAT = "This shows what tends to go together, not what causes what."
 
 
@@ -142,7 +143,9 @@ def findings(*, user_id: uuid.UUID, timezone: str, min_days: int = MIN_DAYS) -> 
 
 
 def refresh(*, user_id: uuid.UUID, timezone: str, min_days: int = MIN_DAYS) -> dict[str, int]:
-    """Bring the user's insights in line with their data; {created, kept, expired}."""
+    """Bring the user's insights in line with their data; {created, kept, expired}. Two refreshes
+    of one user (a slow one overlapping the next) take turns on a transaction lock."""
+    db.session.execute(_REFRESH_LOCK, {"key": f"mood.insights:{user_id}"})
     now = datetime.now(UTC)
     current = findings(user_id=user_id, timezone=timezone, min_days=min_days)
     wanted = {_key(f): f for f in current}
