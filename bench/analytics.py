@@ -72,7 +72,12 @@ def settings() -> Settings:
         port_base=14530,
         ports=("gateway", "auth", "user", "mood"),
         absent=("hug", "notification", "social"),
-        env={"AUTH_WORKERS": "1"},
+        # the limiter runs on every request but never rejects one (the bench is one user at 20/s)
+        env={
+            "AUTH_WORKERS": "1",
+            "GATEWAY_RATE_LIMIT_PER_IP": common.HUGE,
+            "GATEWAY_RATE_LIMIT_PER_USER": common.HUGE,
+        },
     )
 
 
@@ -345,6 +350,8 @@ def render(r: dict[str, Any]) -> str:
         for label, n, q in rows:
             lines.append(f"  {label:<58}{n:>6}{q['p50']:>9.2f}{q['p90']:>9.2f}{q['p99']:>9.2f}{q['p100']:>9.2f}")
         cpu = g["cpu_ms_per_request"]
+        bad = sum(g["errors"].values()) + sum(v for k, v in g["statuses"].items() if not k.startswith("2"))
+        lines.append(f"     statuses {g['statuses']}, errors {g['errors']}" + ("  NOT ALL 2xx" if bad else ""))
         lines.append(
             f"     gateway run: CPU ms/request gateway {cpu.get('gateway', 0):.2f}, mood {cpu.get('mood', 0):.2f},"
             f" postgres {cpu.get('postgres', 0):.2f}; other load {g['background_cores']} cores;"
