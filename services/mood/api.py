@@ -177,8 +177,8 @@ class ShareableMoodResource(Resource):
 
 def register_resources(api: Api) -> None:
     """Mount the mood resources under /api/v1/moods, the analytics ones under /api/v1/analytics,
-    the internal one under /internal/v1/moods, and
-    the data-rights ones (the caller's export, an admin's erasure report) under /internal/v1."""
+    the internal one under /internal/v1/moods, and the data-rights ones (the caller's export, an
+    admin's erasure report) under /internal/v1."""
     prefix = "/api/v1/moods"
     api.add_resource(MoodListResource, prefix, endpoint="moods")
     api.add_resource(UserMoodsResource, f"{prefix}/user/<user_id>", endpoint="user_moods")
