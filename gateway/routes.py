@@ -20,6 +20,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/auth/", "auth"),
     Route("/api/v1/users/", "user"),
     Route("/api/v1/moods", "mood"),
+    Route("/api/v1/analytics/", "mood"),
     Route("/api/v1/hugs", "hug"),
     Route("/api/v1/notifications/poll", "notification", long_poll=True),
     Route("/api/v1/notifications", "notification"),

@@ -22,6 +22,8 @@ PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 _mood = schemas.Mood()
 _moods = schemas.Mood(many=True)
 _shareable = schemas.ShareableMood()
+_insight = schemas.Insight()
+_insights = schemas.Insight(many=True)
 
 
 def _audiences() -> AudienceSource:
@@ -160,6 +162,57 @@ class StreakResource(Resource):
         )
 
 
+def _own(user_id: str) -> service.Audience:
+    """The owner's own audience (their time zone); another user's analytics are 403."""
+    audience = _audience_of(_owner(user_id))
+    if not audience.is_owner:
+        raise errors.NotYourAnalytics("Only the owner may read these analytics.")
+    return audience
+
+
+class _OwnersFigures(Resource):
+    """GET one of the owner's analytics documents for `?period=` (correlations, patterns)."""
+
+    compute: Any
+
+    def get(self, user_id: str) -> Response:
+        args = load_query(schemas.AnalyticsPeriodArgs())
+        audience = _own(user_id)
+        return jsonify(
+            type(self).compute(
+                user_id=audience.owner_id,
+                timezone=audience.timezone,
+                period=args["period"],
+                min_days=current_app.config["HUGMOOD"].MOOD_ANALYTICS_MIN_DAYS,
+            )
+        )
+
+
+class CorrelationsResource(_OwnersFigures):
+    compute = staticmethod(service.correlations)
+
+
+class PatternsResource(_OwnersFigures):
+    compute = staticmethod(service.patterns)
+
+
+class InsightListResource(Resource):
+    def get(self, user_id: str) -> Response:
+        page = load_query(schemas.InsightListArgs())
+        audience = _own(user_id)
+        items, cursor = service.insights.list_insights(user_id=audience.owner_id, page=page)
+        return jsonify({"items": _insights.dump(items), "next_cursor": cursor})
+
+
+class InsightReadResource(Resource):
+    def put(self, insight_id: str) -> Response:
+        load_query(schemas.NoArgs())
+        insight = service.insights.mark_read(
+            insight_id=parse_id(insight_id, errors.InsightNotFound, "No such insight."), user_id=current_user_id()
+        )
+        return jsonify(_insight.dump(insight))
+
+
 def _export(user_id: str) -> dict[str, Any]:
     """The caller's export section; their time zone (for the streak) from their own audience."""
     owner = uuid.UUID(user_id)
@@ -181,13 +234,19 @@ class ShareableMoodResource(Resource):
 
 
 def register_resources(api: Api) -> None:
-    """Mount the mood resources under /api/v1/moods, the internal one under /internal/v1/moods, and
-    the data-rights ones (the caller's export, an admin's erasure report) under /internal/v1."""
+    """Mount the mood resources under /api/v1/moods, the analytics ones under /api/v1/analytics,
+    the internal one under /internal/v1/moods, and the data-rights ones (the caller's export, an
+    admin's erasure report) under /internal/v1."""
     prefix = "/api/v1/moods"
     api.add_resource(MoodListResource, prefix, endpoint="moods")
     api.add_resource(UserMoodsResource, f"{prefix}/user/<user_id>", endpoint="user_moods")
     api.add_resource(AnalyticsResource, f"{prefix}/analytics/<user_id>", endpoint="analytics")
     api.add_resource(StreakResource, f"{prefix}/streak/<user_id>", endpoint="streak")
     api.add_resource(MoodResource, f"{prefix}/<mood_id>", endpoint="mood")
+    analytics = "/api/v1/analytics"
+    api.add_resource(CorrelationsResource, f"{analytics}/correlations/<user_id>", endpoint="correlations")
+    api.add_resource(PatternsResource, f"{analytics}/patterns/<user_id>", endpoint="patterns")
+    api.add_resource(InsightListResource, f"{analytics}/insights/<user_id>", endpoint="insights")
+    api.add_resource(InsightReadResource, f"{analytics}/insights/<insight_id>/read", endpoint="insight_read")
     api.add_resource(ShareableMoodResource, "/internal/v1/moods/<mood_id>/shareable", endpoint="mood_shareable")
     add_data_rights_resources(api, USER_DATA, lambda: db.session, _export)

@@ -14,3 +14,11 @@ class NotYourMood(Forbidden):
     """The caller may see this mood entry but only its owner may change or delete it."""
 
     code = "mood.forbidden"
+
+
+class InsightNotFound(NotFound):
+    code = "mood.insight_not_found"
+
+
+class NotYourAnalytics(Forbidden):
+    code = "mood.analytics_forbidden"

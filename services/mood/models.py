@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, String, Text, Uuid, func
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.datarights import Holding, UserData
@@ -56,6 +57,41 @@ class StreakMilestone(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
+class HugDay(db.Model):
+    """A hug the user sent or received, learnt from HugSent; bucketed into the user's local days
+    when read, so a change of time zone moves it with the entries."""
+
+    __tablename__ = "hug_days"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    hug_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(8), primary_key=True)  # "sent" | "received"
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (Index("ix_hug_days_user_occurred", "user_id", "occurred_at", postgresql_include=["direction"]),)
+
+
+class UserInsight(db.Model):
+    """A finding shown to its owner; `finding` names what it rests on ("tag:walk:+"), so the next
+    refresh keeps it while the evidence holds and expires it when the evidence changes."""
+
+    __tablename__ = "user_insights"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    type: Mapped[str] = mapped_column(String(20), nullable=False)
+    finding: Mapped[str] = mapped_column(String(120), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    relevance: Mapped[float] = mapped_column(Float, nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    is_read: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (Index("ix_user_insights_user_created", "user_id", "created_at", "id"),)
+
+
 class OutboxEvent(OutboxMixin, db.Model):
     pass
 
@@ -65,12 +101,15 @@ class ProcessedEvent(ProcessedEventMixin, db.Model):
 
 
 # Every table that names a user, and the Redis keys that name one: the cached audience answers,
-# `hm:mood:audience:<owner>:<viewer>`, with the user on either side.
+# `hm:mood:audience:<owner>:<viewer>`, with the user on either side, and the insight refresh's
+# debounce key `hm:mood:insights:<user>`.
 USER_DATA = UserData(
     "moods",
     [
         Holding("mood_entries", columns=("user_id",)),
         Holding("streak_milestones", columns=("user_id",)),
+        Holding("hug_days", columns=("user_id",)),
+        Holding("user_insights", columns=("user_id",)),
     ],
-    key_patterns=("hm:mood:audience:*{user}*",),
+    key_patterns=("hm:mood:audience:*{user}*", "hm:mood:insights:{user}"),
 )

@@ -165,3 +165,33 @@ class AnalyticsArgs(Schema):
 
 class StreakArgs(Schema):
     """The streak endpoint takes no query parameters."""
+
+
+class AnalyticsPeriodArgs(Schema):
+    """`?period=` of correlations and patterns: the days counted back from now."""
+
+    period = fields.String(load_default="year", validate=validate.OneOf(("month", "quarter", "year", "all")))
+
+
+class InsightListArgs(PageArgs):
+    pass
+
+
+class Insight(Schema):
+    id = fields.UUID()
+    type = fields.String()
+    title = fields.String()
+    description = fields.String()
+    relevance = fields.Float()
+    data = fields.Dict()
+    created_at = UtcDateTime()
+    expires_at = UtcDateTime()
+    is_read = fields.Boolean()
+
+
+class HugDay(Schema):
+    """A hug the user sent or received, in their data export (never the other person)."""
+
+    hug_id = fields.UUID()
+    direction = fields.String()
+    occurred_at = UtcDateTime()

@@ -78,6 +78,7 @@ def launch_fleet(
         NOTIFICATION_EMAIL_PROVIDER="recording",
         NOTIFICATION_RECORDING_PATH=str(run_dir / "sent.jsonl"),
         EVENT_RETRY_MAX_SECONDS="5",
+        MOOD_INSIGHTS_DELAY_SECONDS="1",
         WORKER_METRICS_PORT=str(free_port()),
         RELAY_METRICS_PORT=str(free_port()),
         GATEWAY_OPS_PORT=str(free_port()),
