@@ -1,6 +1,6 @@
 """Errors the mood service raises, each with a stable code."""
 
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, NotFound, ValidationFailed
 
 
 class MoodNotFound(NotFound):
@@ -9,3 +9,19 @@ class MoodNotFound(NotFound):
 
 class NotYourMood(Forbidden):
     code = "mood.forbidden"
+
+
+class ContentNotFound(NotFound):
+    code = "content.not_found"
+
+
+class NotAnEditor(Forbidden):
+    code = "content.forbidden"
+
+
+class OwnerOnly(Forbidden):
+    code = "analytics.forbidden"
+
+
+class ImportInvalid(ValidationFailed):
+    code = "mood.import_invalid"

@@ -36,6 +36,7 @@ from shared.events.outbox import (
     ProcessedEventMixin,
     claim_once,
     publish,
+    publish_many,
 )
 from shared.events.relay import (
     OutboxWakeup,
@@ -72,6 +73,7 @@ __all__ = [
     "outbox_backlog",
     "prune",
     "publish",
+    "publish_many",
     "redeliver_lost",
     "redeliver_stale",
     "register_event_tasks",

@@ -9,16 +9,20 @@ from sqlalchemy import select
 
 from services.mood import schemas
 from services.mood.models import MoodEntry, StreakMilestone, db
+from services.mood.service.content import held_by
 from services.mood.service.streaks import streak
 
 _entries = schemas.Mood(many=True)
 _milestones = schemas.StreakMilestone(many=True)
+_interactions = schemas.Interaction(many=True)
+_bookmarks = schemas.Bookmark(many=True)
 
 
 def export_account(user_id: str, *, timezone: str) -> dict[str, Any]:
     """Every entry of the user, oldest first, private ones and notes included; the streak
-    milestones they reached; and their streak now, in calendar days of `timezone` (theirs).
-    Three queries, whatever the history's length."""
+    milestones they reached; their streak now, in calendar days of `timezone` (theirs); and what
+    they did with library content (interactions, bookmarks). Five queries, whatever the history's
+    length."""
     owner = uuid.UUID(user_id)
     entries = db.session.execute(
         select(MoodEntry).where(MoodEntry.user_id == owner).order_by(MoodEntry.recorded_at, MoodEntry.id)
@@ -30,6 +34,7 @@ def export_account(user_id: str, *, timezone: str) -> dict[str, Any]:
     ).scalars()
     current = streak(user_id=owner, timezone=timezone, scope="all")
     last = current["last_entry_date"]
+    library = held_by(owner)
     return {
         "entries": _entries.dump(entries),
         "streak_milestones": _milestones.dump(milestones),
@@ -39,4 +44,6 @@ def export_account(user_id: str, *, timezone: str) -> dict[str, Any]:
             "last_entry_date": last.isoformat() if last else None,
             "timezone": timezone,
         },
+        "content_interactions": _interactions.dump(library["interactions"]),
+        "content_bookmarks": _bookmarks.dump(library["bookmarks"]),
     }

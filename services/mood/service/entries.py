@@ -7,27 +7,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 
 from services.mood import errors
 from services.mood.models import MoodEntry, OutboxEvent, db
 from services.mood.service.audience import Audience
-from shared.events import publish
+from shared.events import publish, publish_many
 from shared.pagination import paginate
 
 
-def _announce(entry: MoodEntry, event_type: str) -> None:
+def _payload(entry: MoodEntry) -> dict[str, Any]:
     """Events carry ids and flags only: never the note or the label."""
-    publish(
-        db.session,
-        OutboxEvent,
-        event_type,
-        {
-            "mood_id": str(entry.id),
-            "user_id": str(entry.user_id),
-            "is_public": entry.is_public,
-            "recorded_at": entry.recorded_at.astimezone(UTC).isoformat(),
-        },
-    )
+    return {
+        "mood_id": str(entry.id),
+        "user_id": str(entry.user_id),
+        "is_public": entry.is_public,
+        "recorded_at": entry.recorded_at.astimezone(UTC).isoformat(),
+    }
+
+
+def _announce(entry: MoodEntry, event_type: str) -> None:
+    publish(db.session, OutboxEvent, event_type, _payload(entry))
 
 
 def record(*, user_id: uuid.UUID, data: dict[str, Any]) -> MoodEntry:
@@ -38,6 +38,30 @@ def record(*, user_id: uuid.UUID, data: dict[str, Any]) -> MoodEntry:
     _announce(entry, "MoodRecorded")
     db.session.commit()
     return entry
+
+
+def record_batch(*, user_id: uuid.UUID, rows: list[dict[str, Any]]) -> int:
+    """Record many moods for `user_id` in one transaction, as `record` does one (each announced
+    with its own `MoodRecorded`). A row with an `import_key` the user already has is skipped;
+    returns how many were created."""
+    if not rows:
+        return 0
+    values = [{"id": uuid.uuid4(), "user_id": user_id, "is_public": False, "tags": [], **row} for row in rows]
+    created = (
+        db.session.execute(
+            insert(MoodEntry)
+            .values(values)
+            .on_conflict_do_nothing(
+                index_elements=["user_id", "import_key"], index_where=MoodEntry.import_key.isnot(None)
+            )
+            .returning(MoodEntry)
+        )
+        .scalars()
+        .all()
+    )
+    publish_many(db.session, OutboxEvent, "MoodRecorded", (_payload(entry) for entry in created))
+    db.session.commit()
+    return len(created)
 
 
 def _load(mood_id: uuid.UUID) -> MoodEntry:
