@@ -191,7 +191,13 @@ def test_a_view_records_its_seconds(person):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"type": "like"}, {"type": "view", "seconds": -1}, {"type": "view", "seconds": True}, {"type": "view", "x": 1}],
+    [
+        {},
+        {"type": "like"},
+        {"type": "view", "seconds": -1},
+        {"type": "view", "seconds": True},
+        {"type": "view", "x": 1},
+    ],
 )
 def test_bad_interactions_are_422(person, body):
     alice = person()
