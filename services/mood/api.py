@@ -133,11 +133,12 @@ class MoodImportResource(Resource):
         upload = request.files.get("file")
         if upload is None:
             raise errors.ImportInvalid("Send the CSV as the multipart field `file`.", errors={"file": ["Required."]})
-        user_id = current_user_id()
-        timezone = service.audience(_audiences(), user_id, user_id).timezone
-        document = importer.import_moods(
-            user_id=user_id, stream=upload.stream, timezone=timezone, dry_run=args["dry_run"]
-        )
+        with upload.stream:
+            user_id = current_user_id()
+            timezone = service.audience(_audiences(), user_id, user_id).timezone
+            document = importer.import_moods(
+                user_id=user_id, stream=upload.stream, timezone=timezone, dry_run=args["dry_run"]
+            )
         return jsonify(document)
 
 

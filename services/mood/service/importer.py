@@ -9,6 +9,7 @@ per user, so importing the same file again creates nothing new.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -99,7 +100,9 @@ def _rows(stream: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
     except csv.Error as exc:
         raise _file_problem(f"Line {reader.line_num + 1} is not valid CSV: {exc}.") from None
     finally:
-        text.detach()
+        # Leave the upload open for a second pass; an abandoned reader may outlive the upload.
+        with contextlib.suppress(ValueError):
+            text.detach()
 
 
 def _format(header: list[str]) -> tuple[str, dict[str, int]]:
