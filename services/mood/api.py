@@ -178,8 +178,8 @@ class ContentCategoriesResource(Resource):
 
 class ContentByMoodResource(Resource):
     def get(self, mood: str) -> Response:
-        args = load_query(schemas.PageArgs())
-        return _page(*content.listing(args={**args, "mood": mood}))
+        args = schemas.ContentListArgs().load({**request.args.to_dict(), "mood": mood})
+        return _page(*content.listing(args=args))
 
 
 class ContentInteractionsResource(Resource):

@@ -223,6 +223,16 @@ class ContentListArgs(PageArgs):
     tag = fields.String(validate=validate.Length(min=1, max=50))
     mood = fields.String(validate=validate.Length(min=1, max=50))
 
+    @validates_schema
+    def _not_blank(self, data: dict[str, Any], **_: Any) -> None:
+        blank = {
+            name: ["Must not be blank."]
+            for name in ("category", "tag", "mood")
+            if name in data and not data[name].strip()
+        }
+        if blank:
+            raise ValidationError(blank)
+
 
 class InteractionCreate(Schema):
     type = fields.String(required=True, validate=validate.OneOf(INTERACTIONS))

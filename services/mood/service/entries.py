@@ -41,26 +41,33 @@ def record(*, user_id: uuid.UUID, data: dict[str, Any]) -> MoodEntry:
 
 
 def record_batch(*, user_id: uuid.UUID, rows: list[dict[str, Any]]) -> int:
-    """Record many moods for `user_id` in one transaction, as `record` does one (each announced
-    with its own `MoodRecorded`). A row with an `import_key` the user already has is skipped;
-    returns how many were created."""
+    """Record many moods for `user_id` in the caller's transaction (it commits), each announced
+    with its own `MoodRecorded` as `record` announces one. A row with an `import_key` the user
+    already has is skipped; returns how many were created. One statement, compiled once."""
     if not rows:
         return 0
-    values = [{"id": uuid.uuid4(), "user_id": user_id, "is_public": False, "tags": [], **row} for row in rows]
-    created = (
-        db.session.execute(
-            insert(MoodEntry)
-            .values(values)
-            .on_conflict_do_nothing(
-                index_elements=["user_id", "import_key"], index_where=MoodEntry.import_key.isnot(None)
-            )
-            .returning(MoodEntry)
-        )
-        .scalars()
-        .all()
+    table = MoodEntry.__table__
+    values = [{"id": uuid.uuid4(), "user_id": user_id, "is_public": False, **row} for row in rows]
+    created = db.session.execute(
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["user_id", "import_key"], index_where=table.c.import_key.isnot(None))
+        .returning(table.c.id, table.c.recorded_at),
+        values,
+    ).all()
+    publish_many(
+        db.session,
+        OutboxEvent,
+        "MoodRecorded",
+        (
+            {
+                "mood_id": str(entry_id),
+                "user_id": str(user_id),
+                "is_public": False,
+                "recorded_at": recorded_at.astimezone(UTC).isoformat(),
+            }
+            for entry_id, recorded_at in created
+        ),
     )
-    publish_many(db.session, OutboxEvent, "MoodRecorded", (_payload(entry) for entry in created))
-    db.session.commit()
     return len(created)
 
 

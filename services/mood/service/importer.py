@@ -1,8 +1,9 @@
 """Mood import from CSV: a Daylio export or the generic columns, read row by row from the upload.
 
-The file is read twice, both times as a stream: first to check every row (and the row limit)
-without writing anything, then, unless it is a dry run, to record the good rows in batches
-through `record_batch`, the same path as a recorded mood (its `MoodRecorded` events included).
+The file is read once, as a stream, row by row; unless it is a dry run, the good rows are
+recorded in batches through `record_batch`, the same path as a recorded mood (its `MoodRecorded`
+events included), all in one transaction: a file found to be bad halfway (not CSV, too many
+rows) is refused whole and nothing of it is kept.
 Each row carries a fingerprint of what it says (time, mood, tags, note) as `import_key`, unique
 per user, so importing the same file again creates nothing new.
 """
@@ -13,6 +14,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -49,7 +51,7 @@ DAYLIO_MOODS: dict[str, tuple[str, float, float]] = {
     "awful": ("awful", 0.0, 0.9),
 }
 CUSTOM_INTENSITY = 0.5
-_TIME_FORMATS = ("%H:%M", "%I:%M %p", "%I:%M%p", "%H:%M:%S")
+_TIME = re.compile(r"\A(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]M)?\Z")
 _create = schemas.MoodCreate()
 
 
@@ -100,7 +102,7 @@ def _rows(stream: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
     except csv.Error as exc:
         raise _file_problem(f"Line {reader.line_num + 1} is not valid CSV: {exc}.") from None
     finally:
-        # Leave the upload open for a second pass; an abandoned reader may outlive the upload.
+        # The upload is the caller's to close; an abandoned reader may outlive it.
         with contextlib.suppress(ValueError):
             text.detach()
 
@@ -122,11 +124,15 @@ def _format(header: list[str]) -> tuple[str, dict[str, int]]:
 
 
 def _local_time(raw: str) -> time:
-    for pattern in _TIME_FORMATS:
-        try:
-            return datetime.strptime(raw.strip().upper(), pattern).time()
-        except ValueError:
-            continue
+    """A Daylio time of day: 20:30, 20:30:15, 8:30 PM or 8:30PM."""
+    found = _TIME.match(raw.strip().upper())
+    if found:
+        hour, minute, second, half = found.groups()
+        hour, minute = int(hour), int(minute)
+        if half:
+            hour = hour % 12 + (12 if half == "PM" else 0) if 1 <= hour <= 12 else 99
+        if hour < 24 and minute < 60 and int(second or 0) < 60:
+            return time(hour, minute, int(second or 0))
     raise RowError(f"time “{raw[:40]}” is not a time of day such as 20:30 or 8:30 PM")
 
 
@@ -247,15 +253,11 @@ def _known(user_id: uuid.UUID, keys: list[bytes]) -> set[bytes]:
 
 
 def import_moods(*, user_id: uuid.UUID, stream: IO[bytes], timezone: str, dry_run: bool) -> dict[str, Any]:
-    """Import a CSV upload (seekable: it is read twice) for `user_id`; Daylio's local times are in
+    """Import a CSV upload for `user_id`, in one transaction; Daylio's local times are in
     `timezone` (the owner's). Returns the counts and each rejection with its line number; a file
-    that is not CSV, has the wrong columns or too many rows is refused whole (422)."""
-    zone = ZoneInfo(timezone)
-    kind, entries = _entries(stream, zone, lambda line, reason: outcome.reject(line, reason))
+    that is not CSV, has the wrong columns or too many rows is refused whole (422), nothing kept."""
+    kind, entries = _entries(stream, ZoneInfo(timezone), lambda line, reason: outcome.reject(line, reason))
     outcome = Outcome(format=kind, dry_run=dry_run)
-    outcome.rows = sum(1 for _ in entries) + outcome.rejected
-    stream.seek(0)
-    _kind, entries = _entries(stream, zone, lambda line, reason: None)
     seen: set[bytes] = set()
     batch: list[dict[str, Any]] = []
 
@@ -268,13 +270,20 @@ def import_moods(*, user_id: uuid.UUID, stream: IO[bytes], timezone: str, dry_ru
         outcome.duplicates += len(batch) - fresh
         batch.clear()
 
-    for entry in entries:
-        if entry["import_key"] in seen:  # the same row twice in one file
-            outcome.duplicates += 1
-            continue
-        seen.add(entry["import_key"])
-        batch.append(entry)
-        if len(batch) >= BATCH:
-            flush()
-    flush()
+    try:
+        for entry in entries:
+            outcome.rows += 1
+            if entry["import_key"] in seen:  # the same row twice in one file
+                outcome.duplicates += 1
+                continue
+            seen.add(entry["import_key"])
+            batch.append(entry)
+            if len(batch) >= BATCH:
+                flush()
+        flush()
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    outcome.rows += outcome.rejected
     return outcome.document()

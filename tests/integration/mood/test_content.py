@@ -73,6 +73,20 @@ def test_bad_list_parameters_are_422(person, query):
     assert response.status_code == 422 and response.content_type == "application/problem+json"
 
 
+@pytest.mark.parametrize("mood", ["x" * 51, "%20"])
+def test_a_bad_mood_in_the_path_is_422(person, mood):
+    response = person().get(f"{LIBRARY}/by-mood/{mood}")
+    assert response.status_code == 422 and response.content_type == "application/problem+json"
+
+
+def test_by_mood_takes_the_list_filters_too(person):
+    alice = person()
+    assert every(alice, f"{LIBRARY}/by-mood/anxious?category=breathing") == every(
+        alice, f"{LIBRARY}?mood=anxious&category=breathing"
+    )
+    assert alice.get(f"{LIBRARY}/by-mood/anxious?colour=red").status_code == 422
+
+
 def test_the_category_tree_nests_children_under_parents(person):
     tree = person().get(f"{LIBRARY}/categories").json["items"]
     calm = next(node for node in tree if node["slug"] == "calm")
