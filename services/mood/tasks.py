@@ -16,8 +16,9 @@ app = lazy_app(create_app)
 
 @registry.subscribe("MoodRecorded", "mood.streaks")
 @registry.subscribe("MoodUpdated", "mood.streaks")
+@registry.subscribe("MoodsImported", "mood.streaks")
 def on_mood_written(event: dict[str, Any]) -> None:
-    """Publish the streak milestones a new or moved entry completes (each once per streak).
+    """Publish the streak milestones new, moved or imported entries complete (each once per streak).
 
     Done here, not in the request, so recording a mood never waits on (or fails with) the user
     service, which knows the owner's time zone; an outage only delays the milestone (retries).

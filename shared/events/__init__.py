@@ -36,7 +36,6 @@ from shared.events.outbox import (
     ProcessedEventMixin,
     claim_once,
     publish,
-    publish_many,
 )
 from shared.events.relay import (
     OutboxWakeup,
@@ -73,7 +72,6 @@ __all__ = [
     "outbox_backlog",
     "prune",
     "publish",
-    "publish_many",
     "redeliver_lost",
     "redeliver_stale",
     "register_event_tasks",

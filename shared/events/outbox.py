@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,24 +60,23 @@ def scrubbed_payload() -> str:
 
 def publish(session: Session, model: type, event_type: str, data: dict[str, Any]) -> uuid.UUID:
     """Add an event to the outbox in the caller's transaction; it leaves only if that commits."""
-    return publish_many(session, model, event_type, [data])[0]
-
-
-def publish_many(session: Session, model: type, event_type: str, items: Iterable[dict[str, Any]]) -> list[uuid.UUID]:
-    """Add one event of `event_type` per item of `items`, in the caller's transaction, waking the
-    relay once for them all."""
-    events = []
-    for data in items:
-        event_id = uuid.uuid4()
-        payload = {"id": str(event_id), "type": event_type, "occurred_at": datetime.now(UTC).isoformat(), "data": data}
-        events.append(model(id=event_id, event_type=event_type, payload=payload))
-    if events:
-        session.execute(
-            text("SELECT pg_notify(:channel, :schema)"),
-            {"channel": RELAY_CHANNEL, "schema": model.__table__.schema or ""},
+    event_id = uuid.uuid4()
+    session.execute(
+        text("SELECT pg_notify(:channel, :schema)"), {"channel": RELAY_CHANNEL, "schema": model.__table__.schema or ""}
+    )
+    session.add(
+        model(
+            id=event_id,
+            event_type=event_type,
+            payload={
+                "id": str(event_id),
+                "type": event_type,
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "data": data,
+            },
         )
-        session.add_all(events)
-    return [event.id for event in events]
+    )
+    return event_id
 
 
 def claim_once(session: Session, model: type, event_id: str, consumer: str) -> bool:

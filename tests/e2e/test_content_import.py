@@ -18,7 +18,7 @@ def test_import_through_the_gateway_feeds_the_streak_and_recommendations(people)
     today = datetime.now(UTC).date()
     rows = "".join(f'{today - timedelta(days=d)},,,00:01,bad,walk,,=HYPERLINK("x")\n' for d in range(3))
     # Over 64 KiB: uploads have their own limit at the gateway.
-    padding = "".join(f"2020-01-01,,,{h % 12 + 1}:{m:02d} AM,meh,,,{'n' * 40}\n" for h in range(12) for m in range(60))
+    padding = "".join(f"2020-01-01,,,{h % 12 + 1}:{m:02d} AM,meh,,,{'n' * 80}\n" for h in range(12) for m in range(60))
     text = (HEADER + rows + padding).encode()
     assert len(text) > 64 * 1024
     files = {"file": ("daylio.csv", text, "text/csv")}

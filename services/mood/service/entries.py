@@ -12,22 +12,23 @@ from sqlalchemy.dialects.postgresql import insert
 from services.mood import errors
 from services.mood.models import MoodEntry, OutboxEvent, db
 from services.mood.service.audience import Audience
-from shared.events import publish, publish_many
+from shared.events import publish
 from shared.pagination import paginate
 
 
-def _payload(entry: MoodEntry) -> dict[str, Any]:
-    """Events carry ids and flags only: never the note or the label."""
-    return {
-        "mood_id": str(entry.id),
-        "user_id": str(entry.user_id),
-        "is_public": entry.is_public,
-        "recorded_at": entry.recorded_at.astimezone(UTC).isoformat(),
-    }
-
-
 def _announce(entry: MoodEntry, event_type: str) -> None:
-    publish(db.session, OutboxEvent, event_type, _payload(entry))
+    """Events carry ids and flags only: never the note or the label."""
+    publish(
+        db.session,
+        OutboxEvent,
+        event_type,
+        {
+            "mood_id": str(entry.id),
+            "user_id": str(entry.user_id),
+            "is_public": entry.is_public,
+            "recorded_at": entry.recorded_at.astimezone(UTC).isoformat(),
+        },
+    )
 
 
 def record(*, user_id: uuid.UUID, data: dict[str, Any]) -> MoodEntry:
@@ -41,33 +42,38 @@ def record(*, user_id: uuid.UUID, data: dict[str, Any]) -> MoodEntry:
 
 
 def record_batch(*, user_id: uuid.UUID, rows: list[dict[str, Any]]) -> int:
-    """Record many moods for `user_id` in the caller's transaction (it commits), each announced
-    with its own `MoodRecorded` as `record` announces one. A row with an `import_key` the user
-    already has is skipped; returns how many were created. One statement, compiled once."""
+    """Record many moods for `user_id` in the caller's transaction (it commits), announced by one
+    `MoodsImported` for the batch (ids and times only, like every mood event). A row with an
+    `import_key` the user already has is skipped; returns how many were created. One statement,
+    compiled once."""
     if not rows:
         return 0
     table = MoodEntry.__table__
     values = [{"id": uuid.uuid4(), "user_id": user_id, "is_public": False, **row} for row in rows]
-    created = db.session.execute(
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["user_id", "import_key"], index_where=table.c.import_key.isnot(None))
-        .returning(table.c.id, table.c.recorded_at),
-        values,
-    ).all()
-    publish_many(
-        db.session,
-        OutboxEvent,
-        "MoodRecorded",
-        (
-            {
-                "mood_id": str(entry_id),
-                "user_id": str(user_id),
-                "is_public": False,
-                "recorded_at": recorded_at.astimezone(UTC).isoformat(),
-            }
-            for entry_id, recorded_at in created
-        ),
+    created = (
+        db.session.execute(
+            insert(table)
+            .on_conflict_do_nothing(
+                index_elements=["user_id", "import_key"], index_where=table.c.import_key.isnot(None)
+            )
+            .returning(table.c.recorded_at),
+            values,
+        )
+        .scalars()
+        .all()
     )
+    if created:
+        publish(
+            db.session,
+            OutboxEvent,
+            "MoodsImported",
+            {
+                "user_id": str(user_id),
+                "count": len(created),
+                "first_recorded_at": min(created).astimezone(UTC).isoformat(),
+                "last_recorded_at": max(created).astimezone(UTC).isoformat(),
+            },
+        )
     return len(created)
 
 

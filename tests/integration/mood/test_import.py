@@ -8,8 +8,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from services.mood import tasks
 from services.mood.models import MoodEntry, OutboxEvent, db
 from services.mood.service.importer import MAX_ROWS
 
@@ -40,13 +41,11 @@ def entries_of(user_id: str) -> list[MoodEntry]:
     return list(db.session.execute(query).scalars())
 
 
-def recorded_events(user_id: str) -> int:
-    query = (
-        select(func.count())
-        .select_from(OutboxEvent)
-        .where(OutboxEvent.event_type == "MoodRecorded", OutboxEvent.payload["data"]["user_id"].astext == user_id)
+def import_events(user_id: str) -> list[dict]:
+    query = select(OutboxEvent).where(
+        OutboxEvent.event_type == "MoodsImported", OutboxEvent.payload["data"]["user_id"].astext == user_id
     )
-    return db.session.execute(query).scalar_one()
+    return [event.payload for event in db.session.execute(query).scalars()]
 
 
 def test_a_daylio_export_becomes_entries_in_the_owners_time_zone(person):
@@ -74,7 +73,14 @@ def test_a_daylio_export_becomes_entries_in_the_owners_time_zone(person):
     export = alice.get("/internal/v1/account/export")
     assert export.content_type == "application/json"
     assert [e["note"] for e in export.json["entries"]][0] == meh.note
-    assert recorded_events(alice.id) == 3
+    # One event for the batch, with ids and times only (never a label or a note).
+    (imported,) = import_events(alice.id)
+    assert imported["data"] == {
+        "user_id": alice.id,
+        "count": 3,
+        "first_recorded_at": meh.recorded_at.isoformat(),
+        "last_recorded_at": rad.recorded_at.isoformat(),
+    }
 
 
 def test_importing_the_same_file_again_creates_nothing(person):
@@ -82,7 +88,7 @@ def test_importing_the_same_file_again_creates_nothing(person):
     assert upload(alice, DAYLIO).json["created"] == 3
     again = upload(alice, DAYLIO).json
     assert (again["created"], again["skipped_duplicates"], again["rejected"]) == (0, 3, 0)
-    assert len(entries_of(alice.id)) == 3 and recorded_events(alice.id) == 3
+    assert len(entries_of(alice.id)) == 3 and len(import_events(alice.id)) == 1
     # The same rows for another user are theirs to import.
     bob = person()
     assert upload(bob, DAYLIO).json["created"] == 3
@@ -91,7 +97,7 @@ def test_importing_the_same_file_again_creates_nothing(person):
 def test_a_dry_run_reports_and_writes_nothing(person):
     alice = person()
     assert upload(alice, DAYLIO, "?dry_run=true").json["created"] == 3
-    assert entries_of(alice.id) == [] and recorded_events(alice.id) == 0
+    assert entries_of(alice.id) == [] and import_events(alice.id) == []
     upload(alice, DAYLIO.splitlines(keepends=True)[0] + DAYLIO.splitlines(keepends=True)[1])
     dry = upload(alice, DAYLIO, "?dry_run=true").json
     assert (dry["dry_run"], dry["created"], dry["skipped_duplicates"]) == (True, 2, 1)
@@ -147,12 +153,17 @@ def test_the_generic_columns_import_with_their_own_values(person):
     assert tense.recorded_at == datetime(2026, 1, 11, 6, tzinfo=UTC) and tense.valence is None
 
 
-def test_imported_entries_count_for_the_streak(person):
+def test_imported_entries_count_for_the_streak_and_its_milestones(person, deliver):
     alice = person()
     today = datetime.now(UTC).date()
     rows = "".join(f"{today - timedelta(days=d)},,,00:01,good,,,\n" for d in range(4))
     assert upload(alice, DAYLIO_HEADER + rows).json["created"] == 4
     assert alice.get(f"/api/v1/moods/streak/{alice.id}").json["current_streak"] == 4
+    (imported,) = import_events(alice.id)
+    deliver(tasks.on_mood_written, imported)
+    milestones = select(OutboxEvent).where(OutboxEvent.event_type == "StreakMilestone")
+    days = [e.payload["data"]["days"] for e in db.session.execute(milestones).scalars()]
+    assert days == [3]
 
 
 @pytest.mark.parametrize(
