@@ -25,3 +25,7 @@ class OwnerOnly(Forbidden):
 
 class ImportInvalid(ValidationFailed):
     code = "mood.import_invalid"
+
+
+class ImportTooLong(ValidationFailed):
+    code = "mood.import_too_many_rows"

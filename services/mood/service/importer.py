@@ -29,7 +29,6 @@ from services.mood import errors, schemas
 from services.mood.models import MoodEntry, db
 from services.mood.service.entries import record_batch
 from shared.app import unstorable_field
-from shared.errors import ValidationFailed
 
 MAX_ROWS = 20_000
 BATCH = 500
@@ -232,10 +231,9 @@ def _entries(
                 continue
             count += 1
             if count > MAX_ROWS:
-                raise ValidationFailed(
+                raise errors.ImportTooLong(
                     f"The file has more than {MAX_ROWS} rows; split it and import each part.",
                     errors={"file": [f"At most {MAX_ROWS} rows a file."]},
-                    code="mood.import_too_many_rows",
                 )
             try:
                 yield _entry(kind, columns, cells, zone)
@@ -256,8 +254,8 @@ def import_moods(*, user_id: uuid.UUID, stream: IO[bytes], timezone: str, dry_ru
     """Import a CSV upload for `user_id`, in one transaction; Daylio's local times are in
     `timezone` (the owner's). Returns the counts and each rejection with its line number; a file
     that is not CSV, has the wrong columns or too many rows is refused whole (422), nothing kept."""
-    kind, entries = _entries(stream, ZoneInfo(timezone), lambda line, reason: outcome.reject(line, reason))
-    outcome = Outcome(format=kind, dry_run=dry_run)
+    outcome = Outcome(format="", dry_run=dry_run)
+    outcome.format, entries = _entries(stream, ZoneInfo(timezone), outcome.reject)
     seen: set[bytes] = set()
     batch: list[dict[str, Any]] = []
 
