@@ -225,13 +225,14 @@ class ContentListArgs(PageArgs):
 
     @validates_schema
     def _not_blank(self, data: dict[str, Any], **_: Any) -> None:
-        blank = {
-            name: ["Must not be blank."]
+        # A path segment (by-mood) reaches here decoded and unchecked: a NUL is refused too.
+        bad = {
+            name: ["Must not be blank or hold a NUL character."]
             for name in ("category", "tag", "mood")
-            if name in data and not data[name].strip()
+            if name in data and (not data[name].strip() or "\x00" in data[name])
         }
-        if blank:
-            raise ValidationError(blank)
+        if bad:
+            raise ValidationError(bad)
 
 
 class InteractionCreate(Schema):

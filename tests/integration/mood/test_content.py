@@ -73,7 +73,7 @@ def test_bad_list_parameters_are_422(person, query):
     assert response.status_code == 422 and response.content_type == "application/problem+json"
 
 
-@pytest.mark.parametrize("mood", ["x" * 51, "%20"])
+@pytest.mark.parametrize("mood", ["x" * 51, "%20", "a%00b"])
 def test_a_bad_mood_in_the_path_is_422(person, mood):
     response = person().get(f"{LIBRARY}/by-mood/{mood}")
     assert response.status_code == 422 and response.content_type == "application/problem+json"
