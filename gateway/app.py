@@ -30,7 +30,7 @@ from gateway.ops import ops
 from gateway.proxy import Answer, Forwarded, Upstream, forward, make_upstream
 from gateway.ratelimit import Limiter, Verdict
 from gateway.web import GatewayRequest, GatewayResponse, NoHeadRule
-from shared.app import check_json_body
+from shared.app import MAX_UPLOAD_BYTES, check_json_body, check_upload
 from shared.auth import JwksKeys, TokenVerifier
 from shared.config import SERVICES, Config, Setting, parse_positive, resolve_config
 from shared.errors import (
@@ -240,7 +240,15 @@ class Gateway(Flask):
         try:
             if req.method == "POST":
                 idempotency_key = parse_key(environ.get("HTTP_IDEMPOTENCY_KEY"))
-            if req.method in ("POST", "PUT", "PATCH", "DELETE"):
+            if key in routes.UPLOADS:
+                # A file upload: refused by its declared size and type before it is read.
+                try:
+                    check_upload(environ.get("CONTENT_TYPE"), req.body_length())
+                except ProblemError:
+                    req.stop_reading()
+                    raise
+                body = req.body(self.settings.GATEWAY_BODY_TIMEOUT_SECONDS, MAX_UPLOAD_BYTES)
+            elif req.method in ("POST", "PUT", "PATCH", "DELETE"):
                 body = req.body(self.settings.GATEWAY_BODY_TIMEOUT_SECONDS)
                 check_json_body(
                     req.method,

@@ -37,6 +37,8 @@ from shared.openapi import document, operation
 from shared.readiness import Readiness
 
 MAX_BODY_BYTES = 64 * 1024
+# A file upload (multipart/form-data) of a route that takes one may be this big.
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 OPS_ENDPOINTS = frozenset({"healthz", "readyz", "metrics", "openapi"})
 _REQUEST_ID = re.compile(r"\A[A-Za-z0-9._-]{1,128}\Z")
 access_log = logging.getLogger("hugmood.access")
@@ -151,6 +153,14 @@ def check_json_body(
     refuse_unstorable(document)
 
 
+def check_upload(content_type: str | None, content_length: int | None, limit: int = MAX_UPLOAD_BYTES) -> None:
+    """413 for an upload declared over `limit`, 415 for a body that is not multipart/form-data."""
+    if content_length is not None and content_length > limit:
+        raise PayloadTooLarge(f"The upload is over {limit} bytes.")
+    if (content_type or "").split(";", 1)[0].strip().lower() != "multipart/form-data":
+        raise UnsupportedMediaType("Send the file as multipart/form-data.")
+
+
 class ServiceApp:
     """What create_base_app hands back to a service: its Flask app, Api, and collaborators."""
 
@@ -168,6 +178,7 @@ def create_base_app(
     db: SQLAlchemy | None = None,
     public_endpoints: Iterable[str] = (),
     form_endpoints: Iterable[str] = (),
+    upload_endpoints: Iterable[str] = (),
     jwks: JwksKeys | None = None,
 ) -> ServiceApp:
     """A Flask app with problem+json errors, request ids, JSON access logs, ops endpoints,
@@ -192,6 +203,7 @@ def create_base_app(
     app.extensions["redis"] = redis_client
     public = OPS_ENDPOINTS | frozenset(public_endpoints)
     form_ok = frozenset(form_endpoints)
+    uploads = frozenset(upload_endpoints)
 
     if db is not None:
         app.config["SQLALCHEMY_DATABASE_URI"] = config.get("SQLALCHEMY_DATABASE_URI") or service_database_url(
@@ -206,13 +218,18 @@ def create_base_app(
     def _start() -> None:
         g.started = time.perf_counter()
         g.request_id = request_id_from(request.headers.get("X-Request-ID"))
-        check_json_body(
-            request.method,
-            request.content_type,
-            request.content_length,
-            lambda: request.get_data(cache=True),
-            form_allowed=request.endpoint in form_ok,
-        )
+        if request.endpoint in uploads and request.method == "POST":
+            # Werkzeug spools the file to disk as it parses; a body longer than declared still stops here.
+            check_upload(request.content_type, request.content_length)
+            request.max_content_length = MAX_UPLOAD_BYTES
+        else:
+            check_json_body(
+                request.method,
+                request.content_type,
+                request.content_length,
+                lambda: request.get_data(cache=True),
+                form_allowed=request.endpoint in form_ok,
+            )
         if request.query_string:
             refuse_unstorable_params(request.args.items(multi=True))
 

@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from shared.api import UtcDateTime
 
 USERNAME = validate.Regexp(r"\A[A-Za-z0-9_]{3,30}\Z", error="3-30 letters, digits or underscores.")
-ROLES = ("user", "admin")
+ROLES = ("user", "editor", "admin")
 
 
 @lru_cache(maxsize=1)

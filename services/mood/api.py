@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, jsonify, request
 from flask_restful import Resource
 
 from services.mood import errors, schemas, service
 from services.mood.models import USER_DATA, MoodEntry, db
+from services.mood.service import content, importer, recommendations
 from shared.api import Api, load_body, load_query, parse_id
 from shared.audience import AudienceSource
 from shared.auth import current_identity, current_user_id, require_service
@@ -18,12 +19,16 @@ from shared.datarights import add_data_rights_resources
 from shared.openapi import operation
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
+UPLOAD_ENDPOINTS = ("mood_import",)
 
 _mood = schemas.Mood()
 _moods = schemas.Mood(many=True)
 _shareable = schemas.ShareableMood()
 _insight = schemas.Insight()
 _insights = schemas.Insight(many=True)
+_item = schemas.ContentItem()
+_items = schemas.ContentItem(many=True)
+_recommendations = schemas.Recommendation(many=True)
 
 
 def _audiences() -> AudienceSource:
@@ -213,6 +218,103 @@ class InsightReadResource(Resource):
         return jsonify(_insight.dump(insight))
 
 
+def _content_id(raw: str) -> uuid.UUID:
+    return parse_id(raw, errors.ContentNotFound, "No such content item.")
+
+
+def _page(items: list[Any], cursor: str | None) -> Response:
+    return jsonify({"items": _items.dump(items), "next_cursor": cursor})
+
+
+def _created(document: dict[str, Any], location: str) -> Response:
+    response = jsonify(document)
+    response.status_code = 201
+    response.headers["Location"] = location
+    return response
+
+
+class MoodImportResource(Resource):
+    """A Daylio or generic CSV, as the multipart field `file`, read from the upload as a stream."""
+
+    def post(self) -> Response:
+        args = load_query(schemas.ImportArgs())
+        upload = request.files.get("file")
+        if upload is None:
+            raise errors.ImportInvalid("Send the CSV as the multipart field `file`.", errors={"file": ["Required."]})
+        with upload.stream:
+            user_id = current_user_id()
+            timezone = service.audience(_audiences(), user_id, user_id).timezone
+            document = importer.import_moods(
+                user_id=user_id, stream=upload.stream, timezone=timezone, dry_run=args["dry_run"]
+            )
+        return jsonify(document)
+
+
+class ContentListResource(Resource):
+    def get(self) -> Response:
+        return _page(*content.listing(args=load_query(schemas.ContentListArgs())))
+
+    def post(self) -> Response:
+        content.require_editor(current_identity())
+        entry = content.create(data=load_body(schemas.ContentCreate()))
+        return _created(_item.dump(entry), f"/api/v1/content/{entry.id}")
+
+
+class ContentResource(Resource):
+    def get(self, content_id: str) -> Response:
+        load_query(schemas.NoArgs())
+        return jsonify(_item.dump(content.item(content_id=_content_id(content_id), identity=current_identity())))
+
+    def put(self, content_id: str) -> Response:
+        identity = current_identity()
+        content.require_editor(identity)
+        data = load_body(schemas.ContentUpdate())
+        return jsonify(_item.dump(content.change(content_id=_content_id(content_id), identity=identity, data=data)))
+
+    def delete(self, content_id: str) -> Response:
+        identity = current_identity()
+        content.require_editor(identity)
+        content.remove(content_id=_content_id(content_id), identity=identity)
+        return Response(status=204)
+
+
+class ContentCategoriesResource(Resource):
+    def get(self) -> Response:
+        load_query(schemas.NoArgs())
+        return jsonify({"items": content.category_tree()})
+
+
+class ContentByMoodResource(Resource):
+    def get(self, mood: str) -> Response:
+        args = schemas.ContentListArgs().load({**request.args.to_dict(), "mood": mood})
+        return _page(*content.listing(args=args))
+
+
+class ContentInteractionsResource(Resource):
+    def post(self, content_id: str) -> Response:
+        data = load_body(schemas.InteractionCreate())
+        interaction = content.interact(user_id=current_user_id(), content_id=_content_id(content_id), data=data)
+        return _created(schemas.Interaction().dump(interaction), f"/api/v1/content/{interaction.content_id}")
+
+
+class ContentBookmarksResource(Resource):
+    def get(self) -> Response:
+        return _page(*content.bookmarks(user_id=current_user_id(), page=load_query(schemas.PageArgs())))
+
+
+class RecommendationsResource(Resource):
+    """The owner's own recommendations: another user gets 403, an unknown one 404."""
+
+    def get(self, user_id: str) -> Response:
+        args = load_query(schemas.RecommendationArgs())
+        owner = _own(user_id).owner_id
+        found = recommendations.recommend(
+            user_id=owner, helped_tags=recommendations.tags_that_helped(owner), limit=args["limit"]
+        )
+        items = [{**_item.dump(r.item), "reason": r.reason, "score": r.score} for r in found]
+        return jsonify({"items": items, "next_cursor": None})
+
+
 def _export(user_id: str) -> dict[str, Any]:
     """The caller's export section; their time zone (for the streak) from their own audience."""
     owner = uuid.UUID(user_id)
@@ -239,6 +341,7 @@ def register_resources(api: Api) -> None:
     admin's erasure report) under /internal/v1."""
     prefix = "/api/v1/moods"
     api.add_resource(MoodListResource, prefix, endpoint="moods")
+    api.add_resource(MoodImportResource, f"{prefix}/import", endpoint="mood_import")
     api.add_resource(UserMoodsResource, f"{prefix}/user/<user_id>", endpoint="user_moods")
     api.add_resource(AnalyticsResource, f"{prefix}/analytics/<user_id>", endpoint="analytics")
     api.add_resource(StreakResource, f"{prefix}/streak/<user_id>", endpoint="streak")
@@ -249,4 +352,14 @@ def register_resources(api: Api) -> None:
     api.add_resource(InsightListResource, f"{analytics}/insights/<user_id>", endpoint="insights")
     api.add_resource(InsightReadResource, f"{analytics}/insights/<insight_id>/read", endpoint="insight_read")
     api.add_resource(ShareableMoodResource, "/internal/v1/moods/<mood_id>/shareable", endpoint="mood_shareable")
+    library = "/api/v1/content"
+    api.add_resource(ContentListResource, library, endpoint="content")
+    api.add_resource(ContentCategoriesResource, f"{library}/categories", endpoint="content_categories")
+    api.add_resource(ContentBookmarksResource, f"{library}/bookmarks", endpoint="content_bookmarks")
+    api.add_resource(ContentByMoodResource, f"{library}/by-mood/<mood>", endpoint="content_by_mood")
+    api.add_resource(ContentResource, f"{library}/<content_id>", endpoint="content_item")
+    api.add_resource(
+        ContentInteractionsResource, f"{library}/<content_id>/interactions", endpoint="content_interactions"
+    )
+    api.add_resource(RecommendationsResource, "/api/v1/analytics/recommendations/<user_id>", endpoint="recommendations")
     add_data_rights_resources(api, USER_DATA, lambda: db.session, _export)

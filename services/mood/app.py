@@ -32,7 +32,9 @@ SETTINGS = [
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the mood service."""
     config = resolve_config("mood", config, SETTINGS)
-    base = create_base_app("mood", config, db=db, public_endpoints=api.PUBLIC_ENDPOINTS)
+    base = create_base_app(
+        "mood", config, db=db, public_endpoints=api.PUBLIC_ENDPOINTS, upload_endpoints=api.UPLOAD_ENDPOINTS
+    )
     base.app.extensions["mood_audience"] = audience_source(base.client, base.redis)
     api.register_resources(base.api)
     return base.app

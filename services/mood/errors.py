@@ -1,6 +1,6 @@
 """Errors the mood service raises, each with a stable code."""
 
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, NotFound, ValidationFailed
 
 
 class MoodNotFound(NotFound):
@@ -22,3 +22,19 @@ class InsightNotFound(NotFound):
 
 class NotYourAnalytics(Forbidden):
     code = "mood.analytics_forbidden"
+
+
+class ContentNotFound(NotFound):
+    code = "content.not_found"
+
+
+class NotAnEditor(Forbidden):
+    code = "content.forbidden"
+
+
+class ImportInvalid(ValidationFailed):
+    code = "mood.import_invalid"
+
+
+class ImportTooLong(ValidationFailed):
+    code = "mood.import_too_many_rows"

@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
-from shared.api import StrictBoolean, UtcAwareDateTime, UtcDateTime
+from shared.api import QueryInteger, StrictBoolean, UtcAwareDateTime, UtcDateTime
 from shared.pagination import PageArgs
 
 FUTURE_SKEW = timedelta(seconds=60)
@@ -195,3 +195,123 @@ class HugDay(Schema):
     hug_id = fields.UUID()
     direction = fields.String()
     occurred_at = UtcDateTime()
+
+
+# ---- content library ---------------------------------------------------------------------------
+
+CONTENT_TYPES = ("article", "exercise", "audio", "video")
+CONTENT_STATES = ("draft", "published", "archived")
+INTERACTIONS = ("view", "bookmark", "unbookmark", "complete", "dismiss")
+
+
+class Labels(fields.List):
+    """Up to `most` labels of 1-50 characters, trimmed and lower-cased; duplicates collapse."""
+
+    def __init__(self, most: int, **kwargs: Any):
+        super().__init__(
+            fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=most), **kwargs
+        )
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[str]:
+        labels = super()._deserialize(value, attr, data, **kwargs)
+        return list(dict.fromkeys(label.strip().lower() for label in labels if label.strip()))
+
+
+class ContentFields(Schema):
+    title = fields.String(validate=validate.Length(min=1, max=200))
+    type = fields.String(validate=validate.OneOf(CONTENT_TYPES))
+    summary = fields.String(validate=validate.Length(max=500))
+    body = fields.String(validate=validate.Length(max=20000))
+    media_url = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=2048))
+    tags = Labels(20)
+    categories = Labels(10)
+    related_moods = Labels(30)
+    status = fields.String(validate=validate.OneOf(CONTENT_STATES))
+
+    @validates("title")
+    def _title(self, value: str, **_: Any) -> None:
+        if not value.strip():
+            raise ValidationError("Must not be blank.")
+
+
+class ContentCreate(ContentFields):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    type = fields.String(required=True, validate=validate.OneOf(CONTENT_TYPES))
+    status = fields.String(load_default="draft", validate=validate.OneOf(CONTENT_STATES))
+
+
+class ContentUpdate(ContentFields):
+    """Partial update: any subset of the fields."""
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("Give at least one field to change.", "_schema")
+
+
+class ContentItem(Schema):
+    """An item as clients get it: the body is the Markdown as written, never rendered."""
+
+    id = fields.UUID()
+    title = fields.String()
+    type = fields.String()
+    summary = fields.String()
+    body = fields.String()
+    media_url = fields.String(allow_none=True)
+    tags = fields.List(fields.String())
+    categories = fields.List(fields.String())
+    related_moods = fields.List(fields.String())
+    status = fields.String()
+    published_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+
+class Recommendation(ContentItem):
+    reason = fields.String()
+
+
+class ContentListArgs(PageArgs):
+    type = fields.String(validate=validate.OneOf(CONTENT_TYPES))
+    category = fields.String(validate=validate.Length(min=1, max=50))
+    tag = fields.String(validate=validate.Length(min=1, max=50))
+    mood = fields.String(validate=validate.Length(min=1, max=50))
+
+    @validates_schema
+    def _not_blank(self, data: dict[str, Any], **_: Any) -> None:
+        # A path segment (by-mood) reaches here decoded and unchecked: a NUL is refused too.
+        bad = {
+            name: ["Must not be blank or hold a NUL character."]
+            for name in ("category", "tag", "mood")
+            if name in data and (not data[name].strip() or "\x00" in data[name])
+        }
+        if bad:
+            raise ValidationError(bad)
+
+
+class InteractionCreate(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(INTERACTIONS))
+    seconds = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=86400))
+
+
+class Interaction(Schema):
+    id = fields.UUID()
+    content_id = fields.UUID()
+    type = fields.String()
+    seconds = fields.Integer(allow_none=True)
+    created_at = UtcDateTime()
+
+
+class Bookmark(Schema):
+    """A bookmark in the owner's data export."""
+
+    content_id = fields.UUID()
+    created_at = UtcDateTime()
+
+
+class RecommendationArgs(Schema):
+    limit = QueryInteger(load_default=10, validate=validate.Range(min=1, max=50))
+
+
+class ImportArgs(Schema):
+    dry_run = fields.Boolean(load_default=False, truthy={"true", "1"}, falsy={"false", "0"})

@@ -44,9 +44,10 @@ def request_insights(flask_app: Any, user_id: uuid.UUID) -> None:
 
 @registry.subscribe("MoodRecorded", "mood.streaks")
 @registry.subscribe("MoodUpdated", "mood.streaks")
+@registry.subscribe("MoodsImported", "mood.streaks")
 def on_mood_written(event: dict[str, Any]) -> None:
-    """Publish the streak milestones a new or moved entry completes (each once per streak), then
-    ask for a refresh of the owner's insights.
+    """Publish the streak milestones new, moved or imported entries complete (each once per streak),
+    then ask for a refresh of the owner's insights.
 
     Done here, not in the request, so recording a mood never waits on (or fails with) the user
     service, which knows the owner's time zone; an outage only delays the milestone (retries).

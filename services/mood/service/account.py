@@ -9,18 +9,22 @@ from sqlalchemy import select
 
 from services.mood import schemas
 from services.mood.models import HugDay, MoodEntry, StreakMilestone, UserInsight, db
+from services.mood.service.content import held_by
 from services.mood.service.streaks import streak
 
 _entries = schemas.Mood(many=True)
 _milestones = schemas.StreakMilestone(many=True)
 _hug_days = schemas.HugDay(many=True)
 _insights = schemas.Insight(many=True)
+_interactions = schemas.Interaction(many=True)
+_bookmarks = schemas.Bookmark(many=True)
 
 
 def export_account(user_id: str, *, timezone: str) -> dict[str, Any]:
     """Every entry of the user, oldest first, private ones and notes included; the streak
-    milestones they reached; their hug days and insights (expired ones too); and their streak
-    now, in calendar days of `timezone` (theirs). Five queries, whatever the history's length."""
+    milestones they reached; their hug days and insights (expired ones too); what they did with
+    library content (interactions, bookmarks); and their streak now, in calendar days of
+    `timezone` (theirs). Seven queries, whatever the history's length."""
     owner = uuid.UUID(user_id)
     entries = db.session.execute(
         select(MoodEntry).where(MoodEntry.user_id == owner).order_by(MoodEntry.recorded_at, MoodEntry.id)
@@ -38,6 +42,7 @@ def export_account(user_id: str, *, timezone: str) -> dict[str, Any]:
     ).scalars()
     current = streak(user_id=owner, timezone=timezone, scope="all")
     last = current["last_entry_date"]
+    library = held_by(owner)
     return {
         "entries": _entries.dump(entries),
         "streak_milestones": _milestones.dump(milestones),
@@ -49,4 +54,6 @@ def export_account(user_id: str, *, timezone: str) -> dict[str, Any]:
             "last_entry_date": last.isoformat() if last else None,
             "timezone": timezone,
         },
+        "content_interactions": _interactions.dump(library["interactions"]),
+        "content_bookmarks": _bookmarks.dump(library["bookmarks"]),
     }

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 
 from services.mood import errors
 from services.mood.models import MoodEntry, OutboxEvent, db
@@ -39,6 +40,42 @@ def record(*, user_id: uuid.UUID, data: dict[str, Any]) -> MoodEntry:
     _announce(entry, "MoodRecorded")
     db.session.commit()
     return entry
+
+
+def record_batch(*, user_id: uuid.UUID, rows: list[dict[str, Any]]) -> int:
+    """Record many moods for `user_id` in the caller's transaction (it commits), announced by one
+    `MoodsImported` for the batch (ids and times only, like every mood event). A row with an
+    `import_key` the user already has is skipped; returns how many were created. One statement,
+    compiled once."""
+    if not rows:
+        return 0
+    table = MoodEntry.__table__
+    values = [{"id": uuid.uuid4(), "user_id": user_id, "is_public": False, **row} for row in rows]
+    created = (
+        db.session.execute(
+            insert(table)
+            .on_conflict_do_nothing(
+                index_elements=["user_id", "import_key"], index_where=table.c.import_key.isnot(None)
+            )
+            .returning(table.c.recorded_at),
+            values,
+        )
+        .scalars()
+        .all()
+    )
+    if created:
+        publish(
+            db.session,
+            OutboxEvent,
+            "MoodsImported",
+            {
+                "user_id": str(user_id),
+                "count": len(created),
+                "first_recorded_at": min(created).astimezone(UTC).isoformat(),
+                "last_recorded_at": max(created).astimezone(UTC).isoformat(),
+            },
+        )
+    return len(created)
 
 
 def _load(mood_id: uuid.UUID, *, lock: bool = False) -> MoodEntry:

@@ -11,7 +11,17 @@ import pytest
 from sqlalchemy import func, select
 
 from services.mood import service, tasks
-from services.mood.models import USER_DATA, HugDay, MoodEntry, OutboxEvent, StreakMilestone, UserInsight, db
+from services.mood.models import (
+    USER_DATA,
+    ContentBookmark,
+    ContentInteraction,
+    HugDay,
+    MoodEntry,
+    OutboxEvent,
+    StreakMilestone,
+    UserInsight,
+    db,
+)
 from shared.sqlstate import is_erasure_refusal
 
 EXPORT = "/internal/v1/account/export"
@@ -63,6 +73,10 @@ def pair(person, deliver):
     deliver(tasks.on_hug_sent, hug(alice.id, bob.id))
     deliver(tasks.on_hug_sent, hug(bob.id, alice.id))
     assert tasks.refresh_insights(alice.id)["created"] == 1  # the streak insight
+    # Both use the content library: Alice keeps one item and finishes another, Bob keeps one.
+    first, second = alice.get("/api/v1/content?limit=2").json["items"]
+    for who, item, kind in ((alice, first, "bookmark"), (alice, second, "complete"), (bob, first, "bookmark")):
+        assert who.post(f"/api/v1/content/{item['id']}/interactions", json={"type": kind}).status_code == 201
     return alice, bob
 
 
@@ -74,7 +88,15 @@ def test_export_holds_every_entry_notes_included_milestones_and_streak(pair):
     response = alice.get(EXPORT)
     assert response.status_code == 200
     body = response.json
-    assert set(body) == {"entries", "streak_milestones", "streak", "hug_days", "insights"}
+    assert set(body) == {
+        "entries",
+        "streak_milestones",
+        "streak",
+        "hug_days",
+        "insights",
+        "content_interactions",
+        "content_bookmarks",
+    }
     assert sorted(h["direction"] for h in body["hug_days"]) == ["received", "sent"]
     assert all(set(h) == {"hug_id", "direction", "occurred_at"} for h in body["hug_days"])
     [insight] = body["insights"]
@@ -89,6 +111,12 @@ def test_export_holds_every_entry_notes_included_milestones_and_streak(pair):
     ]
     assert body["streak"]["current_streak"] == 3 and body["streak"]["longest_streak"] == 3
     assert body["streak"]["timezone"] == "UTC"
+    first, second = alice.get("/api/v1/content?limit=2").json["items"]
+    assert [(i["content_id"], i["type"]) for i in body["content_interactions"]] == [
+        (first["id"], "bookmark"),
+        (second["id"], "complete"),
+    ]
+    assert [b["content_id"] for b in body["content_bookmarks"]] == [first["id"]]
 
 
 def test_export_holds_nothing_of_anyone_else(pair):
@@ -103,6 +131,8 @@ def test_export_holds_nothing_of_anyone_else(pair):
     assert bob_export["insights"] == [] and len(bob_export["hug_days"]) == 2
     # The hug days hold no one else: not the other side of each hug.
     assert alice.id not in str(bob_export["hug_days"])
+    assert [i["type"] for i in bob_export["content_interactions"]] == ["bookmark"]
+    assert len(bob_export["content_bookmarks"]) == 1
 
 
 def test_export_needs_a_user_token(client, token_for):
@@ -124,6 +154,7 @@ def test_user_deleted_erases_entries_milestones_and_cached_audiences(pair, deliv
     assert before["erased"] is False
     assert before["rows"]["mood_entries"] == 3 and before["rows"]["streak_milestones"] == 1
     assert before["rows"]["hug_days"] == 2 and before["rows"]["user_insights"] == 1
+    assert before["rows"]["content_interactions"] == 2 and before["rows"]["content_bookmarks"] == 1
     assert before["rows"]["outbox"] == 4  # three MoodRecorded, one StreakMilestone
 
     deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
@@ -134,6 +165,11 @@ def test_user_deleted_erases_entries_milestones_and_cached_audiences(pair, deliv
     # Bob's entries, his hug days, his events and his own cached audience stay.
     assert entries_of(bob.id) == 2 and len(outbox("MoodRecorded", bob.id)) == 2
     assert db.session.execute(select(func.count()).select_from(HugDay)).scalar_one() == 2
+
+
+    # Bob's entries, his events, his bookmark and his own cached audience stay.
+    assert entries_of(bob.id) == 2 and len(outbox("MoodRecorded", bob.id)) == 2
+    assert len(bob.get("/api/v1/content/bookmarks").json["items"]) == 1
     assert redis_client.exists(f"hm:mood:audience:{bob.id}:{bob.id}")
 
 
@@ -218,6 +254,15 @@ def test_the_guard_refuses_an_insight_naming_an_erased_user(pair, deliver):
             expires_at=datetime.now(UTC) + timedelta(days=1),
         )
     )
+
+
+@pytest.mark.parametrize("model", [ContentInteraction, ContentBookmark])
+def test_the_guard_refuses_content_rows_naming_an_erased_user(pair, deliver, model):
+    alice, _bob = pair
+    item = alice.get("/api/v1/content?limit=1").json["items"][0]
+    deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
+    fields = {"id": uuid.uuid4(), "type": "view"} if model is ContentInteraction else {}
+    db.session.add(model(user_id=uuid.UUID(alice.id), content_id=uuid.UUID(item["id"]), **fields))
     with pytest.raises(Exception) as raised:
         db.session.flush()
     assert is_erasure_refusal(raised.value)
@@ -243,6 +288,14 @@ def test_a_refresh_caught_by_the_erasure_writes_nothing_and_is_done(pair, delive
     monkeypatch.setattr(service.insights, "findings", lambda **_: [*found, finding])
     assert tasks.refresh_insights(alice.id) is None
     assert db.session.execute(select(func.count()).select_from(UserInsight)).scalar_one() == 0
+def test_an_interaction_after_the_erasure_gets_404_and_creates_nothing(pair, deliver, erasure_report):
+    alice, _bob = pair
+    item = alice.get("/api/v1/content?limit=1").json["items"][0]
+    deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
+    response = alice.post(f"/api/v1/content/{item['id']}/interactions", json={"type": "bookmark"})
+    assert response.status_code == 404 and response.json["code"] == "user.deleted"
+    db.session.rollback()
+    assert erasure_report(alice.id).json["total"] == 0
 
 
 def test_a_mood_event_for_an_account_that_no_longer_exists_is_done(client, deliver):
