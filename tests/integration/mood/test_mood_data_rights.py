@@ -166,7 +166,6 @@ def test_user_deleted_erases_entries_milestones_and_cached_audiences(pair, deliv
     assert entries_of(bob.id) == 2 and len(outbox("MoodRecorded", bob.id)) == 2
     assert db.session.execute(select(func.count()).select_from(HugDay)).scalar_one() == 2
 
-
     # Bob's entries, his events, his bookmark and his own cached audience stay.
     assert entries_of(bob.id) == 2 and len(outbox("MoodRecorded", bob.id)) == 2
     assert len(bob.get("/api/v1/content/bookmarks").json["items"]) == 1
@@ -288,6 +287,8 @@ def test_a_refresh_caught_by_the_erasure_writes_nothing_and_is_done(pair, delive
     monkeypatch.setattr(service.insights, "findings", lambda **_: [*found, finding])
     assert tasks.refresh_insights(alice.id) is None
     assert db.session.execute(select(func.count()).select_from(UserInsight)).scalar_one() == 0
+
+
 def test_an_interaction_after_the_erasure_gets_404_and_creates_nothing(pair, deliver, erasure_report):
     alice, _bob = pair
     item = alice.get("/api/v1/content?limit=1").json["items"][0]
