@@ -26,6 +26,7 @@ from gateway.ops import ops
 from gateway.proxy import Answer, Forwarded, Upstream, forward, make_upstream
 from gateway.ratelimit import Limiter, Verdict
 from gateway.web import GatewayRequest, GatewayResponse, NoHeadRule
+from gateway.webapp import shared_page_from, wants_html, webapp
 from shared.app import check_json_body
 from shared.auth import JwksKeys, TokenVerifier
 from shared.config import SERVICES, Config, Setting, parse_positive, resolve_config
@@ -95,7 +96,7 @@ SETTINGS = [
 
 class Gateway(Flask):
     """The gateway's Flask app. Its own endpoints are blueprints (gateway.ops, gateway.fleet,
-    gateway.datarights); a path none of their rules routes goes to the proxy (dispatch_request)."""
+    gateway.datarights, gateway.webapp); a path none of their rules routes goes to the proxy (dispatch_request)."""
 
     request_class = GatewayRequest
     response_class = GatewayResponse
@@ -150,6 +151,7 @@ class Gateway(Flask):
         self.register_blueprint(ops)
         self.register_blueprint(fleet)
         self.register_blueprint(data_rights)
+        self.register_blueprint(webapp)
         self.register_error_handler(Exception, self.problem)
         self.after_request(self.finish)
 
@@ -255,6 +257,8 @@ class Gateway(Flask):
             forwarded = self.held_poll(upstream, query, headers, claims["sub"])
         else:
             forwarded = forward(upstream, req.method, path_qs, headers, body)
+        if key == routes.SHARED_VIEW and wants_html(environ):  # a browser opening a share_url
+            return shared_page_from(forwarded)
         if key == ACCOUNT_DELETION and forwarded.status == 202 and claims is not None:
             self.data_rights.account_deleted(claims["sub"])
         response_headers = [h for h in forwarded.headers if h[0].lower() != "x-request-id"]

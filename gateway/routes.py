@@ -71,6 +71,7 @@ def access_key(method: str, path: str) -> tuple[str, str]:
 
 
 TOKEN = ("POST", "/api/v1/auth/token")
+SHARED_VIEW = ("GET", SHARED_PREFIX + "{token}")
 # Bodies of these may be form-encoded (RFC 6749 token requests).
 FORM_BODIES: frozenset[tuple[str, str]] = frozenset({TOKEN})
 
