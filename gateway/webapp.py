@@ -54,6 +54,9 @@ SESSION = "/app/session"
 CLIENT_HEADER = "X-HugMood-Client"
 REFRESH_COOKIE = "hm_refresh"
 DEVICE_COOKIE = "hm_device"
+# Holds no secret: it only tells the app's script that a refresh cookie is there to try, so a
+# first visit does not ask for a refresh bound to fail.
+MARKER_COOKIE = "hm_session"
 REFRESH_COOKIE_SECONDS = 30 * 24 * 3600
 DEVICE_COOKIE_SECONDS = 90 * 24 * 3600
 
@@ -287,7 +290,7 @@ class _Session:
             raise Unauthorized("Not signed in on this browser.", code="web.no_session")
         status, body = self.call("/api/v1/auth/refresh", {"refresh_token": token})
         if status in (400, 401, 422):
-            self.clear(REFRESH_COOKIE)
+            self.clear_session()
         return self.tokens_answer(status, body)
 
     def close(self) -> GatewayResponse:
@@ -300,23 +303,25 @@ class _Session:
                 authorization = f"Bearer {body.get('access_token')}"
         if authorization:
             self.call("/api/v1/auth/logout", None, authorization)
-        self.clear(REFRESH_COOKIE)
+        self.clear_session()
         return self.answer(204, None)
 
     def tokens_answer(self, status: int, body: Any) -> GatewayResponse:
         """A token answer with its refresh (and device) token moved into cookies; any other as it came."""
         if status in (200, 201) and isinstance(body, dict) and "refresh_token" in body:
             self.set(REFRESH_COOKIE, str(body.pop("refresh_token")), REFRESH_COOKIE_SECONDS)
+            self.set(MARKER_COOKIE, "1", REFRESH_COOKIE_SECONDS, path="/", http_only=False)
             if device := body.pop("device_token", None):
                 self.set(DEVICE_COOKIE, str(device), DEVICE_COOKIE_SECONDS)
         return self.answer(status, body)
 
-    def set(self, name: str, value: str, max_age: int) -> None:
-        secure = "; Secure" if self.secure else ""
-        self.set_cookies.append(f"{name}={value}; Path={SESSION}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+    def set(self, name: str, value: str, max_age: int, path: str = SESSION, http_only: bool = True) -> None:
+        flags = ("; HttpOnly" if http_only else "") + ("; Secure" if self.secure else "")
+        self.set_cookies.append(f"{name}={value}; Path={path}; Max-Age={max_age}; SameSite=Strict{flags}")
 
-    def clear(self, name: str) -> None:
-        self.set(name, "", 0)
+    def clear_session(self) -> None:
+        self.set(REFRESH_COOKIE, "", 0)
+        self.set(MARKER_COOKIE, "", 0, path="/", http_only=False)
 
     def answer(self, status: int, body: Any) -> GatewayResponse:
         headers = [("Cache-Control", "no-store"), *SECURITY_HEADERS]

@@ -1,0 +1,340 @@
+"""The HugMood web app in Chromium against the real fleet: two people befriend and hug live, the
+password-reset email's link, stored script that never runs, a phone-sized screen, the keyboard,
+the cookie session, a service down, offline."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PASSWORD, new_name, register, screenshot, sign_in
+from tests.e2e.fleet import wait_for
+
+XSS = ["<img src=x onerror=alert(1)>", '"><script>alert(2)</script>']
+
+
+def sign_up_in_the_app(watched, username: str, display_name: str = "") -> None:
+    page = watched.page
+    page.goto("/")
+    page.wait_for_url("**/signin")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Email").fill(f"{username}@example.com")
+    if display_name:
+        page.get_by_label("Display name (optional)").fill(display_name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/today")
+
+
+def test_pages_carry_a_strict_policy_and_load_without_errors(new_page, web_fleet):
+    watched = new_page()
+    response = watched.page.goto("/signin")
+    headers = response.headers
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "no-referrer"
+    expect(watched.page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert watched.console_errors == []
+
+
+def test_two_people_befriend_and_a_hug_arrives_live(new_page, web_fleet, shots):
+    ana, ben = new_page(), new_page()
+    ana_name, ben_name = new_name("ana"), new_name("ben")
+    sign_up_in_the_app(ana, ana_name, "Ana")
+    sign_up_in_the_app(ben, ben_name, "Ben")
+
+    # Ben finds Ana and asks to be friends; Ana accepts.
+    ben.page.get_by_role("link", name="Friends").click()
+    ben.page.get_by_label("Find people by name or username").fill(ana_name)
+    ben.page.get_by_role("button", name="Search").click()
+    ben.page.get_by_role("button", name="Add friend").click()
+    expect(ben.page.locator("#toast")).to_contain_text("Friend request sent")
+    ana.page.get_by_role("link", name="Friends").click()
+    ana.page.get_by_role("button", name="Accept").click()
+    expect(ana.page.locator("#toast")).to_contain_text("You are friends now")
+    expect(ana.page.get_by_role("link", name="Ben")).to_be_visible()
+    screenshot(ana.page, shots, "friends", docs=True)
+
+    # Ana records a mood in a few taps.
+    ana.page.get_by_role("link", name="Today").click()
+    ana.page.get_by_role("radio", name="calm").click()
+    ana.page.get_by_label("Tags", exact=True).fill("morning, walk")
+    ana.page.get_by_label("Note", exact=True).fill("A quiet walk before work.")
+    ana.page.get_by_role("button", name="Record mood").click()
+    expect(ana.page.get_by_role("status").filter(has_text="Recorded: calm")).to_be_visible()
+    expect(ana.page.locator("ul.entries")).to_contain_text("A quiet walk before work.")
+    screenshot(ana.page, shots, "today", docs=True)
+
+    # Ben opens Ana's page from his friends and sends a hug; it reaches Ana's open page live.
+    ben.page.get_by_role("link", name="Friends").click()
+    ben.page.get_by_role("link", name="Ana").click()
+    expect(ben.page.get_by_role("heading", name="Ana")).to_be_visible()
+    ben.page.get_by_label("Message (optional)").fill("Thinking of you")
+    ben.page.get_by_role("button", name="Send hug").click()
+    sent = time.monotonic()
+    expect(ben.page.get_by_role("status").filter(has_text="Hug sent")).to_be_visible()
+    expect(ana.page.locator("#toast")).to_contain_text("Thinking of you", timeout=2000)
+    assert time.monotonic() - sent < 2.5
+    expect(ana.page.locator(".badge")).not_to_be_hidden()
+    screenshot(ben.page, shots, "person", docs=True)
+
+    # The hug is in Ana's received list, marked unread, and her notifications list it.
+    ana.page.get_by_role("link", name="Hugs").click()
+    received = ana.page.locator("ul.hugs").first
+    expect(received).to_contain_text("Thinking of you")
+    expect(received.locator(".tag-new")).to_have_count(1)
+    screenshot(ana.page, shots, "hugs", docs=True)
+    received.get_by_role("button", name="Mark read").click()
+    expect(received.locator(".tag-new")).to_have_count(0)
+    ana.page.get_by_role("link", name=re.compile("Alerts")).click()
+    expect(ana.page.locator("ul.notifications")).to_contain_text("Thinking of you")
+    screenshot(ana.page, shots, "notifications", docs=True)
+    ana.page.get_by_role("button", name="Mark all read").click()
+    expect(ana.page.locator(".badge")).to_be_hidden()
+    for watched in (ana, ben):
+        assert watched.dialogs == [] and watched.csp_violations() == []
+
+
+def test_password_reset_from_the_email_link_to_signing_in(new_page, web_fleet, shots):
+    account = register(web_fleet.gateway)
+    email = account["user"]["email"]
+    watched = new_page()
+    page = watched.page
+    page.goto("/signin")
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("Your email").fill(email)
+    page.get_by_role("button", name="Send reset link").click()
+    expect(page.get_by_role("status")).to_contain_text("on its way")
+
+    sent = Path(web_fleet.env["NOTIFICATION_RECORDING_PATH"])
+    mail = wait_for(
+        lambda: (
+            sent.exists()
+            and [
+                line
+                for line in sent.read_text().splitlines()
+                if email in line and "/reset-password?token=" in line and "Reset your HugMood password" in line
+            ]
+        ),
+        what="the reset email",
+    )
+    link = re.search(r"https?://[^\s\"\\]+/reset-password\?token=[A-Za-z0-9_%.~-]+", json.dumps(json.loads(mail[-1])))
+    assert link, mail[-1]
+    parts = urlsplit(link.group(0))
+    page.goto(f"{parts.path}?{parts.query}")  # the link, opened on this fleet's gateway
+    expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+    assert "token" not in page.url  # the app takes the token out of the address bar
+    page.get_by_label("New password", exact=True).fill("a brand new morning")
+    page.get_by_label("New password again").fill("a brand new morning")
+    page.get_by_role("button", name="Set new password").click()
+    expect(page.get_by_role("status").filter(has_text="Your password is changed")).to_be_visible()
+    page.get_by_role("link", name="Sign in").click()
+    page.get_by_label("Username or email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("status")).to_contain_text("do not match")
+    page.get_by_label("Password").fill("a brand new morning")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/today")
+    assert watched.csp_violations() == []
+
+
+def test_stored_script_in_every_user_text_never_runs(new_page, web_fleet, shots):
+    gateway = web_fleet.gateway
+    evil, friend = register(gateway, display_name=XSS[0]), register(gateway, display_name=XSS[1])
+    evil_id, friend_id = evil["user"]["id"], friend["user"]["id"]
+    h_evil, h_friend = evil["headers"], friend["headers"]
+
+    def call(method: str, path: str, headers: dict, **kwargs) -> requests.Response:
+        response = requests.request(method, gateway + path, headers=headers, timeout=10, **kwargs)
+        assert response.status_code < 300, (path, response.text)
+        return response
+
+    call("PUT", f"/api/v1/users/{evil_id}", h_evil, json={"bio": XSS[1] + " " + XSS[0], "location": XSS[0]})
+    call("POST", f"/api/v1/users/{friend_id}/friends", h_evil, json={})
+    call("PUT", f"/api/v1/users/me/friends/{evil_id}", h_friend, json={"status": "accepted"})
+    call(
+        "POST",
+        "/api/v1/moods",
+        h_evil,
+        json={"mood": XSS[0], "intensity": 0.5, "note": XSS[1], "tags": XSS, "is_public": True},
+    )
+    call("POST", "/api/v1/hugs", h_friend, json={"recipient_id": evil_id, "type": "warm", "message": XSS[0] + XSS[1]})
+    call("POST", "/api/v1/hugs/group", h_friend, json={"name": XSS[1], "message": XSS[0], "participant_ids": [evil_id]})
+    call("POST", "/api/v1/hugs/request", h_friend, json={"recipient_id": evil_id, "message": XSS[1]})
+
+    watched = new_page()
+    page = watched.page
+    sign_in(watched, evil)
+    for path, where in [
+        ("/today", "ul.entries"),
+        ("/history", "ul.entries"),
+        (f"/people/{evil_id}", "main"),
+        ("/hugs", "main"),
+        ("/notifications", "ul.notifications"),
+        ("/friends", "main"),
+        ("/feed", "main"),
+        ("/settings", "main"),
+    ]:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        expect(page.locator(where).first).to_be_visible()
+        if path in ("/today", "/history", f"/people/{evil_id}", "/hugs", "/notifications"):
+            expect(page.locator("main")).to_contain_text(XSS[0])
+        assert page.locator("img[src='x'], main script").count() == 0, path
+    page.goto(f"/people/{friend_id}")
+    expect(page.get_by_role("heading", name=XSS[1])).to_be_visible()
+    assert page.locator("img[src='x'], main script").count() == 0
+    assert watched.dialogs == []
+    assert watched.csp_violations() == []
+
+
+def test_a_phone_sized_screen_and_the_keyboard_alone(new_page, web_fleet, shots):
+    account = register(web_fleet.gateway)
+    requests.post(
+        f"{web_fleet.gateway}/api/v1/moods",
+        headers=account["headers"],
+        json={"mood": "happy", "intensity": 0.7, "valence": 0.8, "tags": ["sun"]},
+        timeout=10,
+    )
+    watched = new_page(375, 667)
+    page = watched.page
+    page.goto("/signin")
+    # Keyboard only: the first field has focus; Tab moves on, Enter submits.
+    page.keyboard.type(account["user"]["username"])
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/today")
+    for name, path in [
+        ("today", "/today"),
+        ("history", "/history"),
+        ("friends", "/friends"),
+        ("hugs", "/hugs"),
+        ("feed", "/feed"),
+        ("notifications", "/notifications"),
+        ("settings", "/settings"),
+    ]:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("h1")).to_be_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, (path, width)
+        # Every form control has a label (or an accessible name).
+        unlabelled = page.evaluate(
+            """[...document.querySelectorAll('main input, main select, main textarea')]
+                 .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+                 .map(e => e.name || e.outerHTML.slice(0, 60))"""
+        )
+        assert unlabelled == [], (path, unlabelled)
+        screenshot(page, shots, f"phone-{name}", docs=name in ("today", "history", "settings"))
+    assert watched.csp_violations() == []
+
+
+def test_the_session_survives_a_reload_with_no_token_a_script_can_read(new_page, web_fleet):
+    account = register(web_fleet.gateway)
+    watched = new_page()
+    page = watched.page
+    sign_in(watched, account)
+    page.reload()
+    page.wait_for_url("**/today")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    stored = page.evaluate("localStorage.length + sessionStorage.length")
+    assert stored == 0
+    assert "hm_refresh" not in page.evaluate("document.cookie")
+    # Several refreshes at once make one request.
+    refreshes = []
+    page.on("request", lambda r: r.url.endswith("/app/session/refresh") and refreshes.append(r.url))
+    page.evaluate("import('/assets/api.js').then(api => Promise.all([api.refresh(), api.refresh(), api.refresh()]))")
+    assert len(refreshes) == 1
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/signin")
+    page.goto("/today")
+    page.wait_for_url("**/signin?next=%2Ftoday")
+
+
+def test_a_shared_mood_opens_as_a_public_page(new_page, web_fleet):
+    gateway = web_fleet.gateway
+    account = register(gateway)
+    headers = account["headers"]
+    requests.put(
+        f"{gateway}/api/v1/users/{account['user']['id']}/privacy",
+        headers=headers,
+        json={"share_moods_with": "public"},
+        timeout=10,
+    )
+    mood = requests.post(
+        f"{gateway}/api/v1/moods",
+        headers=headers,
+        json={"mood": "hopeful <b>", "intensity": 0.6, "is_public": True},
+        timeout=10,
+    ).json()
+    share = requests.post(
+        f"{gateway}/api/v1/social/share",
+        headers=headers,
+        json={"content_type": "mood", "content_id": mood["id"], "platform": "link"},
+        timeout=10,
+    )
+    assert share.status_code == 201, share.text
+    path = urlsplit(share.json()["share_url"]).path
+    assert requests.get(gateway + path, timeout=10).json()["mood"] == "hopeful <b>"  # JSON for API clients
+    watched = new_page()
+    response = watched.page.goto(path)
+    assert response.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    expect(watched.page.get_by_role("heading", name="A shared mood")).to_be_visible()
+    expect(watched.page.locator("dl")).to_contain_text("hopeful <b>")
+    gone = watched.page.goto(path.rstrip("/") + "x")
+    assert gone.status == 404
+    expect(watched.page.get_by_role("heading", name="Nothing to see here")).to_be_visible()
+
+
+def test_sharing_a_private_mood_says_what_to_change(new_page, web_fleet):
+    account = register(web_fleet.gateway)
+    requests.post(
+        f"{web_fleet.gateway}/api/v1/moods",
+        headers=account["headers"],
+        json={"mood": "quiet", "intensity": 0.4},
+        timeout=10,
+    )
+    watched = new_page()
+    sign_in(watched, account)
+    watched.page.get_by_role("link", name="History").click()
+    watched.page.get_by_role("button", name="Share").click()
+    expect(watched.page.get_by_role("alert")).to_contain_text("Settings → Privacy")
+
+
+def test_offline_shows_a_banner_and_recovers(new_page, web_fleet):
+    account = register(web_fleet.gateway)
+    watched = new_page()
+    sign_in(watched, account)
+    page = watched.page
+    page.context.set_offline(True)
+    page.get_by_role("link", name="History").click()
+    expect(page.locator("#offline")).to_contain_text("offline")
+    page.context.set_offline(False)
+    expect(page.locator("#offline")).to_be_hidden(timeout=8000)
+    expect(page.locator("ul.entries")).to_be_visible()
+
+
+def test_a_service_down_degrades_only_its_part_of_the_page(new_page, web_fleet, shots):
+    account = register(web_fleet.gateway)
+    watched = new_page()
+    sign_in(watched, account)
+    page = watched.page
+    web_fleet.stop("social")
+    try:
+        page.get_by_role("link", name="Friends").click()
+        expect(page.locator(".degraded")).to_contain_text("unavailable right now")
+        expect(page.get_by_text("No friends yet")).to_be_visible()  # the user service still answers
+        screenshot(page, shots, "degraded")
+    finally:
+        web_fleet.start("social")
+        web_fleet.wait_healthy(("social",))
