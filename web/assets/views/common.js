@@ -97,3 +97,13 @@ export function emojiOf(mood) {
 export function percent(value) {
   return value === null || value === undefined ? "–" : `${Math.round(value * 100)} %`;
 }
+
+// The user's own time zone (their profile's; the API counts days and streaks in it).
+export function timezone() {
+  return session.profile?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+// "YYYY-MM-DD" of a moment in the user's time zone.
+export function dayKey(date, tz = timezone()) {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }).format(date);
+}

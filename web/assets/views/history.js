@@ -1,8 +1,8 @@
 // History: filtered entries page by page, edit and delete; the year in pixels; charts; the streak.
 
 import { del, explain, get, postJson, query } from "../api.js";
-import { clear, field, h, section, svg, toast } from "../dom.js";
-import { load, me } from "./common.js";
+import { append, clear, field, h, section, svg, toast } from "../dom.js";
+import { dayKey, load, me } from "./common.js";
 import { entryItem, moodForm } from "./today.js";
 
 const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -48,7 +48,7 @@ export async function historyView(main) {
   const row = (entry) => {
     const item = entryItem(entry, [
       h("button", { type: "button", onclick: () => item.replaceWith(editor(entry)) }, "Edit"),
-      h("button", { type: "button", onclick: () => share(entry, item) }, "Share"),
+      h("button", { type: "button", onclick: () => share("mood", entry.id, item) }, "Share"),
       h("button", {
         type: "button",
         class: "danger",
@@ -83,9 +83,11 @@ export async function historyView(main) {
   load(chartsBox, () => charts(period.value));
 }
 
-export async function share(entry, where) {
+// Share a mood or a hug: a link anyone can open, with a button that copies it.
+export async function share(contentType, contentId, where) {
+  where.querySelector(".share, .share-error")?.remove();
   try {
-    const shared = await postJson("/api/v1/social/share", { content_type: "mood", content_id: entry.id, platform: "link" });
+    const shared = await postJson("/api/v1/social/share", { content_type: contentType, content_id: contentId, platform: "link" });
     const link = h("input", { type: "text", readonly: true, value: shared.share_url, "aria-label": "Share link" });
     const copy = h("button", { type: "button", onclick: async () => {
       try {
@@ -98,7 +100,7 @@ export async function share(entry, where) {
     } }, "Copy link");
     where.append(h("div", { class: "share" }, link, copy));
   } catch (err) {
-    where.append(h("p", { class: "error", role: "alert" }, `⚠ ${explain(err)}`));
+    where.append(h("p", { class: "error share-error", role: "alert" }, `⚠ ${explain(err)}`));
   }
 }
 
@@ -112,27 +114,32 @@ async function yearInPixels() {
   const analytics = await get(`/api/v1/moods/analytics/${me()}${query({ period: "year" })}`);
   const byDay = new Map(analytics.per_day.map((d) => [d.date, d]));
   const size = 11;
-  const today = new Date();
+  // Days as the API counts them, in the user's time zone: step a UTC calendar back from today there.
+  const today = new Date(`${dayKey(new Date(), analytics.timezone)}T00:00:00Z`);
   const start = new Date(today);
-  start.setDate(start.getDate() - 364 - ((start.getDay() + 6) % 7));
+  start.setUTCDate(start.getUTCDate() - 364 - ((start.getUTCDay() + 6) % 7));
   const cells = [];
   const cursor = new Date(start);
   let column = 0;
   while (cursor <= today) {
-    const key = `${cursor.getFullYear()}-${String(cursor.getMonth() + 1).padStart(2, "0")}-${String(cursor.getDate()).padStart(2, "0")}`;
-    const row = (cursor.getDay() + 6) % 7;
+    const key = cursor.toISOString().slice(0, 10);
+    const row = (cursor.getUTCDay() + 6) % 7;
     const day = byDay.get(key);
     const title = day ? `${key}: ${day.count} entr${day.count === 1 ? "y" : "ies"}, pleasantness ${day.average_valence === null ? "not recorded" : Math.round(day.average_valence * 100) + " %"}` : `${key}: no entry`;
     cells.push(svg("rect", { x: column * (size + 2), y: row * (size + 2), width: size, height: size, rx: 2, fill: day ? color(day.average_valence) : "var(--empty)", "data-date": key }, svg("title", {}, title)));
     if (row === 6) column += 1;
-    cursor.setDate(cursor.getDate() + 1);
+    cursor.setUTCDate(cursor.getUTCDate() + 1);
   }
   const days = analytics.per_day.length;
+  const scroller = h("div", { class: "scroll", tabindex: "0", "aria-label": "Year in pixels, newest days on the right" });
+  requestAnimationFrame(() => {
+    scroller.scrollLeft = scroller.scrollWidth; // today in view
+  });
   return h(
     "div",
     {},
-    h("div", { class: "scroll" }, svg("svg", { width: (column + 1) * (size + 2), height: 7 * (size + 2), role: "img", "aria-label": `Year in pixels: ${days} days with entries` }, cells)),
-    h("p", { class: "muted" }, `${days} days with entries in the last year (days in ${analytics.timezone}). Colour shows pleasantness, red low to green high; hover or focus a day for its numbers; grey: no entry.`),
+    append(scroller, [svg("svg", { width: (column + 1) * (size + 2), height: 7 * (size + 2), role: "img", "aria-label": `Year in pixels: ${days} days with entries` }, cells)]),
+    h("p", { class: "muted" }, `${days} day${days === 1 ? "" : "s"} with entries in the last year (days in ${analytics.timezone}). Colour shows pleasantness, red low to green high; hover or focus a day for its numbers; grey: no entry.`),
   );
 }
 

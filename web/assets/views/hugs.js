@@ -5,6 +5,7 @@ import { field, h, section, toast, when } from "../dom.js";
 import * as live from "../live.js";
 import { load, me, nameOf, personLink, statusLine, submitting } from "./common.js";
 import { types } from "./friends.js";
+import { share } from "./history.js";
 
 async function hugRow(hug, received) {
   const other = received ? hug.sender_id : hug.recipient_id;
@@ -19,13 +20,14 @@ async function hugRow(hug, received) {
     h("span", { class: "muted" }, ` · ${when(hug.created_at)}`),
     hug.message ? h("p", { class: "note" }, hug.message) : null,
   );
+  item.append(h("button", { type: "button", onclick: () => share("hug", hug.id, item) }, "Share"));
   if (unread) {
-    item.append(h("button", { type: "button", onclick: async () => {
+    item.append(h("button", { type: "button", onclick: async (event) => {
       try {
         await put(`/api/v1/hugs/${hug.id}/read`);
         item.classList.remove("unread");
         item.querySelector(".tag-new")?.remove();
-        item.querySelector("button")?.remove();
+        event.target.remove();
       } catch (err) {
         toast(`⚠ ${explain(err)}`);
       }

@@ -2,7 +2,7 @@
 
 import { get, postJson, query } from "../api.js";
 import { field, h, section, toast, when } from "../dom.js";
-import { MOODS, emojiOf, load, me, percent, statusLine, submitting } from "./common.js";
+import { MOODS, dayKey, emojiOf, load, me, percent, statusLine, submitting } from "./common.js";
 
 function localInputValue(date) {
   const pad = (n) => String(n).padStart(2, "0");
@@ -152,11 +152,13 @@ export async function todayView(main) {
         ` in a row · longest ${s.longest_streak} · last entry ${s.last_entry_date || "none yet"}`);
     });
     load(listBox, async () => {
-      const start = new Date();
-      start.setHours(0, 0, 0, 0);
-      const page = await get(`/api/v1/moods/user/${me()}${query({ from: start.toISOString(), limit: 20 })}`);
-      if (!page.items.length) return h("p", { class: "muted" }, "Nothing yet today.");
-      return h("ul", { class: "entries" }, page.items.map((e) => entryItem(e)));
+      // "Today" in the user's own time zone, as the API counts days.
+      const since = new Date(Date.now() - 36 * 3600 * 1000).toISOString();
+      const page = await get(`/api/v1/moods/user/${me()}${query({ from: since, limit: 50 })}`);
+      const today = dayKey(new Date());
+      const items = page.items.filter((e) => dayKey(new Date(e.recorded_at)) === today);
+      if (!items.length) return h("p", { class: "muted" }, "Nothing yet today.");
+      return h("ul", { class: "entries" }, items.map((e) => entryItem(e)));
     });
   };
   load(formBox, async () => {
