@@ -96,6 +96,7 @@ def test_two_people_befriend_and_a_hug_arrives_live(new_page, web_fleet, shots):
     received = ana.page.locator("ul.hugs").first
     expect(received).to_contain_text("Thinking of you")
     expect(received.locator(".tag-new")).to_have_count(1)
+    expect(ana.page.locator("#toast.show")).to_have_count(0, timeout=6000)
     screenshot(ana.page, shots, "hugs", docs=True)
     received.get_by_role("button", name="Mark read").click()
     expect(received.locator(".tag-new")).to_have_count(0)
@@ -194,6 +195,8 @@ def test_stored_script_in_every_user_text_never_runs(new_page, web_fleet, shots)
         expect(page.locator(where).first).to_be_visible()
         if path in ("/today", "/history", f"/people/{evil_id}", "/hugs", "/notifications"):
             expect(page.locator("main")).to_contain_text(XSS[0])
+        if path == "/hugs":
+            expect(page.locator("ul.groups")).to_contain_text(XSS[1])  # a group's name
         assert page.locator("img[src='x'], main script").count() == 0, path
     page.goto(f"/people/{friend_id}")
     expect(page.get_by_role("heading", name=XSS[1])).to_be_visible()
@@ -344,3 +347,117 @@ def test_a_service_down_degrades_only_its_part_of_the_page(new_page, web_fleet, 
     finally:
         web_fleet.start("social")
         web_fleet.wait_healthy(("social",))
+
+
+def befriend(gateway: str, one: dict, other: dict) -> None:
+    asked = requests.post(
+        f"{gateway}/api/v1/users/{other['user']['id']}/friends", headers=one["headers"], json={}, timeout=10
+    )
+    assert asked.status_code == 201, asked.text
+    answered = requests.put(
+        f"{gateway}/api/v1/users/me/friends/{one['user']['id']}",
+        headers=other["headers"],
+        json={"status": "accepted"},
+        timeout=10,
+    )
+    assert answered.status_code == 200, answered.text
+
+
+def test_hug_requests_and_group_hugs(new_page, web_fleet, shots):
+    gateway = web_fleet.gateway
+    cara, dan = register(gateway, display_name="Cara"), register(gateway, display_name="Dan")
+    befriend(gateway, cara, dan)
+    cara_page, dan_page = new_page(), new_page()
+    sign_in(cara_page, cara)
+    sign_in(dan_page, dan)
+
+    # Cara asks the community for a hug; Dan answers it, and the hug reaches Cara live.
+    cara_page.page.get_by_role("link", name="Hugs").click()
+    settled(cara_page.page)
+    cara_page.page.get_by_label("Message (optional)").first.fill("Long week")
+    cara_page.page.get_by_role("button", name="Ask for a hug").click()
+    expect(cara_page.page.locator("main p.status").filter(has_text="Asked")).to_be_visible()
+    dan_page.page.get_by_role("link", name="Hugs").click()
+    settled(dan_page.page)
+    request = dan_page.page.locator("li").filter(has_text="would like a hug").filter(has_text="Long week")
+    expect(request).to_contain_text("Cara")
+    request.get_by_role("button", name="Send a hug").click()
+    expect(cara_page.page.locator("#toast")).to_contain_text("hug", timeout=3000)
+
+    # Dan starts a group hug with Cara; Cara joins it from her hugs page.
+    dan_page.page.get_by_label("Name", exact=True).fill("Friday circle")
+    dan_page.page.get_by_label("Cara").check()
+    dan_page.page.get_by_role("button", name="Start a group hug").click()
+    expect(dan_page.page.locator("ul.groups")).to_contain_text("Friday circle")
+    cara_page.page.reload()
+    settled(cara_page.page)
+    group = cara_page.page.locator("ul.groups li").filter(has_text="Friday circle")
+    group.get_by_role("button", name="Join the hug").click()
+    expect(group).to_contain_text("You joined")
+    cara_page.page.reload()
+    settled(cara_page.page)
+    expect(cara_page.page.locator("ul.groups li").filter(has_text="Friday circle")).to_contain_text("You")
+    screenshot(cara_page.page, shots, "group-hugs")
+    for watched in (cara_page, dan_page):
+        assert watched.csp_violations() == [] and watched.dialogs == []
+
+
+def test_settings_privacy_notifications_password_export_and_deletion(new_page, web_fleet, shots):
+    account = register(web_fleet.gateway)
+    watched = new_page()
+    page = watched.page
+    sign_in(watched, account)
+    page.get_by_role("link", name="Settings").click()
+    settled(page)
+
+    page.get_by_label("About me").fill("Morning person.")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.locator("main p.status").filter(has_text="Profile saved")).to_be_visible()
+
+    # Each privacy choice says its effect in plain words, and is saved.
+    page.get_by_label("Who sees my moods").select_option("public")
+    expect(page.locator("#p-share_moods_with-effect")).to_contain_text("Everyone signed in")
+    page.get_by_label("Who may hug me").select_option("none")
+    expect(page.locator("#p-allow_hugs_from-effect")).to_contain_text("Nobody can send you hugs")
+    page.get_by_role("button", name="Save privacy").click()
+    expect(page.locator("main p.status").filter(has_text="Privacy saved")).to_be_visible()
+    privacy = requests.get(
+        f"{web_fleet.gateway}/api/v1/users/{account['user']['id']}/privacy", headers=account["headers"], timeout=10
+    ).json()
+    assert privacy["share_moods_with"] == "public" and privacy["allow_hugs_from"] == "none"
+
+    page.get_by_label("A hug for me: email").check()
+    page.get_by_label("Quiet hours").check()
+    page.get_by_label("From", exact=True).fill("21:30")
+    page.get_by_role("button", name="Save notification settings").click()
+    expect(page.locator("main p.status").filter(has_text="Notification settings saved")).to_be_visible()
+    prefs = requests.get(
+        f"{web_fleet.gateway}/api/v1/notifications/preferences", headers=account["headers"], timeout=10
+    ).json()
+    assert prefs["types"]["hug_received"]["email"] is True
+    assert prefs["quiet_hours"] == {"start": "21:30", "end": "07:00"}
+    screenshot(page, shots, "settings", docs=True)
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download my data").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert set(exported) >= {"auth", "user", "mood", "hug", "notification", "social"}
+
+    page.get_by_label("Current password").fill("not my password")
+    page.get_by_label("New password", exact=True).fill("an even softer blanket")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("main p.status").filter(has_text="current password is not right")).to_be_visible()
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill("an even softer blanket")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("main p.status").filter(has_text="Password changed")).to_be_visible()
+
+    page.get_by_label("Your password, to confirm").fill("an even softer blanket")
+    page.get_by_role("button", name="Delete my account").click()
+    page.wait_for_url("**/signin")
+    login = requests.post(
+        f"{web_fleet.gateway}/api/v1/auth/login",
+        json={"username": account["user"]["username"], "password": "an even softer blanket"},
+        timeout=10,
+    )
+    assert login.status_code == 401
