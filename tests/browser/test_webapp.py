@@ -461,3 +461,70 @@ def test_settings_privacy_notifications_password_export_and_deletion(new_page, w
         timeout=10,
     )
     assert login.status_code == 401
+
+
+def test_the_verification_link_verifies_the_address(new_page, web_fleet):
+    account = register(web_fleet.gateway)
+    email = account["user"]["email"]
+    sent = Path(web_fleet.env["NOTIFICATION_RECORDING_PATH"])
+    mail = wait_for(
+        lambda: (
+            sent.exists()
+            and [line for line in sent.read_text().splitlines() if email in line and "/verify-email?token=" in line]
+        ),
+        what="the verification email",
+    )
+    link = re.search(r"/verify-email\?token=[A-Za-z0-9_%.~-]+", json.dumps(json.loads(mail[-1])))
+    watched = new_page()
+    watched.page.goto(link.group(0))
+    expect(watched.page.locator("main p.status")).to_contain_text("verified")
+    assert "token" not in watched.page.url
+    watched.page.goto(link.group(0))  # the link is single-use
+    expect(watched.page.locator("main p.status")).to_contain_text("expired or was already used")
+
+
+def test_history_filters_pages_edits_deletes_and_charts(new_page, web_fleet, shots):
+    account = register(web_fleet.gateway)
+    for n in range(23):
+        created = requests.post(
+            f"{web_fleet.gateway}/api/v1/moods",
+            headers=account["headers"],
+            json={
+                "mood": "calm" if n % 2 else "tired",
+                "intensity": 0.5,
+                "valence": (n % 10) / 10,
+                "tags": ["rain"] if n % 3 == 0 else ["sun"],
+                "note": f"entry {n}",
+                "recorded_at": f"2026-{(n % 11) + 1:02d}-{(n % 27) + 1:02d}T09:00:00Z",
+            },
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+    watched = new_page()
+    page = watched.page
+    sign_in(watched, account)
+    page.get_by_role("link", name="History").click()
+    settled(page)
+    entries = page.locator("ul.entries > li.entry")
+    expect(entries).to_have_count(20)
+    page.get_by_role("button", name="Load more").click()
+    expect(entries).to_have_count(23)
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+    assert page.locator("svg.chart").count() >= 3
+    assert page.locator("svg rect[data-date]").count() >= 365
+
+    page.get_by_label("Tag", exact=True).fill("rain")
+    page.get_by_role("button", name="Filter").click()
+    expect(entries).to_have_count(8)
+    first = entries.first
+    first.get_by_role("button", name="Edit").click()
+    editing = page.locator("li.editing")
+    editing.get_by_label("Note", exact=True).fill("edited in the app")
+    editing.get_by_role("button", name="Save changes").click()
+    expect(entries.first).to_contain_text("edited in the app")
+    entries.first.get_by_role("button", name="Delete").click()  # the confirm is accepted
+    expect(entries).to_have_count(7)
+    page.get_by_label("Tag", exact=True).fill("")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("ul.entries")).not_to_contain_text("edited in the app")
+    assert watched.csp_violations() == []

@@ -123,7 +123,7 @@ function resetView(main) {
 
 async function verifyView(main) {
   const token = takeToken();
-  const status = h("p", { role: "status" }, "Verifying your email address…");
+  const status = h("p", { role: "status", class: "status" }, "Verifying your email address…");
   page(main, "Verify your email", null, status, h("p", {}, h("a", { href: "/today" }, "Go to HugMood")));
   if (!token) {
     status.textContent = "This page needs the link from your email.";
