@@ -528,3 +528,63 @@ def test_history_filters_pages_edits_deletes_and_charts(new_page, web_fleet, sho
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("ul.entries")).not_to_contain_text("edited in the app")
     assert watched.csp_violations() == []
+
+
+def test_expired_tokens_are_refreshed_once_for_requests_in_flight(new_page, web_fleet):
+    account = register(web_fleet.gateway)
+    watched = new_page()
+    page = watched.page
+    sign_in(watched, account)
+    expired: set[str] = set()
+
+    def expire_once(route) -> None:
+        """Each API read is refused once as if the access token had just expired."""
+        if route.request.url in expired:
+            route.continue_()
+            return
+        expired.add(route.request.url)
+        problem = {"status": 401, "title": "Unauthorized", "code": "auth.token_expired"}
+        route.fulfill(status=401, content_type="application/problem+json", body=json.dumps(problem))
+
+    page.route(re.compile(r".*/api/v1/(moods|users)/.*"), expire_once)
+    refreshes: list[str] = []
+    page.on("request", lambda r: r.url.endswith("/app/session/refresh") and refreshes.append(r.url))
+    page.get_by_role("link", name="History").click()
+    settled(page)
+    assert len(expired) >= 3  # several requests were in flight with the expired token
+    assert len(refreshes) == 1
+    expect(page.locator(".error, .degraded")).to_have_count(0)
+    expect(page.get_by_text("No entries match.")).to_be_visible()
+
+
+def test_unfriend_block_and_unblock(new_page, web_fleet):
+    gateway = web_fleet.gateway
+    eve, finn = register(gateway, display_name="Eve"), register(gateway, display_name="Finn")
+    befriend(gateway, eve, finn)
+    watched = new_page()
+    page = watched.page
+    sign_in(watched, eve)
+    page.get_by_role("link", name="Friends").click()
+    settled(page)
+    page.locator("ul.people li").filter(has_text="Finn").get_by_role("button", name="Unfriend").click()
+    expect(page.get_by_text("No friends yet")).to_be_visible()
+    page.get_by_role("link", name="Friends").click()
+    settled(page)
+    page.get_by_label("Find people by name or username").fill(finn["user"]["username"])
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="Finn").click()
+    page.get_by_role("button", name="Block").click()
+    expect(page.locator("#toast")).to_contain_text("Blocked")
+    hug = requests.post(
+        f"{gateway}/api/v1/hugs",
+        headers=finn["headers"],
+        json={"recipient_id": eve["user"]["id"], "type": "warm"},
+        timeout=10,
+    )
+    assert hug.status_code == 403
+    page.get_by_role("link", name="Friends").click()
+    settled(page)
+    blocked = page.locator("section").filter(has=page.get_by_role("heading", name="Blocked"))
+    expect(blocked).to_contain_text("Finn")
+    blocked.get_by_role("button", name="Unblock").click()
+    expect(page.get_by_text("You have blocked no one.")).to_be_visible()

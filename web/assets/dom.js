@@ -1,5 +1,7 @@
 // Building the page. Every text given here becomes a text node or a property: never HTML.
 
+import { session } from "./api.js";
+
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
@@ -62,7 +64,12 @@ export function toast(message) {
 export function when(iso) {
   if (!iso) return "";
   const date = new Date(iso);
-  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const timeZone = session.profile?.timezone; // the user's own zone, as their days are counted
+  try {
+    return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short", timeZone });
+  } catch {
+    return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
 }
 
 export function section(title, ...children) {
