@@ -105,6 +105,10 @@ def test_two_people_befriend_and_a_hug_arrives_live(new_page, web_fleet, shots):
     screenshot(ana.page, shots, "notifications", docs=True)
     ana.page.get_by_role("button", name="Mark all read").click()
     expect(ana.page.locator(".badge")).to_be_hidden()
+    expect(ana.page.locator("ul.notifications .tag-new")).to_have_count(0)
+    hug_note = ana.page.locator("ul.notifications > li").filter(has_text="Thinking of you")
+    hug_note.get_by_role("button", name="Delete").click()
+    expect(ana.page.locator("ul.notifications")).not_to_contain_text("Thinking of you")
     for watched in (ana, ben):
         assert watched.dialogs == [] and watched.csp_violations() == []
 
