@@ -22,7 +22,10 @@ from tests.e2e.fleet import Fleet
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
 try:
-    from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+    # The machine may be shared and busy: give assertions the same patience as actions.
+    expect.set_options(timeout=10_000)
 except ImportError:  # pragma: no cover - the test extra installs it
     sync_playwright = None
 
@@ -119,7 +122,7 @@ def new_page(browser, web_fleet) -> Iterator[Any]:
 
     def make(width: int = 1024, height: int = 800) -> Watched:
         context = browser.new_context(base_url=web_fleet.gateway, viewport={"width": width, "height": height})
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(15_000)
         contexts.append(context)
         return Watched(context.new_page())
 

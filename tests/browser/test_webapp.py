@@ -33,9 +33,13 @@ def sign_up_in_the_app(watched, username: str, display_name: str = "") -> None:
     page.wait_for_url("**/today")
 
 
-def settled(page) -> None:
-    """Every section of the page has loaded (the long poll keeps the network busy for good)."""
-    expect(page.locator("main h1")).to_be_visible()
+def settled(page, title: str | None = None) -> None:
+    """The screen titled `title` is shown and every section of it has loaded (the long poll
+    keeps the network busy for good, so "network idle" never comes)."""
+    if title is None:
+        expect(page.locator("main h1")).to_be_visible()
+    else:
+        expect(page.locator("main h1")).to_have_text(title)
     expect(page.get_by_text("Loading…")).to_have_count(0)
 
 
@@ -377,12 +381,12 @@ def test_hug_requests_and_group_hugs(new_page, web_fleet, shots):
 
     # Cara asks the community for a hug; Dan answers it, and the hug reaches Cara live.
     cara_page.page.get_by_role("link", name="Hugs").click()
-    settled(cara_page.page)
+    settled(cara_page.page, "Hugs")
     cara_page.page.get_by_label("Message (optional)").first.fill("Long week")
     cara_page.page.get_by_role("button", name="Ask for a hug").click()
     expect(cara_page.page.locator("main p.status").filter(has_text="Asked")).to_be_visible()
     dan_page.page.get_by_role("link", name="Hugs").click()
-    settled(dan_page.page)
+    settled(dan_page.page, "Hugs")
     request = dan_page.page.locator("li").filter(has_text="would like a hug").filter(has_text="Long week")
     expect(request).to_contain_text("Cara")
     request.get_by_role("button", name="Send a hug").click()
@@ -412,7 +416,7 @@ def test_settings_privacy_notifications_password_export_and_deletion(new_page, w
     page = watched.page
     sign_in(watched, account)
     page.get_by_role("link", name="Settings").click()
-    settled(page)
+    settled(page, "Settings")
 
     page.get_by_label("About me").fill("Morning person.")
     page.get_by_role("button", name="Save profile").click()
@@ -508,7 +512,7 @@ def test_history_filters_pages_edits_deletes_and_charts(new_page, web_fleet, sho
     page = watched.page
     sign_in(watched, account)
     page.get_by_role("link", name="History").click()
-    settled(page)
+    settled(page, "History")
     entries = page.locator("ul.entries > li.entry")
     expect(entries).to_have_count(20)
     page.get_by_role("button", name="Load more").click()
@@ -554,14 +558,14 @@ def test_expired_tokens_are_refreshed_once_for_requests_in_flight(new_page, web_
     refreshes: list[str] = []
     page.on("request", lambda r: r.url.endswith("/app/session/refresh") and refreshes.append(r.url))
     page.get_by_role("link", name="History").click()
-    settled(page)
+    settled(page, "History")
     assert len(expired) >= 3  # several requests were in flight with the expired token
     assert len(refreshes) == 1
     expect(page.locator(".error, .degraded")).to_have_count(0)
     expect(page.get_by_text("No entries match.")).to_be_visible()
 
 
-def test_unfriend_block_and_unblock(new_page, web_fleet):
+def test_unfriend_block_and_unblock(new_page, web_fleet, shots):
     gateway = web_fleet.gateway
     eve, finn = register(gateway, display_name="Eve"), register(gateway, display_name="Finn")
     befriend(gateway, eve, finn)
@@ -569,11 +573,16 @@ def test_unfriend_block_and_unblock(new_page, web_fleet):
     page = watched.page
     sign_in(watched, eve)
     page.get_by_role("link", name="Friends").click()
-    settled(page)
-    page.locator("ul.people li").filter(has_text="Finn").get_by_role("button", name="Unfriend").click()
+    settled(page, "Friends")
+    friends = page.locator("section").filter(has=page.get_by_role("heading", name="Your friends"))
+    try:
+        friends.locator("li").filter(has_text="Finn").get_by_role("button", name="Unfriend").click()
+    except Exception:
+        screenshot(page, shots, "unfriend-failure")
+        raise
     expect(page.get_by_text("No friends yet")).to_be_visible()
     page.get_by_role("link", name="Friends").click()
-    settled(page)
+    settled(page, "Friends")
     page.get_by_label("Find people by name or username").fill(finn["user"]["username"])
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="Finn").click()
@@ -587,7 +596,7 @@ def test_unfriend_block_and_unblock(new_page, web_fleet):
     )
     assert hug.status_code == 403
     page.get_by_role("link", name="Friends").click()
-    settled(page)
+    settled(page, "Friends")
     blocked = page.locator("section").filter(has=page.get_by_role("heading", name="Blocked"))
     expect(blocked).to_contain_text("Finn")
     blocked.get_by_role("button", name="Unblock").click()
