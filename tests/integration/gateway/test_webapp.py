@@ -10,7 +10,7 @@ import pytest
 from werkzeug.test import Client
 
 from gateway import create_app
-from gateway.webapp import REFRESH_COOKIE, SESSION, shared_page, wants_html
+from gateway.webapp import MARKER_COOKIE, REFRESH_COOKIE, SESSION, shared_page, wants_html
 
 WEB = {"X-HugMood-Client": "web"}
 
@@ -79,6 +79,9 @@ def test_sign_up_keeps_the_refresh_token_in_an_httponly_cookie(gateway):
     _, line = _cookie(response, REFRESH_COOKIE)
     assert "HttpOnly" in line and "SameSite=Strict" in line and f"Path={SESSION}" in line
     assert "Secure" not in line  # plain http here; over https it is Secure
+    # The app's script sees only a marker that a session cookie is there, never a token.
+    marker, marker_line = _cookie(response, MARKER_COOKIE)
+    assert marker == "1" and "HttpOnly" not in marker_line and "Path=/;" in marker_line
     refreshed = client.post(f"{SESSION}/refresh", headers=WEB)
     assert refreshed.status_code == 200 and refreshed.json["access_token"]
     assert "refresh_token" not in refreshed.json
@@ -88,21 +91,14 @@ def test_sign_up_keeps_the_refresh_token_in_an_httponly_cookie(gateway):
 
 
 def test_over_https_the_cookie_is_secure(gateway):
-    response, _ = _register(gateway, _fresh_client(gateway))
-    assert response.status_code == 201
     client = _fresh_client(gateway)
-    response, _ = (
-        client.post(
-            f"{SESSION}/register",
-            json={
-                "username": f"web_{uuid.uuid4().hex[:10]}",
-                "email": f"{uuid.uuid4().hex[:8]}@example.com",
-                "password": "a soft warm blanket",
-            },
-            headers={**WEB, "X-Forwarded-Proto": "https"},
-        ),
-        None,
+    n = uuid.uuid4().hex[:10]
+    response = client.post(
+        f"{SESSION}/register",
+        json={"username": f"web_{n}", "email": f"web_{n}@example.com", "password": "a soft warm blanket"},
+        headers={**WEB, "X-Forwarded-Proto": "https"},
     )
+    assert response.status_code == 201, response.json
     assert "Secure" in _cookie(response, REFRESH_COOKIE)[1]
 
 
@@ -117,7 +113,7 @@ def test_sign_in_then_sign_out_ends_the_login(gateway):
     token = signed_in.json["access_token"]
     out = client.delete(SESSION, headers={**WEB, "Authorization": f"Bearer {token}"})
     assert out.status_code == 204
-    assert _cookie(out, REFRESH_COOKIE)[0] == ""
+    assert _cookie(out, REFRESH_COOKIE)[0] == "" and _cookie(out, MARKER_COOKIE)[0] == ""
     assert client.post(f"{SESSION}/refresh", headers=WEB).status_code == 401
     assert gateway.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
