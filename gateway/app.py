@@ -26,7 +26,7 @@ from gateway.ops import ops
 from gateway.proxy import Answer, Forwarded, Upstream, forward, make_upstream
 from gateway.ratelimit import Limiter, Verdict
 from gateway.web import GatewayRequest, GatewayResponse, NoHeadRule
-from gateway.webapp import shared_page_from, wants_html, webapp
+from gateway.webapp import shared_page_for, wants_html, webapp
 from shared.app import check_json_body
 from shared.auth import JwksKeys, TokenVerifier
 from shared.config import SERVICES, Config, Setting, parse_positive, resolve_config
@@ -255,10 +255,10 @@ class Gateway(Flask):
         upstream = self.upstreams[route.service]
         if route.long_poll and req.method == "GET" and claims is not None:
             forwarded = self.held_poll(upstream, query, headers, claims["sub"])
+        elif key == routes.SHARED_VIEW and wants_html(environ):  # a browser opening a share_url
+            return shared_page_for(lambda: forward(upstream, req.method, path_qs, headers, body))
         else:
             forwarded = forward(upstream, req.method, path_qs, headers, body)
-        if key == routes.SHARED_VIEW and wants_html(environ):  # a browser opening a share_url
-            return shared_page_from(forwarded)
         if key == ACCOUNT_DELETION and forwarded.status == 202 and claims is not None:
             self.data_rights.account_deleted(claims["sub"])
         response_headers = [h for h in forwarded.headers if h[0].lower() != "x-request-id"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -39,6 +40,7 @@ from shared.errors import (
     PROBLEM_JSON,
     Forbidden,
     NotFound,
+    ProblemError,
     TooManyRequests,
     Unauthorized,
     ValidationFailed,
@@ -402,8 +404,13 @@ def shared_page(status: int, payload: Any) -> GatewayResponse:
     return GatewayResponse([page], status, headers)
 
 
-def shared_page_from(answer: Any) -> GatewayResponse:
-    """shared_page from the social service's answer (read whole; it is small)."""
+def shared_page_for(ask: Callable[[], Any]) -> GatewayResponse:
+    """shared_page from the social service's answer (read whole; it is small), or for the
+    gateway's own refusal when the service cannot answer (an HTML page all the same)."""
+    try:
+        answer = ask()
+    except ProblemError as exc:
+        return shared_page(exc.status, None)
     data = b"".join(answer)
     try:
         payload = json.loads(data) if data else None

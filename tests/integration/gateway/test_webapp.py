@@ -11,6 +11,7 @@ from werkzeug.test import Client
 
 from gateway import create_app
 from gateway.webapp import MARKER_COOKIE, REFRESH_COOKIE, SESSION, shared_page, wants_html
+from tests.integration.gateway.live_gateway import NOWHERE
 
 WEB = {"X-HugMood-Client": "web"}
 
@@ -208,3 +209,13 @@ def test_the_shared_page_escapes_what_it_shows():
     assert page.headers["Content-Security-Policy"]
     gone = shared_page(404, {"code": "social.share_not_found"})
     assert gone.status_code == 404 and "not shared" in b"".join(gone.response).decode()
+
+
+def test_a_share_link_the_social_service_cannot_answer_is_still_a_page(redis_url):
+    client = Client(create_app({"REDIS_URL": redis_url, "SOCIAL_URL": NOWHERE}))
+    path = "/api/v1/social/shared/" + "a" * 43
+    page = client.get(path, headers={"Accept": "text/html,*/*;q=0.8"})
+    assert page.status_code == 502 and page.content_type == "text/html; charset=utf-8"
+    assert b"Not available right now" in page.data and page.headers["Content-Security-Policy"]
+    api = client.get(path, headers={"Accept": "application/json"})
+    assert api.status_code == 502 and api.content_type == "application/problem+json"
