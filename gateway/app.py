@@ -30,6 +30,7 @@ from gateway.ops import ops
 from gateway.proxy import Answer, Forwarded, Upstream, forward, make_upstream
 from gateway.ratelimit import Limiter, Verdict
 from gateway.web import GatewayRequest, GatewayResponse, NoHeadRule
+from gateway.webapp import shared_page_for, wants_html, webapp
 from shared.app import MAX_UPLOAD_BYTES, check_json_body, check_upload
 from shared.auth import JwksKeys, TokenVerifier
 from shared.config import SERVICES, Config, Setting, parse_positive, resolve_config
@@ -117,7 +118,7 @@ OWN_BLUEPRINTS = (ops, fleet, data_rights, contract)
 
 class Gateway(Flask):
     """The gateway's Flask app. Its own endpoints are blueprints (gateway.ops, gateway.fleet,
-    gateway.datarights); a path none of their rules routes goes to the proxy (dispatch_request)."""
+    gateway.datarights, gateway.webapp); a path none of their rules routes goes to the proxy (dispatch_request)."""
 
     request_class = GatewayRequest
     response_class = GatewayResponse
@@ -180,6 +181,9 @@ class Gateway(Flask):
         self.data_rights = DataRights(self.upstreams, self.redis, self.caller_claims)
         for blueprint in OWN_BLUEPRINTS:
             self.register_blueprint(blueprint)
+        # The web app is a client of the API that the gateway happens to serve: its pages and its
+        # cookie session routes (same origin only, CSRF-guarded) are not part of the published API.
+        self.register_blueprint(webapp)
         self.register_error_handler(Exception, self.problem)
         self.after_request(self.finish)
 
@@ -304,6 +308,8 @@ class Gateway(Flask):
             return self.idempotent_post(outcome, upstream, path_qs, headers, body, req)
         if route.long_poll and req.method == "GET" and claims is not None:
             forwarded = self.held_poll(upstream, query, headers, claims["sub"])
+        elif key == routes.SHARED_VIEW and wants_html(environ):  # a browser opening a share_url
+            return shared_page_for(lambda: forward(upstream, req.method, path_qs, headers, body))
         else:
             forwarded = forward(upstream, req.method, path_qs, headers, body)
         if key == ACCOUNT_DELETION and forwarded.status == 202 and claims is not None:

@@ -76,6 +76,7 @@ def access_key(method: str, path: str) -> tuple[str, str]:
 UPLOADS: frozenset[tuple[str, str]] = frozenset({("POST", "/api/v1/moods/import")})
 
 TOKEN = ("POST", "/api/v1/auth/token")
+SHARED_VIEW = ("GET", SHARED_PREFIX + "{token}")
 # Bodies of these may be form-encoded (RFC 6749 token requests).
 FORM_BODIES: frozenset[tuple[str, str]] = frozenset({TOKEN})
 

@@ -116,7 +116,17 @@ def test_dockerignore_keeps_local_state_out_and_the_runtime_in():
     }
     assert {".venv", ".data", ".git", ".env"} <= patterns
     assert any("__pycache__" in p for p in patterns)
-    for needed in ("Procfile", "pyproject.toml", "README.md", "scripts", "shared", "migrations", "gateway", "services"):
+    for needed in (
+        "Procfile",
+        "pyproject.toml",
+        "README.md",
+        "scripts",
+        "shared",
+        "migrations",
+        "gateway",
+        "services",
+        "web",
+    ):
         assert needed not in patterns, needed
 
 
