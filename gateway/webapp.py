@@ -46,9 +46,27 @@ from shared.errors import (
     ValidationFailed,
     problem_body,
 )
+from shared.problems import page
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
+
+# Codes the web app's session routes raise with `code=` (their pages, at /api/v1/problems/{code}).
+PROBLEM_PAGES = (
+    page(
+        "web.csrf",
+        Forbidden,
+        "A session route of the web app was called without the web app's header, or from another site "
+        "(its Origin or Sec-Fetch-Site names one): the cookie routes answer the same-origin app only.",
+        "Call these routes from the HugMood web app itself; other clients use the API's token routes.",
+    ),
+    page(
+        "web.no_session",
+        Unauthorized,
+        "The browser holds no web-app session to refresh (no refresh cookie, or an expired one).",
+        "Sign in again.",
+    ),
+)
 
 WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
 ASSETS = "/assets/"

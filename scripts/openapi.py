@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from gateway import contract
+from gateway import contract, webapp
 from gateway.app import OWN_BLUEPRINTS
 from shared import VERSION, problems
 from shared.config import SERVICES
@@ -42,7 +42,7 @@ def gateway_own_document() -> dict[str, Any]:
 
 def problem_catalogue() -> dict[str, problems.ProblemPage]:
     """Every problem code's page: shared's, the gateway's and each service's."""
-    modules = [importlib.import_module("shared.errors"), problems, contract]
+    modules = [importlib.import_module("shared.errors"), problems, contract, webapp]
     modules += [importlib.import_module(f"services.{name}.errors") for name in SERVICES]
     return problems.catalogue(modules)
 

@@ -82,6 +82,13 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+UPLOAD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"}},
+}
+
+
 @dataclass(frozen=True)
 class Operation:
     """What one view method takes and answers (see `operation`)."""
@@ -91,6 +98,7 @@ class Operation:
     query: SchemaLike | None = None
     body: SchemaLike | None = None
     form: bool = False
+    upload: bool = False  # a multipart/form-data body with one file, `file`
     response: SchemaLike | None = None
     page: SchemaLike | None = None
     status: int | tuple[int, ...] = 200
@@ -228,7 +236,7 @@ def _errors(op: Operation, method: str, authenticated: bool, service: bool) -> d
     specs: list[ErrorSpec] = list(op.errors)
     if authenticated:
         specs += TOKEN_ERRORS
-    if op.body is not None or op.form:
+    if op.body is not None or op.form or op.upload:
         specs += BODY_ERRORS
     if op.query is not None:
         specs.append(ValidationFailed)
@@ -316,11 +324,16 @@ class Documenter:
             doc["description"] = op.description
         if self.name_prefix:
             doc["tags"] = [self.name_prefix.rstrip(".")]
-        if op.body is not None or op.form:
+        if op.body is not None or op.form or op.upload:
             content = _content(op.body, op.example) if op.body is not None else {}
             if op.form:
                 content["application/x-www-form-urlencoded"] = {"schema": {"type": "object"}}
-            doc["requestBody"] = {"required": op.body is not None and method != "DELETE", "content": content}
+            if op.upload:
+                content["multipart/form-data"] = {"schema": UPLOAD_SCHEMA}
+            doc["requestBody"] = {
+                "required": (op.body is not None and method != "DELETE") or op.upload,
+                "content": content,
+            }
         doc["security"] = [] if public else [{BEARER: []}]
         for status, codes in sorted(_errors(op, method, not public, service).items()):
             doc["responses"][str(status)] = problem_response(status, codes)

@@ -175,33 +175,56 @@ def _own(user_id: str) -> service.Audience:
     return audience
 
 
-class _OwnersFigures(Resource):
-    """GET one of the owner's analytics documents for `?period=` (correlations, patterns)."""
+_OWNERS = (errors.MoodNotFound, errors.NotYourAnalytics)
 
-    compute: Any
 
-    def get(self, user_id: str) -> Response:
-        args = load_query(schemas.AnalyticsPeriodArgs())
-        audience = _own(user_id)
-        return jsonify(
-            type(self).compute(
-                user_id=audience.owner_id,
-                timezone=audience.timezone,
-                period=args["period"],
-                min_days=current_app.config["HUGMOOD"].MOOD_ANALYTICS_MIN_DAYS,
-            )
+def _owners_figures(compute: Any, user_id: str) -> Response:
+    """One of the owner's analytics documents for `?period=` (correlations, patterns)."""
+    args = load_query(schemas.AnalyticsPeriodArgs())
+    audience = _own(user_id)
+    return jsonify(
+        compute(
+            user_id=audience.owner_id,
+            timezone=audience.timezone,
+            period=args["period"],
+            min_days=current_app.config["HUGMOOD"].MOOD_ANALYTICS_MIN_DAYS,
         )
+    )
 
 
-class CorrelationsResource(_OwnersFigures):
-    compute = staticmethod(service.correlations)
+class CorrelationsResource(Resource):
+    @operation(
+        "The owner's daily valence with and without each factor (owner only)",
+        description="Welch's t per factor (tags, weekdays, parts of the day, hugs received and sent), "
+        "with Benjamini-Hochberg q-values over the user's factors; factors under the minimum days on "
+        "either side are listed under insufficient_data, never as findings.",
+        query=schemas.AnalyticsPeriodArgs,
+        response=schemas.Correlations,
+        errors=_OWNERS,
+    )
+    def get(self, user_id: str) -> Response:
+        return _owners_figures(service.correlations, user_id)
 
 
-class PatternsResource(_OwnersFigures):
-    compute = staticmethod(service.patterns)
+class PatternsResource(Resource):
+    @operation(
+        "The owner's weekly and daily cycles, trend, volatility and low spells (owner only)",
+        query=schemas.AnalyticsPeriodArgs,
+        response=schemas.Patterns,
+        errors=_OWNERS,
+    )
+    def get(self, user_id: str) -> Response:
+        return _owners_figures(service.patterns, user_id)
 
 
 class InsightListResource(Resource):
+    @operation(
+        "The owner's insights, newest first (owner only)",
+        description="Made in the background after new entries or hugs, never on this read.",
+        query=schemas.InsightListArgs,
+        page=schemas.Insight,
+        errors=_OWNERS,
+    )
     def get(self, user_id: str) -> Response:
         page = load_query(schemas.InsightListArgs())
         audience = _own(user_id)
@@ -210,6 +233,12 @@ class InsightListResource(Resource):
 
 
 class InsightReadResource(Resource):
+    @operation(
+        "Mark one of the caller's insights read",
+        query=schemas.NoArgs,
+        response=schemas.Insight,
+        errors=(errors.InsightNotFound,),
+    )
     def put(self, insight_id: str) -> Response:
         load_query(schemas.NoArgs())
         insight = service.insights.mark_read(
@@ -236,6 +265,15 @@ def _created(document: dict[str, Any], location: str) -> Response:
 class MoodImportResource(Resource):
     """A Daylio or generic CSV, as the multipart field `file`, read from the upload as a stream."""
 
+    @operation(
+        "Import moods from a Daylio or generic CSV (multipart field `file`)",
+        description="At most 20,000 rows and 8 MiB; importing the same file again creates nothing new; "
+        "each rejected row is listed with its line number. `dry_run=true` reports without creating.",
+        query=schemas.ImportArgs,
+        upload=True,
+        response=schemas.ImportResult,
+        errors=(errors.ImportInvalid, errors.ImportTooLong),
+    )
     def post(self) -> Response:
         args = load_query(schemas.ImportArgs())
         upload = request.files.get("file")
@@ -251,26 +289,52 @@ class MoodImportResource(Resource):
 
 
 class ContentListResource(Resource):
+    @operation("Published content items", query=schemas.ContentListArgs, page=schemas.ContentItem)
     def get(self) -> Response:
         return _page(*content.listing(args=load_query(schemas.ContentListArgs())))
 
+    @operation(
+        "Create a content item (editor or admin)",
+        body=schemas.ContentCreate,
+        response=schemas.ContentItem,
+        status=201,
+        location=True,
+        errors=(errors.NotAnEditor,),
+    )
     def post(self) -> Response:
         content.require_editor(current_identity())
         entry = content.create(data=load_body(schemas.ContentCreate()))
         return _created(_item.dump(entry), f"/api/v1/content/{entry.id}")
 
 
+_ITEM = (errors.ContentNotFound,)
+_EDIT = (errors.ContentNotFound, errors.NotAnEditor)
+
+
 class ContentResource(Resource):
+    @operation(
+        "One content item (drafts and archived ones: editors and admins only)",
+        query=schemas.NoArgs,
+        response=schemas.ContentItem,
+        errors=_ITEM,
+    )
     def get(self, content_id: str) -> Response:
         load_query(schemas.NoArgs())
         return jsonify(_item.dump(content.item(content_id=_content_id(content_id), identity=current_identity())))
 
+    @operation(
+        "Change a content item (editor or admin)",
+        body=schemas.ContentUpdate,
+        response=schemas.ContentItem,
+        errors=_EDIT,
+    )
     def put(self, content_id: str) -> Response:
         identity = current_identity()
         content.require_editor(identity)
         data = load_body(schemas.ContentUpdate())
         return jsonify(_item.dump(content.change(content_id=_content_id(content_id), identity=identity, data=data)))
 
+    @operation("Delete a content item (editor or admin)", status=204, errors=_EDIT)
     def delete(self, content_id: str) -> Response:
         identity = current_identity()
         content.require_editor(identity)
@@ -279,18 +343,28 @@ class ContentResource(Resource):
 
 
 class ContentCategoriesResource(Resource):
+    @operation("The content library's category tree", query=schemas.NoArgs, response=schemas.CategoryTree)
     def get(self) -> Response:
         load_query(schemas.NoArgs())
         return jsonify({"items": content.category_tree()})
 
 
 class ContentByMoodResource(Resource):
+    @operation("Published content items for a mood", query=schemas.ContentListArgs, page=schemas.ContentItem)
     def get(self, mood: str) -> Response:
         args = schemas.ContentListArgs().load({**request.args.to_dict(), "mood": mood})
         return _page(*content.listing(args=args))
 
 
 class ContentInteractionsResource(Resource):
+    @operation(
+        "Record what the caller did with an item: view, bookmark, unbookmark, complete, dismiss",
+        body=schemas.InteractionCreate,
+        response=schemas.Interaction,
+        status=201,
+        location=True,
+        errors=_ITEM,
+    )
     def post(self, content_id: str) -> Response:
         data = load_body(schemas.InteractionCreate())
         interaction = content.interact(user_id=current_user_id(), content_id=_content_id(content_id), data=data)
@@ -298,6 +372,7 @@ class ContentInteractionsResource(Resource):
 
 
 class ContentBookmarksResource(Resource):
+    @operation("The caller's bookmarked items", query=schemas.PageArgs, page=schemas.ContentItem)
     def get(self) -> Response:
         return _page(*content.bookmarks(user_id=current_user_id(), page=load_query(schemas.PageArgs())))
 
@@ -305,6 +380,12 @@ class ContentBookmarksResource(Resource):
 class RecommendationsResource(Resource):
     """The owner's own recommendations: another user gets 403, an unknown one 404."""
 
+    @operation(
+        "Content for the owner's recent moods and what helped them, each with its reason (owner only)",
+        query=schemas.RecommendationArgs,
+        page=schemas.Recommendation,
+        errors=_OWNERS,
+    )
     def get(self, user_id: str) -> Response:
         args = load_query(schemas.RecommendationArgs())
         owner = _own(user_id).owner_id

@@ -269,6 +269,7 @@ class ContentItem(Schema):
 
 class Recommendation(ContentItem):
     reason = fields.String()
+    score = fields.Float()
 
 
 class ContentListArgs(PageArgs):
@@ -315,3 +316,128 @@ class RecommendationArgs(Schema):
 
 class ImportArgs(Schema):
     dry_run = fields.Boolean(load_default=False, truthy={"true", "1"}, falsy={"false", "0"})
+
+
+# ---- documents built as dicts (these document their shape) -------------------------------------
+
+
+def _interval() -> fields.List:
+    return fields.List(fields.Float(), allow_none=True, metadata={"description": "[low, high], 95 %"})
+
+
+class SampleSize(Schema):
+    with_ = fields.Integer(data_key="with", metadata={"description": "days with the factor"})
+    without = fields.Integer(metadata={"description": "days without it"})
+
+
+class Finding(Schema):
+    factor = fields.String(metadata={"description": "tag:<name>, weekday:<name>, part:<name>, hug:received, hug:sent"})
+    measure = fields.String()
+    mean_with = fields.Float()
+    mean_without = fields.Float()
+    effect = fields.Float()
+    ci95 = _interval()
+    standardized_effect = fields.Float()
+    correlation = fields.Float()
+    p_value = fields.Float()
+    q_value = fields.Float(metadata={"description": "Benjamini-Hochberg over the user's factors"})
+    significant = fields.Boolean()
+    sample_size = fields.Nested(SampleSize)
+
+
+class InsufficientFactor(Schema):
+    factor = fields.String()
+    sample_size = fields.Nested(SampleSize)
+
+
+class Correlations(Schema):
+    user_id = fields.UUID()
+    period = fields.String()
+    timezone = fields.String()
+    measure = fields.String()
+    method = fields.String()
+    fdr = fields.Float()
+    min_days = fields.Integer()
+    days = fields.Integer()
+    factors = fields.List(fields.Nested(Finding))
+    insufficient_data = fields.List(fields.Nested(InsufficientFactor))
+
+
+class CycleSummary(Schema):
+    days = fields.Integer()
+    mean = fields.Float(allow_none=True)
+    ci95 = _interval()
+
+
+class WeekdaySummary(CycleSummary):
+    weekday = fields.String()
+
+
+class PartSummary(CycleSummary):
+    part = fields.String()
+    hours = fields.List(fields.Integer())
+
+
+class Trend(Schema):
+    weeks = fields.Integer()
+    slope_per_week = fields.Float(allow_none=True)
+    ci95 = _interval()
+    direction = fields.String(allow_none=True, metadata={"description": "improving, declining or steady"})
+
+
+class Volatility(Schema):
+    sd = fields.Float(allow_none=True)
+    mean_daily_change = fields.Float(allow_none=True)
+
+
+class LowSpell(Schema):
+    start = fields.String(metadata={"description": "a date, YYYY-MM-DD"})
+    end = fields.String(metadata={"description": "a date, YYYY-MM-DD"})
+    days = fields.Integer()
+    mean = fields.Float(allow_none=True)
+
+
+class LowSpells(Schema):
+    count = fields.Integer()
+    items = fields.List(fields.Nested(LowSpell))
+
+
+class Patterns(Schema):
+    user_id = fields.UUID()
+    period = fields.String()
+    timezone = fields.String()
+    days = fields.Integer()
+    entries = fields.Integer()
+    median = fields.Float(allow_none=True)
+    weekly_cycle = fields.List(fields.Nested(WeekdaySummary))
+    daily_cycle = fields.List(fields.Nested(PartSummary))
+    best_weekday = fields.String(allow_none=True)
+    worst_weekday = fields.String(allow_none=True)
+    trend = fields.Nested(Trend)
+    volatility = fields.Nested(Volatility)
+    low_spells = fields.Nested(LowSpells)
+
+
+class Rejection(Schema):
+    line = fields.Integer()
+    reason = fields.String()
+
+
+class ImportResult(Schema):
+    format = fields.String(allow_none=True, metadata={"description": "daylio or generic"})
+    dry_run = fields.Boolean()
+    rows = fields.Integer()
+    created = fields.Integer()
+    skipped_duplicates = fields.Integer()
+    rejected = fields.Integer()
+    rejections = fields.List(fields.Nested(Rejection))
+
+
+class Category(Schema):
+    slug = fields.String()
+    name = fields.String()
+    children = fields.List(fields.Nested(lambda: Category()))
+
+
+class CategoryTree(Schema):
+    items = fields.List(fields.Nested(Category))
