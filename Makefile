@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d'
 PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --strip-extras --generate-hashes --allow-unsafe \
 	--no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint fmt migrate bench bench-gateway bench-mood bench-notify bench-graphql chaos install lock clean
+.PHONY: run test lint fmt openapi migrate bench bench-gateway bench-mood bench-notify bench-analytics bench-graphql chaos install lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,16 +32,22 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+openapi: $(STAMP) ## regenerate gateway/openapi.json, the published API document, from the code
+	$(PY) scripts/openapi.py
+
 migrate: $(STAMP) ## apply every service's migrations to DATABASE_URL
 	$(PY) -m shared.migrate upgrade
 
-bench: bench-gateway bench-mood bench-notify bench-graphql ## every benchmark (see docs/benchmarks.md)
+bench: bench-gateway bench-mood bench-notify bench-analytics bench-graphql ## every benchmark (see docs/benchmarks.md)
 
 bench-gateway: $(STAMP) ## the gateway against direct calls and nginx
 	$(PY) bench/gateway.py
 
 bench-mood: $(STAMP) ## per-user mood analytics at 3M rows, with and without the index
 	$(PY) bench/mood.py
+
+bench-analytics: $(STAMP) ## correlations and patterns through the gateway, the insight task's CPU (3 years, 20 tags)
+	$(PY) bench/analytics.py
 
 bench-notify: $(STAMP) ## hug-to-poll delivery latency; 10,000 held long polls against Nchan
 	$(PY) bench/notifications.py

@@ -14,23 +14,30 @@ import redis
 from flask import Flask, Response
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
+from geventhttpclient.response import HTTPParseError
 from werkzeug.exceptions import MethodNotAllowed as RoutingMethodNotAllowed
 from werkzeug.routing import Rule
 
 from gateway import routes
 from gateway.auth import ClientAddress
 from gateway.circuits import CircuitBoard
+from gateway.contract import contract
+from gateway.cors import Cors, is_preflight, parse_origins
 from gateway.datarights import ACCOUNT_DELETION, DataRights, data_rights
 from gateway.fleet import FleetHealth, fleet
+from gateway.idempotency import REPLAYED_HEADER, IdempotencyStore, Lease, Replay, fingerprint, keeps, parse_key
 from gateway.ops import ops
 from gateway.proxy import Answer, Forwarded, Upstream, forward, make_upstream
 from gateway.web import GatewayRequest, GatewayResponse, NoHeadRule
-from shared.app import check_json_body
+from gateway.webapp import shared_page_for, wants_html, webapp
+from shared.app import MAX_UPLOAD_BYTES, check_json_body, check_upload
 from shared.auth import JwksKeys, TokenVerifier
 from shared.config import DEFAULT_PORTS, SERVICES, Config, Setting, parse_positive, parse_url_list, resolve_config
 from shared.errors import (
     PROBLEM_JSON,
+    BadGateway,
     BadRequest,
+    Forbidden,
     MethodNotAllowed,
     NotFound,
     ProblemError,
@@ -91,12 +98,28 @@ SETTINGS = [
         help="the gateway's second port (the Procfile binds it): /readyz and /metrics answer only there, "
         "and nothing else does but /healthz",
     ),
+    Setting(
+        "GATEWAY_IDEMPOTENCY_LEASE_SECONDS",
+        parse_positive(float),
+        60.0,
+        help="how long a POST holds its Idempotency-Key before a retry may run it (at least the upstream timeouts)",
+    ),
+    Setting(
+        "GATEWAY_CORS_ORIGINS",
+        parse_origins,
+        frozenset(),
+        help="comma-separated origins browsers may call the API from (default: none, no CORS headers)",
+    ),
 ]
+
+
+# The gateway's own endpoints; every other path is proxied.
+OWN_BLUEPRINTS = (ops, fleet, data_rights, contract)
 
 
 class Gateway(Flask):
     """The gateway's Flask app. Its own endpoints are blueprints (gateway.ops, gateway.fleet,
-    gateway.datarights); a path none of their rules routes goes to the proxy (dispatch_request)."""
+    gateway.datarights, gateway.webapp); a path none of their rules routes goes to the proxy (dispatch_request)."""
 
     request_class = GatewayRequest
     response_class = GatewayResponse
@@ -133,6 +156,15 @@ class Gateway(Flask):
         self.keys = JwksKeys(config.AUTH_URL[0] + "/api/v1/auth/jwks", ttl=config.JWKS_CACHE_SECONDS)
         self.verifier = TokenVerifier(self.keys, issuer=config.JWT_ISSUER, audience=config.JWT_AUDIENCE)
         self.addresses = ClientAddress(config.GATEWAY_TRUSTED_PROXIES)
+        self.cors = Cors(config.GATEWAY_CORS_ORIGINS)
+        # A lease shorter than a request may take would let a retry run while the first still does.
+        self.idempotency = IdempotencyStore(
+            self.redis,
+            lease_seconds=max(
+                config.GATEWAY_IDEMPOTENCY_LEASE_SECONDS,
+                config.GATEWAY_CONNECT_TIMEOUT_SECONDS + config.GATEWAY_UPSTREAM_TIMEOUT_SECONDS + 1,
+            ),
+        )
         self.upstreams: dict[str, Upstream] = {
             name: make_upstream(
                 name,
@@ -157,9 +189,11 @@ class Gateway(Flask):
         self.circuits = CircuitBoard(self.redis, self.upstreams, self.fleet.ready)
         self.wake = WakeHub(config.REDIS_URL, process="gateway")
         self.data_rights = DataRights(self.upstreams, self.redis, self.caller_claims)
-        self.register_blueprint(ops)
-        self.register_blueprint(fleet)
-        self.register_blueprint(data_rights)
+        for blueprint in OWN_BLUEPRINTS:
+            self.register_blueprint(blueprint)
+        # The web app is a client of the API that the gateway happens to serve: its pages and its
+        # cookie session routes (same origin only, CSRF-guarded) are not part of the published API.
+        self.register_blueprint(webapp)
         self.register_error_handler(Exception, self.problem)
         self.after_request(self.finish)
 
@@ -181,6 +215,8 @@ class Gateway(Flask):
         if req.environ.get("SERVER_PORT") == self.ops_port:
             if req.wsgi_path not in OPS_PATHS:
                 raise NotFound("The ops port answers /healthz, /readyz and /metrics only.")
+        elif is_preflight(req.environ):
+            return self.preflight(req)
         elif req.wsgi_path in OPS_ONLY:
             return self.proxy(req)  # on the public port: metered, and no route serves it
         if req.wsgi_path.startswith("//"):  # routing read it without its leading slashes: no rule owns it
@@ -214,8 +250,19 @@ class Gateway(Flask):
         refusal: ProblemError | None = None
         body: bytes | None = None
         claims = None
+        idempotency_key: str | None = None
         try:
-            if req.method in ("POST", "PUT", "PATCH", "DELETE"):
+            if req.method == "POST":
+                idempotency_key = parse_key(environ.get("HTTP_IDEMPOTENCY_KEY"))
+            if key in routes.UPLOADS:
+                # A file upload: refused by its declared size and type before it is read.
+                try:
+                    check_upload(environ.get("CONTENT_TYPE"), req.body_length())
+                except ProblemError:
+                    req.stop_reading()
+                    raise
+                body = req.body(self.settings.GATEWAY_BODY_TIMEOUT_SECONDS, MAX_UPLOAD_BYTES)
+            elif req.method in ("POST", "PUT", "PATCH", "DELETE"):
                 body = req.body(self.settings.GATEWAY_BODY_TIMEOUT_SECONDS)
                 check_json_body(
                     req.method,
@@ -262,14 +309,57 @@ class Gateway(Flask):
         query = environ.get("QUERY_STRING")
         path_qs = upstream_path(req.wsgi_path) + ("?" + query if query else "")
         upstream = self.graphql if route is routes.GRAPHQL else self.upstreams[route.service]
+        if idempotency_key is not None:
+            scope = f"user:{claims['sub']}" if claims is not None else f"ip:{client_ip}"
+            print_ = fingerprint(req.method, req.wsgi_path + "?" + (query or ""), environ.get("CONTENT_TYPE"), body)
+            outcome = self.idempotency.begin(scope, idempotency_key, print_)
+            if isinstance(outcome, Replay):
+                replayed = [*outcome.headers, (REPLAYED_HEADER, "true"), *req.extra_headers]
+                return self.response_class([outcome.body], outcome.status, replayed)
+            return self.idempotent_post(outcome, upstream, path_qs, headers, body, req)
         if route.long_poll and req.method == "GET" and claims is not None:
             forwarded = self.held_poll(upstream, query, headers, claims["sub"])
+        elif key == routes.SHARED_VIEW and wants_html(environ):  # a browser opening a share_url
+            return shared_page_for(lambda: forward(upstream, req.method, path_qs, headers, body))
         else:
             forwarded = forward(upstream, req.method, path_qs, headers, body)
         if key == ACCOUNT_DELETION and forwarded.status == 202 and claims is not None:
             self.data_rights.account_deleted(claims["sub"])
         response_headers = [h for h in forwarded.headers if h[0].lower() != "x-request-id"]
         return self.response_class(forwarded, forwarded.status, response_headers + req.extra_headers)
+
+    def idempotent_post(
+        self,
+        lease: Lease,
+        upstream: Upstream,
+        path_qs: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        req: GatewayRequest,
+    ) -> GatewayResponse:
+        """Forward a POST that holds its Idempotency-Key's lease, and keep its answer for a retry.
+
+        The answer is read whole (a POST's answer is one small object) so it can be stored before
+        it is sent. An answer the service gave that is not the request's outcome (429, 5xx: it
+        committed nothing) releases the key, and so does an open circuit (nothing was sent): a
+        retry runs again. When the outcome is unknown (a timeout, a connection lost after the
+        request went out, an answer cut off) the service may have created the object, so the lease
+        is left to expire: a retry meanwhile is 409, and one after it runs again."""
+        try:
+            forwarded = forward(upstream, "POST", path_qs, headers, body)
+        except ServiceUnavailable:  # the circuit is open: the request never left
+            lease.release()
+            raise
+        try:
+            data = b"".join(forwarded)
+        except (OSError, HTTPParseError) as exc:
+            raise BadGateway(f"The {upstream.name} service's answer was cut off.") from exc
+        response_headers = [h for h in forwarded.headers if h[0].lower() != "x-request-id"]
+        if keeps(forwarded.status):
+            lease.complete(forwarded.status, response_headers, data)
+        elif forwarded.status not in (502, 504):  # (an upstream proxy's: outcome unknown)
+            lease.release()
+        return self.response_class([data], forwarded.status, response_headers + req.extra_headers)
 
     def held_poll(
         self, upstream: Upstream, query: str | None, headers: dict[str, str], user_id: str
@@ -314,6 +404,23 @@ class Gateway(Flask):
                     if news is not None:
                         return Answer(200, news)
 
+    def preflight(self, req: GatewayRequest) -> GatewayResponse:
+        """A CORS preflight, on any path: answered here, never proxied and never asked for a token.
+
+        It is counted in a bucket of its own per client IP, so a browser's preflights spend none of
+        the limits meant for real requests, and a flood of them is still bounded (Redis down: they
+        are answered unmetered, they carry no token and reach nothing behind the gateway). An origin
+        not in GATEWAY_CORS_ORIGINS gets 403 problem+json with no CORS header: the browser then
+        refuses the cross-origin request."""
+        req.route_name = PREFLIGHT
+        verdict = self.limit(("OPTIONS", PREFLIGHT), self.client_ip(req), None, bucket_suffix=":preflight")
+        if not verdict.allowed:
+            raise TooManyRequests("Too many requests; slow down.", headers={"Retry-After": str(max(verdict.reset, 1))})
+        origin = req.environ["HTTP_ORIGIN"]
+        if not self.cors.allows(origin):
+            raise Forbidden("This origin may not call the API from a browser.", code="cors.origin_not_allowed")
+        return self.response_class([], 204, self.cors.preflight_headers(origin))
+
     def meter(self, req: GatewayRequest) -> None:
         """Count a request the proxy does not (an own endpoint, a path nothing serves) against
         its client's IP bucket; 429 past the limit. Its token, if any, is metered with the user's
@@ -333,7 +440,13 @@ class Gateway(Flask):
         return self.addresses.resolve(environ.get("REMOTE_ADDR", ""), environ.get("HTTP_X_FORWARDED_FOR"))[0]
 
     def limit(
-        self, key: tuple[str, str], client_ip: str, claims: dict[str, Any] | None, *, count_ip: bool = True
+        self,
+        key: tuple[str, str],
+        client_ip: str,
+        claims: dict[str, Any] | None,
+        *,
+        count_ip: bool = True,
+        bucket_suffix: str = "",
     ) -> Verdict:
         cfg = self.settings
         strict = routes.STRICT.get(key)
@@ -341,7 +454,7 @@ class Gateway(Flask):
         if strict:
             buckets.append(strict_bucket(client_ip, strict, cfg.GATEWAY_AUTH_RATE_LIMIT))
         elif count_ip:
-            buckets.append((f"ip:{client_ip}", cfg.GATEWAY_RATE_LIMIT_PER_IP))
+            buckets.append((f"ip:{client_ip}{bucket_suffix}", cfg.GATEWAY_RATE_LIMIT_PER_IP))
         if claims is not None:
             buckets.append((f"user:{claims['sub']}", cfg.GATEWAY_RATE_LIMIT_PER_USER))
         try:
@@ -390,6 +503,9 @@ class Gateway(Flask):
         """The request id on every answer; its metrics and access log line (ops paths: metrics only)."""
         req: GatewayRequest = request_ctx.request  # type: ignore[assignment]
         response.headers.add("X-Request-ID", req.request_id)
+        if req.route_name != PREFLIGHT:  # a preflight's answer has its own CORS headers, or none
+            for name, value in self.cors.answer_headers(req.environ.get("HTTP_ORIGIN")):
+                response.headers.add(name, value)
         if req.extra_headers and "RateLimit-Limit" not in response.headers:  # an own endpoint's answer
             for name, value in req.extra_headers:
                 response.headers.add(name, value)
@@ -448,6 +564,9 @@ def _grants_client_credentials(content_type: str | None, body: bytes | None) -> 
         return False
     return isinstance(document, dict) and document.get("grant_type") == "client_credentials"
 
+
+# The route label of CORS preflights (metrics, logs).
+PREFLIGHT = "<preflight>"
 
 # Liveness probes come often and from the orchestrator: never metered.
 UNMETERED = frozenset({"/healthz"})

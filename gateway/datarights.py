@@ -23,7 +23,8 @@ from gateway.web import GatewayResponse, json_answer
 from shared.api import utc_text
 from shared.config import SERVICES
 from shared.datarights import canonical_user_id
-from shared.errors import Forbidden, ProblemError, ServiceUnavailable, Unauthorized
+from shared.errors import Forbidden, NotFound, ProblemError, ServiceUnavailable, Unauthorized
+from shared.openapi import operation
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -36,6 +37,12 @@ data_rights = Blueprint("data_rights", __name__)
 
 
 @data_rights.get(EXPORT_PATH)
+@operation(
+    "Everything the fleet holds about the caller: one section per service",
+    description="All or nothing: if one service is down the answer is 503 `export.unavailable`.",
+    response={"type": "object", "additionalProperties": True},
+    errors=((503, "export.unavailable"),),
+)
 def export() -> GatewayResponse:
     gateway: Gateway = current_app  # type: ignore[assignment]
     status, document = gateway.data_rights.export(request._get_current_object())  # type: ignore[attr-defined]
@@ -43,6 +50,11 @@ def export() -> GatewayResponse:
 
 
 @data_rights.get(ERASURES_PREFIX + "<user_id>")
+@operation(
+    "Admins: rows per service and Redis keys still naming a deleted user",
+    response={"type": "object", "additionalProperties": True},
+    errors=(Forbidden, NotFound),
+)
 def erasure_report(user_id: str) -> GatewayResponse:
     gateway: Gateway = current_app  # type: ignore[assignment]
     status, report = gateway.data_rights.erasure_report(request._get_current_object(), user_id)  # type: ignore[attr-defined]
@@ -138,13 +150,18 @@ class DataRights:
         return list(self.redis.scan_iter(match=f"*{user}*", count=1000))
 
     def account_deleted(self, user: str) -> None:
-        """The caller's account is gone: drop the gateway's own keys of them (their rate-limit windows).
+        """The caller's account is gone: drop the gateway's own keys of them (their rate-limit
+        windows, and the answers kept for their Idempotency-Keys, which may hold their data).
 
         Revoked tokens no longer count against a bucket (see ratelimit.LUA), so none come back.
         Best effort: if Redis fails now the windows expire on their own within a minute or two.
         """
         try:
-            keys = list(self.redis.scan_iter(match=f"hm:rl:user:{user}:*", count=1000))
+            keys = [
+                key
+                for pattern in (f"hm:rl:user:{user}:*", f"hm:idem:user:{user}:*")
+                for key in self.redis.scan_iter(match=pattern, count=1000)
+            ]
             if keys:
                 self.redis.delete(*keys)
         except redis.RedisError:

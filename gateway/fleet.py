@@ -17,11 +17,27 @@ from gateway.proxy import Upstream
 from gateway.web import GatewayResponse, json_answer
 from shared import VERSION
 from shared.errors import Forbidden, ProblemError, Unauthorized
+from shared.openapi import operation
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
 fleet = Blueprint("fleet", __name__)
+STATUS_SCHEMA = {
+    "type": "object",
+    "required": ["status", "services"],
+    "properties": {
+        "status": {"enum": ["ok", "degraded", "down"]},
+        "services": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["status"],
+                "properties": {"status": {"enum": ["up", "down"]}, "circuit": {"type": "string"}},
+            },
+        },
+    },
+}
 
 
 class FleetHealth:
@@ -76,6 +92,12 @@ class FleetHealth:
 
 
 @fleet.get("/api/v1/status")
+@operation(
+    "The fleet's health: ok, degraded or down, and each service's status",
+    description="Admins (a token with the admin role) also see latency, instances and circuit state.",
+    response=STATUS_SCHEMA,
+    public=True,
+)
 def status() -> GatewayResponse:
     gateway: Gateway = current_app  # type: ignore[assignment]
     try:
@@ -109,6 +131,11 @@ def status() -> GatewayResponse:
 
 
 @fleet.get("/api/v1/service-registry")
+@operation(
+    "Every service: instances, routes, health, circuit breaker and version (admins)",
+    response={"type": "object", "additionalProperties": True},
+    errors=(Forbidden,),
+)
 def service_registry() -> GatewayResponse:
     gateway: Gateway = current_app  # type: ignore[assignment]
     claims = gateway.caller_claims(request._get_current_object())  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from gateway.web import GatewayResponse, json_answer
 from shared import VERSION
 from shared.errors import ServiceUnavailable
 from shared.metrics import render
+from shared.openapi import operation
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -19,11 +20,18 @@ ops = Blueprint("ops", __name__)
 
 
 @ops.get("/healthz")
+@operation("Liveness: the gateway answers (never rate-limited)", response={"type": "object"}, public=True)
 def healthz() -> GatewayResponse:
     return json_answer({"status": "ok", "service": "gateway", "version": VERSION})
 
 
 @ops.get("/readyz")
+@operation(
+    "Readiness: Redis reachable (or briefly not, within READINESS_GRACE_SECONDS)",
+    response={"type": "object"},
+    errors=((503, "not_ready"),),
+    public=True,
+)
 def readyz() -> GatewayResponse:
     gateway: Gateway = current_app  # type: ignore[assignment]
     try:
@@ -38,6 +46,9 @@ def readyz() -> GatewayResponse:
 
 
 @ops.get("/metrics")
+@operation(
+    "Prometheus metrics of the gateway's workers", response={"type": "string"}, content_type="text/plain", public=True
+)
 def metrics() -> GatewayResponse:
     body, content_type = render()
     return GatewayResponse([body], 200, [("Content-Type", content_type)])

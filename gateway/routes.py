@@ -20,6 +20,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/auth/", "auth"),
     Route("/api/v1/users/", "user"),
     Route("/api/v1/moods", "mood"),
+    Route("/api/v1/analytics/", "mood"),
+    Route("/api/v1/content", "mood"),
     Route("/api/v1/hugs", "hug"),
     Route("/api/v1/notifications/poll", "notification", long_poll=True),
     Route("/api/v1/notifications", "notification"),
@@ -78,7 +80,11 @@ def access_key(method: str, path: str) -> tuple[str, str]:
     return method, path
 
 
+# Routes that take a file upload (multipart/form-data, up to shared.app.MAX_UPLOAD_BYTES).
+UPLOADS: frozenset[tuple[str, str]] = frozenset({("POST", "/api/v1/moods/import")})
+
 TOKEN = ("POST", "/api/v1/auth/token")
+SHARED_VIEW = ("GET", SHARED_PREFIX + "{token}")
 # Bodies of these may be form-encoded (RFC 6749 token requests).
 FORM_BODIES: frozenset[tuple[str, str]] = frozenset({TOKEN})
 

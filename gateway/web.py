@@ -33,7 +33,7 @@ class GatewayRequest(Request):
         # Headers every answer to this request carries, a refusal too (the RateLimit ones).
         self.extra_headers: list[tuple[str, str]] = []
 
-    def body(self, timeout: float) -> bytes:
+    def body(self, timeout: float, limit: int = MAX_BODY_BYTES) -> bytes:
         """Up to one byte over the limit, straight from the server's stream (nothing is parsed).
 
         A declared length over the limit is refused before a byte is read (413), and a body
@@ -41,13 +41,17 @@ class GatewayRequest(Request):
         connection for as long as the client likes. Both stop reading the connection, so the
         server closes it after the answer instead of waiting for the rest of the body."""
         length = self.body_length()
-        if length is not None and length > MAX_BODY_BYTES:
+        if length is not None and length > limit:
             self.stop_reading()
-            raise PayloadTooLarge(f"The body is over {MAX_BODY_BYTES} bytes.")
+            raise PayloadTooLarge(f"The body is over {limit} bytes.")
         stream = self.environ["wsgi.input"]
         try:
             with gevent.Timeout(timeout):
-                return stream.read(MAX_BODY_BYTES + 1 if length is None else length)
+                body = stream.read(limit + 1 if length is None else length)
+                if len(body) > limit:
+                    self.stop_reading()
+                    raise PayloadTooLarge(f"The body is over {limit} bytes.")
+                return body
         except gevent.Timeout:
             self.stop_reading()
             raise RequestTimeout(f"The request body did not arrive within {timeout:g} seconds.") from None

@@ -224,6 +224,7 @@ def main() -> int:
             if not up and (up := wait_until(lambda: healthy(f"{gateway}/api/v1/status"), timeout=1)):
                 print(
                     f"\nHugMood is up in {time.monotonic() - started:.1f}s: {gateway}\n"
+                    f"the web app: open {gateway}/ in a browser\n"
                     f"GraphQL: {gateway}/graphql (schema: {gateway}/graphql/schema.graphql)\n"
                     f"readiness and metrics: http://localhost:{os.environ.get('GATEWAY_OPS_PORT', '9100')}\n"
                     f"admin login: {os.environ['ADMIN_USERNAME']} / password in {DATA / 'admin-password'}"

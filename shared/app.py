@@ -33,14 +33,18 @@ from shared.errors import (
 from shared.http import ServiceClient, ServiceTokens
 from shared.logging import configure_logging
 from shared.metrics import LATENCY, REQUESTS, method_label, render
+from shared.openapi import document, operation
 from shared.readiness import Readiness
 
 MAX_BODY_BYTES = 64 * 1024
-OPS_ENDPOINTS = frozenset({"healthz", "readyz", "metrics"})
+# A file upload (multipart/form-data) of a route that takes one may be this big.
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+OPS_ENDPOINTS = frozenset({"healthz", "readyz", "metrics", "openapi"})
 _REQUEST_ID = re.compile(r"\A[A-Za-z0-9._-]{1,128}\Z")
 access_log = logging.getLogger("hugmood.access")
 
 
+OPS_BODY = {"type": "object", "additionalProperties": True}
 REDIS_POOL_SIZE = 64  # per process; the gateway has its own, larger pool
 
 
@@ -149,6 +153,14 @@ def check_json_body(
     refuse_unstorable(document)
 
 
+def check_upload(content_type: str | None, content_length: int | None, limit: int = MAX_UPLOAD_BYTES) -> None:
+    """413 for an upload declared over `limit`, 415 for a body that is not multipart/form-data."""
+    if content_length is not None and content_length > limit:
+        raise PayloadTooLarge(f"The upload is over {limit} bytes.")
+    if (content_type or "").split(";", 1)[0].strip().lower() != "multipart/form-data":
+        raise UnsupportedMediaType("Send the file as multipart/form-data.")
+
+
 class ServiceApp:
     """What create_base_app hands back to a service: its Flask app, Api, and collaborators."""
 
@@ -166,12 +178,13 @@ def create_base_app(
     db: SQLAlchemy | None = None,
     public_endpoints: Iterable[str] = (),
     form_endpoints: Iterable[str] = (),
+    upload_endpoints: Iterable[str] = (),
     jwks: JwksKeys | None = None,
 ) -> ServiceApp:
     """A Flask app with problem+json errors, request ids, JSON access logs, ops endpoints,
     token verification on every non-public endpoint, and (optionally) the service's database."""
     configure_logging(service, config.LOG_LEVEL)
-    app = Flask(f"hugmood.{service}")
+    app = Flask(f"hugmood.{service}", static_folder=None)  # no /static route: a service serves no files
     app.config["HUGMOOD"] = config
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False
@@ -190,6 +203,7 @@ def create_base_app(
     app.extensions["redis"] = redis_client
     public = OPS_ENDPOINTS | frozenset(public_endpoints)
     form_ok = frozenset(form_endpoints)
+    uploads = frozenset(upload_endpoints)
 
     if db is not None:
         app.config["SQLALCHEMY_DATABASE_URI"] = config.get("SQLALCHEMY_DATABASE_URI") or service_database_url(
@@ -204,13 +218,18 @@ def create_base_app(
     def _start() -> None:
         g.started = time.perf_counter()
         g.request_id = request_id_from(request.headers.get("X-Request-ID"))
-        check_json_body(
-            request.method,
-            request.content_type,
-            request.content_length,
-            lambda: request.get_data(cache=True),
-            form_allowed=request.endpoint in form_ok,
-        )
+        if request.endpoint in uploads and request.method == "POST":
+            # Werkzeug spools the file to disk as it parses; a body longer than declared still stops here.
+            check_upload(request.content_type, request.content_length)
+            request.max_content_length = MAX_UPLOAD_BYTES
+        else:
+            check_json_body(
+                request.method,
+                request.content_type,
+                request.content_length,
+                lambda: request.get_data(cache=True),
+                form_allowed=request.endpoint in form_ok,
+            )
         if request.query_string:
             refuse_unstorable_params(request.args.items(multi=True))
 
@@ -251,6 +270,7 @@ def create_base_app(
     app.register_error_handler(Exception, handle_exception)
 
     @app.get("/healthz", endpoint="healthz")
+    @operation("Liveness: the process answers", response=OPS_BODY)
     def healthz() -> Response:
         body = {"status": "ok", "service": service, "version": VERSION}
         return Response(json.dumps(body), mimetype="application/json")
@@ -258,6 +278,7 @@ def create_base_app(
     readiness = Readiness(config.READINESS_GRACE_SECONDS)
 
     @app.get("/readyz", endpoint="readyz")
+    @operation("Readiness: PostgreSQL and Redis reachable", response=OPS_BODY, errors=((503, "not_ready"),))
     def readyz() -> Response:
         checks: dict[str, bool] = {}
         try:
@@ -278,9 +299,25 @@ def create_base_app(
         return Response(json.dumps(body), mimetype="application/json")
 
     @app.get("/metrics", endpoint="metrics")
+    @operation("Prometheus metrics", response={"type": "string"}, content_type="text/plain")
     def metrics() -> Response:
         body, content_type = render()
         return Response(body, content_type=content_type)
+
+    @app.get("/openapi.json", endpoint="openapi")
+    @operation("This service's OpenAPI 3.1 document", response={"type": "object"})
+    def openapi() -> Response:
+        if "openapi" not in app.extensions:  # built once, after the service has mounted its resources
+            app.extensions["openapi"] = json.dumps(
+                document(
+                    app,
+                    title=f"HugMood {service} service",
+                    version=VERSION,
+                    public=lambda endpoint: endpoint in public,
+                    name_prefix=f"{service}.",
+                )
+            )
+        return Response(app.extensions["openapi"], mimetype="application/json")
 
     api = Api(app, catch_all_404s=True)
     client = ServiceClient(

@@ -31,9 +31,21 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from shared.auth import current_identity, require_admin
-from shared.errors import NotFound
+from shared.errors import Forbidden, NotFound
 from shared.events import claim_once, registry
+from shared.openapi import operation
 from shared.sqlstate import ERASED_SQLSTATE
+
+ANY_OBJECT = {"type": "object", "additionalProperties": True}
+ERASURE_REPORT = {
+    "type": "object",
+    "properties": {
+        "user_id": {"type": "string", "format": "uuid"},
+        "erased": {"type": "boolean"},
+        "rows": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "total": {"type": "integer"},
+    },
+}
 
 # The advisory-lock namespace (the first of two int4 keys) of erasures and their guards.
 LOCK_CLASS = 0x4844
@@ -277,10 +289,16 @@ def add_data_rights_resources(
     """
 
     class AccountExport(Resource):
+        @operation("Internal: this service's section of the caller's data export", response=ANY_OBJECT)
         def get(self) -> Any:
             return jsonify(export(current_identity().user_id))
 
     class ErasureReport(Resource):
+        @operation(
+            "Internal, admins: the rows this service still holds naming a user",
+            response=ERASURE_REPORT,
+            errors=(Forbidden, NotFound),
+        )
         def get(self, user_id: str) -> Any:
             require_admin()
             user = canonical_user_id(user_id)

@@ -17,6 +17,10 @@ from werkzeug.exceptions import HTTPException
 from shared.sqlstate import is_erasure_refusal
 
 PROBLEM_JSON = "application/problem+json"
+# A problem's `type` is this + its code: the page the gateway serves for that code (shared.problems).
+# A relative reference, resolved against the URL the client called (the gateway's), so every
+# process writes the same `type` whatever the public host is called.
+PROBLEM_BASE = "/api/v1/problems/"
 log = logging.getLogger("hugmood.errors")
 
 
@@ -26,6 +30,10 @@ class ProblemError(Exception):
     status = 500
     code = "internal_error"
     title = "Internal Server Error"
+    # What the code means and what a client should do (its page, shared.problems); a subclass
+    # says what it means in its docstring.
+    meaning = "Something failed on the server's side; nothing the client sent caused it."
+    advice = "Retry later; if it persists, report the request_id."
 
     def __init__(
         self,
@@ -44,11 +52,17 @@ class ProblemError(Exception):
 
 
 class BadRequest(ProblemError):
+    """The request could not be understood (its framing or syntax is wrong)."""
+
     status, code, title = 400, "bad_request", "Bad Request"
+    advice = "Fix the request as `detail` says; sending it again unchanged fails again."
 
 
 class Unauthorized(ProblemError):
+    """The request needs a valid access token and has none that is good."""
+
     status, code, title = 401, "unauthorized", "Unauthorized"
+    advice = "Refresh the access token (POST /api/v1/auth/refresh) or sign in again, then retry."
 
     def __init__(self, detail: str | None = None, **kwargs: Any):
         kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="hugmood"'})
@@ -56,47 +70,90 @@ class Unauthorized(ProblemError):
 
 
 class Forbidden(ProblemError):
+    """The caller is signed in but may not do this (another user's object, a role it lacks, or a
+    service-only endpoint called with a user's token)."""
+
     status, code, title = 403, "forbidden", "Forbidden"
+    advice = "Do not retry: the answer will not change until the caller's rights do."
 
 
 class NotFound(ProblemError):
+    """No endpoint or object answers to this path (or the caller may not know it exists)."""
+
     status, code, title = 404, "not_found", "Not Found"
+    advice = "Check the path and the id; do not retry."
 
 
 class MethodNotAllowed(ProblemError):
+    """The path exists but does not take this method."""
+
     status, code, title = 405, "method_not_allowed", "Method Not Allowed"
+    advice = "Use one of the methods the `Allow` header lists."
 
 
 class Conflict(ProblemError):
+    """The request conflicts with the current state of the object (a duplicate, most often)."""
+
     status, code, title = 409, "conflict", "Conflict"
+    advice = "Read the current state, then decide; retrying unchanged gives the same answer."
 
 
 class RequestTimeout(ProblemError):
+    """The request body did not arrive in time (GATEWAY_BODY_TIMEOUT_SECONDS)."""
+
     status, code, title = 408, "request_timeout", "Request Timeout"
+    advice = "Send the whole body promptly; retrying is safe."
+
+
+class PreconditionFailed(ProblemError):
+    """The object changed since the version named in If-Match (someone else saved first)."""
+
+    status, code, title = 412, "precondition.failed", "Precondition Failed"
+    advice = "GET the object again, reapply the change to what it is now, and send it with its new ETag."
 
 
 class PayloadTooLarge(ProblemError):
+    """The body is over 64 KiB."""
+
     status, code, title = 413, "payload_too_large", "Payload Too Large"
+    advice = "Send a smaller body (at most 65,536 bytes)."
 
 
 class UnsupportedMediaType(ProblemError):
+    """The body is not JSON (or, for the token endpoint, not a form either)."""
+
     status, code, title = 415, "unsupported_media_type", "Unsupported Media Type"
+    advice = "Send `Content-Type: application/json` with a JSON body."
 
 
 class ValidationFailed(ProblemError):
+    """Well-formed JSON (or query string) whose values fail validation; unknown fields included.
+    `errors` maps each field to its messages."""
+
     status, code, title = 422, "validation_failed", "Unprocessable Content"
+    advice = "Correct the fields named in `errors`; do not retry unchanged."
 
 
 class TooManyRequests(ProblemError):
+    """The caller's rate limit (per address, per user, or the stricter one of sign-in routes) is
+    spent for this window."""
+
     status, code, title = 429, "rate_limited", "Too Many Requests"
+    advice = "Wait the seconds `Retry-After` gives, then retry; watch `RateLimit-Remaining` to stay under."
 
 
 class BadGateway(ProblemError):
+    """A service behind the one you called could not be reached."""
+
     status, code, title = 502, "bad_gateway", "Bad Gateway"
+    advice = "Retry after a short back-off (a POST with the same Idempotency-Key)."
 
 
 class ServiceUnavailable(ProblemError):
+    """A service or a dependency is down or shedding load for now."""
+
     status, code, title = 503, "service_unavailable", "Service Unavailable"
+    advice = "Retry after `Retry-After` seconds (a POST with the same Idempotency-Key)."
 
     def __init__(self, detail: str | None = None, *, retry_after: int = 5, **kwargs: Any):
         kwargs.setdefault("headers", {"Retry-After": str(retry_after)})
@@ -104,7 +161,11 @@ class ServiceUnavailable(ProblemError):
 
 
 class GatewayTimeout(ProblemError):
+    """A service behind the one you called did not answer in time; the request may or may not
+    have taken effect."""
+
     status, code, title = 504, "gateway_timeout", "Gateway Timeout"
+    advice = "Retry with the same Idempotency-Key (POST), or read the object before repeating a change."
 
 
 def problem_body(
@@ -117,7 +178,7 @@ def problem_body(
 ) -> bytes:
     """Serialize one problem document."""
     body: dict[str, Any] = {
-        "type": f"https://hugmood.app/problems/{code}",
+        "type": PROBLEM_BASE + code,
         "title": title,
         "status": status,
         "detail": detail,
@@ -149,6 +210,7 @@ _HTTP_CODES = {
     404: NotFound,
     405: MethodNotAllowed,
     409: Conflict,
+    412: PreconditionFailed,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
     422: ValidationFailed,

@@ -16,7 +16,10 @@ from services.auth.service import oidc
 from services.auth.service.revocations import RecordedDenylist
 from shared.api import Api, load_body
 from shared.auth import Denylist, current_claims, current_identity, require_admin, require_service
+from shared.conditional import answer, etag_of
 from shared.datarights import add_data_rights_resources
+from shared.errors import Forbidden
+from shared.openapi import operation
 
 _user_out = schemas.UserOut()
 _public_user_out = schemas.PublicUserOut()
@@ -53,7 +56,25 @@ def _created(response: Response, user: Any) -> Response:
     return response
 
 
+_BUSY = (503, "auth.busy")  # password hashing shed load (AUTH_HASH_QUEUE)
+_OAUTH_ERROR = {
+    "description": "An RFC 6749 §5.2 error (not problem+json): `invalid_request`, `invalid_grant`, "
+    "`invalid_client`, `unsupported_grant_type`, or (429) `slow_down` with Retry-After.",
+    "content": {"application/json": {"schema": schemas.OAuthErrorOut}},
+}
+
+
 class RegisterResource(Resource):
+    @operation(
+        "Create an account; answers with a first token pair",
+        description="A verification email is sent to the address.",
+        body=schemas.RegisterIn,
+        response=schemas.SessionOut,
+        status=201,
+        location=True,
+        errors=(errors.AccountTaken, _BUSY),
+        example={"username": "sam", "email": "sam@example.com", "password": "a quiet morning walk"},
+    )
     def post(self) -> Response:
         data = load_body(schemas.RegisterIn())
         user, pair = service.register(data=data, kid=_ctx().key.kid)
@@ -61,6 +82,15 @@ class RegisterResource(Resource):
 
 
 class LoginResource(Resource):
+    @operation(
+        "Sign in with a username or email and a password",
+        description="Keep the answer's `device_token` and send it with the next login: a known device "
+        "is not locked out while someone else guesses the password.",
+        body=schemas.LoginIn,
+        response=schemas.LoginOut,
+        errors=(errors.InvalidCredentials, errors.LoginThrottled, _BUSY),
+        example={"username": "sam", "password": "a quiet morning walk"},
+    )
     def post(self) -> Response:
         data = load_body(schemas.LoginIn())
         user, pair, device_token = service.login(
@@ -76,6 +106,21 @@ class LoginResource(Resource):
 
 
 class OidcResource(Resource):
+    @operation(
+        "Sign in with an OpenID Connect ID token (201 when it creates the account)",
+        body=schemas.OidcIn,
+        response=schemas.SessionOut,
+        status=(200, 201),
+        location=True,
+        path={"provider": "A configured provider's name (AUTH_OIDC_PROVIDERS)."},
+        errors=(
+            errors.UnknownProvider,
+            errors.InvalidIdToken,
+            errors.OidcEmailUnverified,
+            errors.EmailTaken,
+            (503, "auth.oidc_unavailable"),
+        ),
+    )
     def post(self, provider: str) -> Response:
         data = load_body(schemas.OidcIn())
         verified, claims = _ctx().id_tokens.verify(provider, data["id_token"])
@@ -85,6 +130,14 @@ class OidcResource(Resource):
 
 
 class RefreshResource(Resource):
+    @operation(
+        "Trade a refresh token for a new pair",
+        description="The old refresh token stops working. Presenting one that was already rotated "
+        "revokes every token of that login (reuse detection).",
+        body=schemas.RefreshIn,
+        response=schemas.TokenPairOut,
+        errors=(errors.InvalidRefreshToken,),
+    )
     def post(self) -> Response:
         data = load_body(schemas.RefreshIn())
         pair = service.rotate_refresh_token(
@@ -114,6 +167,16 @@ def _client_credentials(params: dict[str, Any]) -> tuple[str, str]:
 class TokenResource(Resource):
     """OAuth 2.0 token endpoint (RFC 6749 §4.3, §4.4, §6), errors in RFC 6749 §5.2 form."""
 
+    @operation(
+        "OAuth 2.0 token endpoint: grant_type password or refresh_token",
+        description="Form-encoded or JSON. Errors are RFC 6749 objects, not problem+json. Through the "
+        "gateway, `client_credentials` is refused (400 `unsupported_grant_type`).",
+        body=schemas.TokenIn,
+        form=True,
+        response=schemas.TokenPairOut,
+        errors=(_BUSY,),
+        responses={400: _OAUTH_ERROR, 401: _OAUTH_ERROR, 429: _OAUTH_ERROR},
+    )
     def post(self) -> Response:
         if request.mimetype == "application/x-www-form-urlencoded":
             params: Any = request.form.to_dict()
@@ -164,6 +227,9 @@ class TokenResource(Resource):
 
 
 class LogoutResource(Resource):
+    @operation(
+        "Sign out: this access token and its whole login stop working at once", body=schemas.LogoutIn, status=204
+    )
     def post(self) -> Response:
         load_body(schemas.LogoutIn())
         service.logout(claims=current_claims(), denylist=_denylist())
@@ -171,6 +237,12 @@ class LogoutResource(Resource):
 
 
 class PasswordResource(Resource):
+    @operation(
+        "Change the password; every other session is revoked",
+        body=schemas.PasswordChangeIn,
+        status=204,
+        errors=(errors.WrongPassword, errors.UserNotFound, _BUSY),
+    )
     def put(self) -> Response:
         data = load_body(schemas.PasswordChangeIn())
         service.change_password(
@@ -184,6 +256,14 @@ class PasswordResource(Resource):
 
 
 class AccountResource(Resource):
+    @operation(
+        "Delete the account and all its data in every service",
+        description="Tokens stop working at once; every service then erases the user's rows.",
+        body=schemas.AccountDeleteIn,
+        response=schemas.AccountDeletedOut,
+        status=202,
+        errors=(errors.WrongPassword, errors.LoginThrottled, errors.UserNotFound, _BUSY),
+    )
     def delete(self) -> Response:
         data = load_body(schemas.AccountDeleteIn())
         user_id = service.delete_account(
@@ -197,6 +277,11 @@ class AccountResource(Resource):
 
 
 class PasswordResetResource(Resource):
+    @operation(
+        "Ask for a password-reset email (202 whether or not the address has an account)",
+        body=schemas.ResetRequestIn,
+        status=202,
+    )
     def post(self) -> Response:
         data = load_body(schemas.ResetRequestIn())
         service.request_password_reset(email=data["email"])
@@ -204,6 +289,12 @@ class PasswordResetResource(Resource):
 
 
 class PasswordResetConfirmResource(Resource):
+    @operation(
+        "Set a new password with a reset token; every session is revoked",
+        body=schemas.ResetConfirmIn,
+        status=204,
+        errors=(errors.InvalidResetToken, _BUSY),
+    )
     def post(self) -> Response:
         data = load_body(schemas.ResetConfirmIn())
         service.confirm_password_reset(token=data["token"], password=data["password"], denylist=_denylist())
@@ -211,6 +302,12 @@ class PasswordResetConfirmResource(Resource):
 
 
 class EmailVerifyResource(Resource):
+    @operation(
+        "Confirm the email address with the token from the verification email",
+        body=schemas.EmailVerifyIn,
+        status=204,
+        errors=(errors.InvalidVerificationToken,),
+    )
     def post(self) -> Response:
         data = load_body(schemas.EmailVerifyIn())
         service.verification.confirm(token=data["token"])
@@ -218,6 +315,12 @@ class EmailVerifyResource(Resource):
 
 
 class EmailVerifyResendResource(Resource):
+    @operation(
+        "Send the verification email again (3 an hour)",
+        body=schemas.NoBody,
+        status=202,
+        errors=(errors.EmailAlreadyVerified, errors.VerificationThrottled, errors.UserNotFound),
+    )
     def post(self) -> Response:
         load_body(schemas.NoBody())
         service.verification.resend(user_id=current_identity().user_id)
@@ -225,11 +328,14 @@ class EmailVerifyResendResource(Resource):
 
 
 class MeResource(Resource):
+    @operation("The caller's account", response=schemas.UserOut, errors=(errors.UserNotFound,))
     def get(self) -> Response:
-        return jsonify(_user_out.dump(service.read_user(current_identity().user_id)))
+        me = _user_out.dump(service.read_user(current_identity().user_id))
+        return answer(me, etag_of(me))
 
 
 class JwksResource(Resource):
+    @operation("The public keys that verify access tokens (RFC 7517)", response=schemas.JwksOut)
     def get(self) -> Response:
         response = jsonify({"keys": [_ctx().key.public_jwk]})
         response.headers["Cache-Control"] = "public, max-age=300"
@@ -237,6 +343,13 @@ class JwksResource(Resource):
 
 
 class RolesResource(Resource):
+    @operation(
+        "Set a user's roles (admins); their tokens must be refreshed to carry them",
+        body=schemas.RolesIn,
+        response=schemas.UserOut,
+        errors=(Forbidden, errors.UserNotFound),
+        example={"roles": ["admin"]},
+    )
     def put(self, user_id: str) -> Response:
         admin = require_admin()
         data = load_body(schemas.RolesIn())
@@ -248,6 +361,7 @@ class RolesResource(Resource):
 class InternalUserResource(Resource):
     """For other services only: who a user id is (the user service builds profiles from it)."""
 
+    @operation("Internal: who a user id is", response=schemas.PublicUserOut, errors=(Forbidden, errors.UserNotFound))
     def get(self, user_id: str) -> Response:
         require_service()
         return jsonify(_public_user_out.dump(service.read_user(user_id)))
@@ -256,6 +370,11 @@ class InternalUserResource(Resource):
 class InternalContactResource(Resource):
     """For the notification service only: the address its emails go to, read when each is sent."""
 
+    @operation(
+        "Internal, notification service: a user's email address",
+        response=schemas.ContactOut,
+        errors=(Forbidden, errors.UserNotFound),
+    )
     def get(self, user_id: str) -> Response:
         require_service("notification")
         return jsonify(_contact_out.dump(service.read_user(user_id)))

@@ -1,9 +1,21 @@
 """Errors the auth service raises, each with a stable code."""
 
-from shared.errors import Conflict, Forbidden, NotFound, ProblemError, TooManyRequests, Unauthorized, ValidationFailed
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ProblemError,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+)
+from shared.problems import page
 
 
 class InvalidCredentials(Unauthorized):
+    """The login or the password is wrong (one answer for both, so accounts cannot be enumerated)."""
+
     code = "auth.invalid_credentials"
 
     def __init__(self) -> None:
@@ -11,6 +23,9 @@ class InvalidCredentials(Unauthorized):
 
 
 class InvalidRefreshToken(Unauthorized):
+    """The refresh token is unknown, expired, revoked, or was already used (a reused one also revokes
+    its whole login)."""
+
     code = "auth.invalid_refresh_token"
 
     def __init__(self) -> None:
@@ -28,14 +43,20 @@ class AccountTaken(Conflict):
 
 
 class EmailTaken(Conflict):
+    """An account with this email exists already; an OpenID Connect sign-in never links to it."""
+
     code = "auth.email_taken"
 
 
 class WrongPassword(Forbidden):
+    """The password given to confirm this change is wrong."""
+
     code = "auth.wrong_password"
 
 
 class UserNotFound(NotFound):
+    """No account has this id (or it was deleted)."""
+
     code = "auth.user_not_found"
 
 
@@ -60,10 +81,14 @@ class InvalidVerificationToken(ValidationFailed):
 
 
 class EmailAlreadyVerified(Conflict):
+    """The account's email address is verified already."""
+
     code = "auth.email_already_verified"
 
 
 class VerificationThrottled(TooManyRequests):
+    """Three verification emails were sent in the last hour."""
+
     code = "auth.verification_throttled"
 
     def __init__(self, retry_after: int) -> None:
@@ -71,6 +96,8 @@ class VerificationThrottled(TooManyRequests):
 
 
 class LoginThrottled(TooManyRequests):
+    """Too many failed logins for this account (from this address, or today from new clients)."""
+
     code = "auth.login_throttled"
 
     def __init__(self, retry_after: int) -> None:
@@ -87,12 +114,35 @@ class OAuthError(ProblemError):
 
 
 class UnknownProvider(NotFound):
+    """No OpenID Connect provider of this name is configured."""
+
     code = "auth.oidc_unknown_provider"
 
 
 class InvalidIdToken(Unauthorized):
+    """The ID token's signature, issuer, audience or expiry did not verify, or its account is gone."""
+
     code = "auth.oidc_invalid_token"
 
 
 class OidcEmailUnverified(Forbidden):
+    """The provider did not vouch for the email address (email_verified is not true)."""
+
     code = "auth.oidc_email_unverified"
+
+
+# Codes raised with `code=` (their pages: shared.problems).
+PROBLEM_PAGES = (
+    page(
+        "auth.busy",
+        ServiceUnavailable,
+        "Too many password checks are waiting (AUTH_HASH_QUEUE); the request was shed at once.",
+        "Retry after `Retry-After` seconds.",
+    ),
+    page(
+        "auth.oidc_unavailable",
+        ServiceUnavailable,
+        "The sign-in provider's keys could not be fetched.",
+        "Retry after a short back-off.",
+    ),
+)

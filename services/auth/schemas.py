@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from shared.api import UtcDateTime
 
 USERNAME = validate.Regexp(r"\A[A-Za-z0-9_]{3,30}\Z", error="3-30 letters, digits or underscores.")
-ROLES = ("user", "admin")
+ROLES = ("user", "editor", "admin")
 
 
 @lru_cache(maxsize=1)
@@ -129,3 +129,41 @@ class ContactOut(Schema):
 
     email = fields.String()
     verified = fields.Function(lambda user: user.email_verified_at is not None)
+
+
+class TokenIn(Schema):
+    """A token request (RFC 6749 §4.3, §6): the fields of its grant."""
+
+    grant_type = fields.String(required=True, validate=validate.OneOf(("password", "refresh_token")))
+    username = fields.String()
+    password = fields.String(load_only=True)
+    refresh_token = fields.String()
+
+
+class TokenPairOut(Schema):
+    access_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
+    refresh_token = fields.String()
+
+
+class SessionOut(TokenPairOut):
+    user = fields.Nested(UserOut)
+
+
+class LoginOut(SessionOut):
+    device_token = fields.String()
+
+
+class OAuthErrorOut(Schema):
+    error = fields.String()
+    error_description = fields.String()
+
+
+class JwksOut(Schema):
+    keys = fields.List(fields.Dict())
+
+
+class AccountDeletedOut(Schema):
+    user_id = fields.String()
+    status = fields.String()

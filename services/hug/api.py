@@ -10,7 +10,9 @@ from services.hug.models import USER_DATA, db
 from shared.api import Api, load_body, load_query, parse_id
 from shared.audience import AudienceSource
 from shared.auth import current_user_id, require_service
+from shared.conditional import answer, etag_of
 from shared.datarights import add_data_rights_resources
+from shared.openapi import operation
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
 PREFIX = "/api/v1/hugs"
@@ -35,12 +37,23 @@ def _created(body: dict, location: str) -> Response:
 
 
 class HugTypesResource(Resource):
+    @operation("The catalogue of hug types", query=schemas.TypesArgs, response=schemas.HugTypes)
     def get(self) -> Response:
         load_query(schemas.TypesArgs())
         return jsonify({"items": service.hug_types()})
 
 
 class HugListResource(Resource):
+    @operation(
+        "Send a hug",
+        description="The recipient is notified (in-app, push, email as their preferences say).",
+        body=schemas.HugCreate,
+        response=schemas.Hug,
+        status=201,
+        location=True,
+        errors=(errors.UserNotFound, errors.HugsNotAccepted, errors.HugToSelf, errors.HugFlood),
+        example={"recipient_id": "0b6f3c1e-6d2a-4a57-9a43-3f1d2b8e7c55", "type": "warm", "message": "Thinking of you"},
+    )
     def post(self) -> Response:
         settings = current_app.config["HUGMOOD"]
         hug = service.hugs.send(
@@ -54,24 +67,32 @@ class HugListResource(Resource):
 
 
 class ReceivedResource(Resource):
+    @operation("Hugs the caller received, newest first", query=schemas.ReceivedArgs, page=schemas.Hug)
     def get(self) -> Response:
         items, cursor = service.hugs.received(user_id=current_user_id(), args=load_query(schemas.ReceivedArgs()))
         return jsonify({"items": _hugs.dump(items), "next_cursor": cursor})
 
 
 class SentResource(Resource):
+    @operation("Hugs the caller sent, newest first", query=schemas.SentArgs, page=schemas.Hug)
     def get(self) -> Response:
         items, cursor = service.hugs.sent(user_id=current_user_id(), args=load_query(schemas.SentArgs()))
         return jsonify({"items": _hugs.dump(items), "next_cursor": cursor})
 
 
 class HugResource(Resource):
+    @operation("One hug (its sender and recipient only)", response=schemas.Hug, errors=(errors.HugNotFound,))
     def get(self, hug_id: str) -> Response:
-        hug = service.hugs.read(hug_id=parse_id(hug_id, errors.HugNotFound), viewer_id=current_user_id())
-        return jsonify(_hug.dump(hug))
+        hug = _hug.dump(service.hugs.read(hug_id=parse_id(hug_id, errors.HugNotFound), viewer_id=current_user_id()))
+        return answer(hug, etag_of(hug))
 
 
 class HugReadResource(Resource):
+    @operation(
+        "Mark a received hug read (recipient)",
+        response=schemas.Hug,
+        errors=(errors.HugNotFound, errors.NotTheRecipient),
+    )
     def put(self, hug_id: str) -> Response:
         hug = service.hugs.mark_read(hug_id=parse_id(hug_id, errors.HugNotFound), viewer_id=current_user_id())
         return jsonify(_hug.dump(hug))
@@ -80,6 +101,12 @@ class HugReadResource(Resource):
 class ShareableHugResource(Resource):
     """Internal: what a shared hug may show (never the message), for the social service."""
 
+    @operation(
+        "Internal: what a shared hug may show",
+        query=schemas.NoArgs,
+        response=schemas.ShareableHug,
+        errors=(errors.HugNotFound,),
+    )
     def get(self, hug_id: str) -> Response:
         require_service()
         load_query(schemas.NoArgs())
@@ -88,6 +115,15 @@ class ShareableHugResource(Resource):
 
 
 class HugRequestListResource(Resource):
+    @operation(
+        "Ask for a hug",
+        description="Without `recipient_id` it is a community request any signed-in user may answer.",
+        body=schemas.HugRequestCreate,
+        response=schemas.HugRequest,
+        status=201,
+        location=True,
+        errors=(errors.UserNotFound, errors.HugsNotAccepted, errors.HugToSelf, errors.HugRequestFlood),
+    )
     def post(self) -> Response:
         settings = current_app.config["HUGMOOD"]
         request = service.hug_requests.create(
@@ -101,6 +137,7 @@ class HugRequestListResource(Resource):
 
 
 class HugRequestsResource(Resource):
+    @operation("Hug requests to or from the caller", query=schemas.HugRequestListArgs, page=schemas.HugRequest)
     def get(self) -> Response:
         items, cursor = service.hug_requests.listing(
             user_id=current_user_id(), args=load_query(schemas.HugRequestListArgs()), audience=_audience()
@@ -109,6 +146,20 @@ class HugRequestsResource(Resource):
 
 
 class HugRequestResource(Resource):
+    @operation(
+        "Answer a hug request (its recipient, or anyone for a community request)",
+        description="Accepting sends the requester a hug.",
+        body=schemas.HugRequestAnswer,
+        response=schemas.HugRequest,
+        errors=(
+            errors.HugRequestNotFound,
+            errors.OwnRequest,
+            errors.CommunityDecline,
+            errors.RequestAlreadyAnswered,
+            errors.HugsNotAccepted,
+            errors.UserNotFound,
+        ),
+    )
     def put(self, request_id: str) -> Response:
         request = service.hug_requests.answer(
             request_id=parse_id(request_id, errors.HugRequestNotFound),
@@ -120,6 +171,14 @@ class HugRequestResource(Resource):
 
 
 class GroupHugListResource(Resource):
+    @operation(
+        "Start a group hug; the invitees are notified",
+        body=schemas.GroupHugCreate,
+        response=schemas.GroupHug,
+        status=201,
+        location=True,
+        errors=(errors.HugToSelf, errors.UnknownInvitees, errors.HugsNotAccepted, errors.GroupInviteFlood),
+    )
     def post(self) -> Response:
         settings = current_app.config["HUGMOOD"]
         group = service.groups.create(
@@ -133,12 +192,20 @@ class GroupHugListResource(Resource):
 
 
 class GroupHugResource(Resource):
+    @operation("One group hug (creator and participants)", response=schemas.GroupHug, errors=(errors.GroupHugNotFound,))
     def get(self, group_id: str) -> Response:
         group = service.groups.read(group_id=parse_id(group_id, errors.GroupHugNotFound), viewer_id=current_user_id())
-        return jsonify(_group.dump(service.groups.view(group)))
+        body = _group.dump(service.groups.view(group))
+        return answer(body, etag_of(body))
 
 
 class GroupHugJoinResource(Resource):
+    @operation(
+        "Join a group hug (an invitee)",
+        description="The group hug completes when every invitee has joined.",
+        response=schemas.GroupHug,
+        errors=(errors.GroupHugNotFound, errors.AlreadyJoined, errors.GroupHugClosed),
+    )
     def put(self, group_id: str) -> Response:
         group = service.groups.join(group_id=parse_id(group_id, errors.GroupHugNotFound), user_id=current_user_id())
         return jsonify(_group.dump(service.groups.view(group)))

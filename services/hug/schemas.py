@@ -30,6 +30,16 @@ class TypesArgs(Schema):
     """The type catalogue takes no query parameters."""
 
 
+class HugType(Schema):
+    name = fields.String()
+    label = fields.String()
+    description = fields.String()
+
+
+class HugTypes(Schema):
+    items = fields.List(fields.Nested(HugType))
+
+
 class HugCreate(Schema):
     recipient_id = fields.UUID(required=True)
     type = fields.String(required=True, validate=_TYPE)

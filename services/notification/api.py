@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, current_app, jsonify
 from flask_restful import Resource
 
@@ -9,7 +11,9 @@ from services.notification import errors, schemas, service
 from services.notification.models import USER_DATA, db
 from shared.api import Api, load_body, load_query, parse_id
 from shared.auth import current_user_id
+from shared.conditional import answer, etag_of, precondition
 from shared.datarights import add_data_rights_resources
+from shared.openapi import operation
 from shared.wake import POLL_CHECK_PATH, POLL_WAIT_HEADER
 
 PUBLIC_ENDPOINTS: tuple[str, ...] = ()
@@ -21,40 +25,58 @@ _devices = schemas.Device(many=True)
 
 
 class NotificationListResource(Resource):
+    @operation(
+        "The caller's notifications, newest first", query=schemas.NotificationListArgs, page=schemas.Notification
+    )
     def get(self) -> Response:
         args = load_query(schemas.NotificationListArgs())
         items, cursor = service.inbox.listing(user_id=current_user_id(), args=args)
         return jsonify({"items": _notifications.dump(items), "next_cursor": cursor})
 
 
+_NOT_FOUND = (errors.NotificationNotFound,)
+
+
+def _etag(item: Any) -> str:
+    return etag_of(_notification.dump(item))
+
+
 class NotificationResource(Resource):
+    @operation("One notification (owner)", query=schemas.NoArgs, response=schemas.Notification, errors=_NOT_FOUND)
     def get(self, notification_id: str) -> Response:
         load_query(schemas.NoArgs())
         item = service.inbox.read(
             notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
             user_id=current_user_id(),
         )
-        return jsonify(_notification.dump(item))
+        return answer(_notification.dump(item), _etag(item))
 
+    @operation("Delete a notification (owner)", status=204, errors=_NOT_FOUND)
     def delete(self, notification_id: str) -> Response:
         service.inbox.remove(
             notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
             user_id=current_user_id(),
+            precondition=precondition(_etag),
         )
         return Response(status=204)
 
 
 class NotificationReadResource(Resource):
+    @operation(
+        "Mark a notification read (owner)", body=schemas.NoArgs, response=schemas.Notification, errors=_NOT_FOUND
+    )
     def put(self, notification_id: str) -> Response:
         load_body(schemas.NoArgs())
         item = service.inbox.mark_read(
             notification_id=parse_id(notification_id, errors.NotificationNotFound, "No such notification."),
             user_id=current_user_id(),
         )
-        return jsonify(_notification.dump(item))
+        body = _notification.dump(item)
+        return answer(body, etag_of(body))
 
 
 class ReadAllResource(Resource):
+    @operation("Mark every notification of the caller read", body=schemas.NoArgs, response=schemas.ReadAll)
     def put(self) -> Response:
         load_body(schemas.NoArgs())
         return jsonify({"updated": service.inbox.mark_all_read(user_id=current_user_id())})
@@ -63,6 +85,17 @@ class ReadAllResource(Resource):
 class PollResource(Resource):
     """A long poll made directly to this service: held here until a wake-up or the timeout."""
 
+    @operation(
+        "Long poll for new notifications",
+        description=(
+            "Answers at once with every notification newer than `cursor`, oldest first; if there are "
+            "none, holds the request until one arrives or `timeout` seconds pass, then answers with no "
+            "items and the same cursor. Without a cursor: the unread ones, at once. Poll again with "
+            "the cursor of each answer and nothing created between two polls is missed."
+        ),
+        query=schemas.PollArgs,
+        response=schemas.PollAnswer,
+    )
     def get(self) -> Response:
         args = load_query(schemas.PollArgs())
         body = service.poll(
@@ -81,6 +114,9 @@ class PollCheckResource(Resource):
     caller's wake-up before asking again: the poll's timeout when there is nothing newer than its
     cursor, else 0 (answer now)."""
 
+    @operation(
+        "Internal, for the gateway: a poll's check, never held", query=schemas.PollArgs, response=schemas.PollAnswer
+    )
     def get(self) -> Response:
         args = load_query(schemas.PollArgs())
         body = service.poll(
@@ -93,20 +129,43 @@ class PollCheckResource(Resource):
 
 
 class PreferencesResource(Resource):
+    @operation(
+        "The caller's notification preferences", query=schemas.NoArgs, response=schemas.Preferences, conditional=True
+    )
     def get(self) -> Response:
         load_query(schemas.NoArgs())
-        return jsonify(service.preferences.get(current_user_id()))
+        preferences = service.preferences.get(current_user_id())
+        return answer(preferences, etag_of(preferences))
 
+    @operation(
+        "Change any part of the caller's notification preferences",
+        description="Quiet hours are in the owner's time zone; they hold back push, not in-app or email.",
+        body=schemas.PreferencesUpdate,
+        response=schemas.Preferences,
+        conditional=True,
+        example={"types": {"hug_received": {"push": False}}, "quiet_hours": {"start": "22:00", "end": "07:00"}},
+    )
     def put(self) -> Response:
+        check = precondition(etag_of)
         change = load_body(schemas.PreferencesUpdate())
-        return jsonify(service.preferences.update(current_user_id(), change))
+        preferences = service.preferences.update(current_user_id(), change, check)
+        return answer(preferences, etag_of(preferences))
 
 
 class DeviceListResource(Resource):
+    @operation("The caller's push devices", query=schemas.NoArgs, response=schemas.Devices)
     def get(self) -> Response:
         load_query(schemas.NoArgs())
         return jsonify({"items": _devices.dump(service.devices.listing(user_id=current_user_id()))})
 
+    @operation(
+        "Register a push device (the same token again: 200, no duplicate)",
+        body=schemas.DeviceCreate,
+        response=schemas.Device,
+        status=(201, 200),
+        location=True,
+        errors=(errors.DeviceTokenTaken,),
+    )
     def post(self) -> Response:
         device, created = service.devices.register(user_id=current_user_id(), data=load_body(schemas.DeviceCreate()))
         response = jsonify(_device.dump(device))
@@ -116,6 +175,7 @@ class DeviceListResource(Resource):
 
 
 class DeviceResource(Resource):
+    @operation("Remove a push device (owner)", status=204, errors=(errors.DeviceNotFound,))
     def delete(self, device_id: str) -> Response:
         service.devices.remove(
             device_id=parse_id(device_id, errors.DeviceNotFound, "No such device."), user_id=current_user_id()

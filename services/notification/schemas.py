@@ -89,6 +89,10 @@ class PreferencesUpdate(Schema):
     quiet_hours = fields.Nested(QuietHours, allow_none=True)
 
 
+class Preferences(PreferencesUpdate):
+    """The stored preferences: every type's channels, and quiet hours (or null)."""
+
+
 class DeviceCreate(Schema):
     device_token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
     device_type = fields.String(required=True, validate=validate.OneOf(("ios", "android", "web")))
@@ -117,3 +121,16 @@ class DeliverySummary(Schema):
     due_at = UtcDateTime()
     sent_at = UtcDateTime(allow_none=True)
     created_at = UtcDateTime()
+
+
+class Devices(Schema):
+    items = fields.List(fields.Nested(Device))
+
+
+class PollAnswer(Schema):
+    items = fields.List(fields.Nested(Notification))
+    cursor = fields.String(allow_none=True)
+
+
+class ReadAll(Schema):
+    updated = fields.Integer()

@@ -4,10 +4,14 @@ from shared.errors import Conflict, NotFound, ServiceUnavailable
 
 
 class ActivityNotFound(NotFound):
+    """No activity has this id, or the caller may not see it."""
+
     code = "social.activity_not_found"
 
 
 class ShareNotFound(NotFound):
+    """No share has this id or token (or it was revoked), or it is not the caller's."""
+
     code = "social.share_not_found"
 
 
@@ -24,4 +28,6 @@ class ContentNotPublic(Conflict):
 
 
 class ContentUnavailable(ServiceUnavailable):
+    """A service this request needed could not answer."""
+
     code = "upstream.unavailable"

@@ -86,3 +86,7 @@ class RecommendationArgs(Schema):
 class Recommendation(Schema):
     user_id = fields.UUID()
     mutual_friends = fields.Integer()
+
+
+class Recommendations(Schema):
+    items = fields.List(fields.Nested(Recommendation))

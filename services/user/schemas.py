@@ -146,3 +146,10 @@ class UserSummary(Schema):
 
 class FriendRequestIn(Schema):
     """A friend request carries no body; anything sent must be empty."""
+
+
+class FriendStatus(Schema):
+    """Where the caller stands with another user after a request or an answer."""
+
+    user_id = fields.UUID()
+    status = fields.String()

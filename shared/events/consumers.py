@@ -208,6 +208,13 @@ def service_queue(service: str) -> str:
     return f"{EVENTS_QUEUE}.{service}"
 
 
+def resend_queue(service: str) -> str:
+    """The queue of what the relay sends a service's consumers again ("events.social.again"). A
+    worker asks it before the service's own queue, so an event the broker lost, which is late
+    already, does not wait again behind a backlog that came after it."""
+    return f"{service_queue(service)}.again"
+
+
 def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_: Any) -> dict[str, str] | None:
     """Celery router: a consume task goes to its consumer's service queue, a task named
     "<service>.<what>" to that service's queue. A worker started for some services only
@@ -272,7 +279,11 @@ def make_celery(config: Config, name: str = "hugmood") -> Celery:
         task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 30,
         task_routes=(route_task,),
         task_queues=[
-            *(Queue(service_queue(service)) for service in config.get("WORKER_SERVICES", WORKER_PRIORITY)),
+            *(
+                Queue(queue)
+                for service in config.get("WORKER_SERVICES", WORKER_PRIORITY)
+                for queue in (resend_queue(service), service_queue(service))
+            ),
             Queue(EVENTS_QUEUE),
         ],
         hugmood_event_max_retries=config.get("EVENT_MAX_RETRIES", 10),
@@ -543,7 +554,11 @@ def broker_holdings(app: Celery, limit: int = HOLDINGS_READ_LIMIT) -> Holdings:
             return NOTHING_KNOWN
         client = channel.client
         keys = {
-            service_queue(service): [channel._q_for_pri(service_queue(service), p) for p in channel.priority_steps]
+            service_queue(service): [
+                channel._q_for_pri(queue, p)
+                for queue in (resend_queue(service), service_queue(service))
+                for p in channel.priority_steps
+            ]
             for service in SCHEMAS
         }
         with client.pipeline(transaction=True) as pipe:
@@ -567,8 +582,12 @@ def broker_holdings(app: Celery, limit: int = HOLDINGS_READ_LIMIT) -> Holdings:
     return Holdings(frozenset(pairs), frozenset(readable))
 
 
-def consume_sender(app: Celery) -> Callable[[str, dict[str, Any], str | None], None]:
-    """Send an event to one consumer; `source` is the publisher's schema, whose ledger it reports to."""
+def consume_sender(
+    app: Celery, queue_for: Callable[[str], str] = service_queue
+) -> Callable[[str, dict[str, Any], str | None], None]:
+    """Send an event to one consumer, on its service's queue by `queue_for` (service_queue, or
+    resend_queue for what is sent again); `source` is the publisher's schema, whose ledger it
+    reports to."""
 
     def send(consumer_name: str, event: dict[str, Any], source: str | None = None) -> None:
         # route_task puts it on the consumer's service queue. The message's headers carry a short
@@ -577,7 +596,12 @@ def consume_sender(app: Celery) -> Callable[[str, dict[str, Any], str | None], N
         # there too, and costs the relay a repr of every event it sends.
         described = f"({consumer_name!r}, <event {event.get('type')} {event.get('id')}>, {source!r})"
         app.send_task(
-            CONSUME_TASK, args=(consumer_name, event, source), retry=False, argsrepr=described, kwargsrepr="{}"
+            CONSUME_TASK,
+            args=(consumer_name, event, source),
+            queue=queue_for(consumer_service(consumer_name)),
+            retry=False,
+            argsrepr=described,
+            kwargsrepr="{}",
         )
 
     return send

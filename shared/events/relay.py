@@ -17,7 +17,14 @@ from sqlalchemy.engine import Engine
 
 from shared.config import SERVICES
 from shared.db import schema_name
-from shared.events.consumers import NOTHING_KNOWN, Holdings, broker_holdings, consume_sender, service_engines
+from shared.events.consumers import (
+    NOTHING_KNOWN,
+    Holdings,
+    broker_holdings,
+    consume_sender,
+    resend_queue,
+    service_engines,
+)
 from shared.events.outbox import RELAY_CHANNEL, scrubbed_payload
 from shared.metrics import OUTBOX_LAG, OUTBOX_PENDING, serve_metrics
 
@@ -289,6 +296,7 @@ def relay_forever(
     consumers_for: Callable[[str], list[str]],
     *,
     redeliver_after: float,
+    resend: Send | None = None,
     lost_after: float | None = None,
     holdings: Callable[[], Holdings] = lambda: NOTHING_KNOWN,
     retention_days: float = 7.0,
@@ -299,9 +307,11 @@ def relay_forever(
 
     Every sweep (a few seconds) also resends what a consumer has not finished: at once what the
     broker lost (`redeliver_lost`, after `lost_after` s; `holdings` reads the broker), and anything
-    else after `redeliver_after` s (`redeliver_stale`).
+    else after `redeliver_after` s (`redeliver_stale`). What is sent again goes through `resend`
+    (by default `send`): the relay process puts it on the resend queues, ahead of any backlog.
     """
     engines = list(engines)
+    resend = resend or send
     sweep_every = min(redeliver_after / 4, 30.0)
     if lost_after is not None:
         sweep_every = min(sweep_every, lost_after / 3)
@@ -326,8 +336,8 @@ def relay_forever(
                         busy.add(schema)
                     if sweep:
                         if lost_after is not None:
-                            redeliver_lost(engine, schema, send, broker, lost_after)
-                        redeliver_stale(engine, schema, send, redeliver_after)
+                            redeliver_lost(engine, schema, resend, broker, lost_after)
+                        redeliver_stale(engine, schema, resend, redeliver_after)
                         pending, lag = outbox_backlog(engine, schema)
                         OUTBOX_PENDING.labels(schema).set(pending)
                         OUTBOX_LAG.labels(schema).set(lag)
@@ -358,6 +368,7 @@ def run_relay(config: Any, app: Any, consumers: Any) -> None:
         consume_sender(app),
         lambda event_type: [c.name for c in consumers.by_type.get(event_type, [])],
         redeliver_after=config.EVENT_REDELIVER_SECONDS,
+        resend=consume_sender(app, resend_queue),
         lost_after=config.EVENT_LOST_SECONDS,
         holdings=lambda: broker_holdings(app),
         retention_days=config.EVENT_RETENTION_DAYS,

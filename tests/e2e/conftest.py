@@ -27,6 +27,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The origin a browser client of the e2e fleet calls from (CORS).
+WEB_ORIGIN = "https://app.hugmood.test"
+
+
 @pytest.fixture(scope="session")
 def fleet_key() -> SigningKey:
     return SigningKey.from_pem(generate_private_key_pem())
@@ -64,6 +68,7 @@ def launch_fleet(
         GATEWAY_BREAKER_RESET_SECONDS="30",
         GATEWAY_TRUSTED_PROXIES="127.0.0.2/32",
         GATEWAY_WORKERS="1",
+        GATEWAY_CORS_ORIGINS=WEB_ORIGIN,
         AUTH_WORKERS="1",
         AUTH_THREADS="4",
         WORKER_CONCURRENCY="1",
@@ -73,6 +78,7 @@ def launch_fleet(
         NOTIFICATION_EMAIL_PROVIDER="recording",
         NOTIFICATION_RECORDING_PATH=str(run_dir / "sent.jsonl"),
         EVENT_RETRY_MAX_SECONDS="5",
+        MOOD_INSIGHTS_DELAY_SECONDS="1",
         WORKER_METRICS_PORT=str(free_port()),
         RELAY_METRICS_PORT=str(free_port()),
         GATEWAY_OPS_PORT=str(free_port()),

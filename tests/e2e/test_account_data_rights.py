@@ -101,6 +101,9 @@ def test_deletion_with_the_social_service_down_catches_up_to_zero(fleet, people,
     )
     mood = alice.post("/api/v1/moods", json={"mood": "calm", "intensity": 0.6, "is_public": True, "note": ALICE_NOTE})
     assert mood.status_code == 201
+    item = alice.get("/api/v1/content?limit=1").json()["items"][0]
+    kept = alice.post(f"/api/v1/content/{item['id']}/interactions", json={"type": "bookmark"})
+    assert kept.status_code == 201
     assert alice.post("/api/v1/hugs", json={"recipient_id": b_id, "type": "warm"}).status_code == 201
     assert bob.post("/api/v1/hugs", json={"recipient_id": a_id, "type": "warm"}).status_code == 201
     assert alice.post("/api/v1/devices", json={"device_token": "alice-phone", "device_type": "ios"}).status_code == 201
@@ -117,7 +120,14 @@ def test_deletion_with_the_social_service_down_catches_up_to_zero(fleet, people,
     )
     database_url, redis_url = fleet.env["DATABASE_URL"], fleet.env["REDIS_URL"]
     before = rows_naming(database_url, a_id)
-    assert {"social.activities", "hugs.hugs", "notifications.notifications", "moods.mood_entries"} <= set(before)
+    assert {
+        "social.activities",
+        "hugs.hugs",
+        "notifications.notifications",
+        "moods.mood_entries",
+        "moods.content_bookmarks",
+        "moods.content_interactions",
+    } <= set(before)
 
     # The social service stops: its HTTP process and the worker that runs its consumers.
     fleet.stop("social")

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from tests.e2e.conftest import WEB_ORIGIN
+
 pytestmark = pytest.mark.e2e
 
 
@@ -71,3 +73,32 @@ def test_stopped_service_opens_its_circuit_while_others_keep_working(fleet, clie
     finally:
         fleet.start("social")
         fleet.wait_healthy(("social",))
+
+
+def test_a_browser_on_the_allowed_origin_preflights_then_edits_with_if_match(people):
+    """What a web app on another origin does: preflight without a token, read with the ETag
+    exposed, write with If-Match; an origin not allowed gets no CORS header."""
+    ((browser, _),) = people(1)
+    path = "/api/v1/users/me/privacy"
+    preflight = browser.options(
+        path,
+        headers={
+            "Origin": WEB_ORIGIN,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "authorization, content-type, if-match",
+            "Authorization": None,  # a browser's preflight carries no credentials
+        },
+    )
+    assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == WEB_ORIGIN
+    assert "If-Match" in preflight.headers["Access-Control-Allow-Headers"]
+    read = browser.get(path, headers={"Origin": WEB_ORIGIN})
+    assert read.headers["Access-Control-Allow-Origin"] == WEB_ORIGIN
+    assert "ETag" in read.headers["Access-Control-Expose-Headers"]
+    edit = browser.put(
+        path, json={"allow_hugs_from": "anyone"}, headers={"Origin": WEB_ORIGIN, "If-Match": read.headers["ETag"]}
+    )
+    assert edit.status_code == 200 and edit.headers["Access-Control-Allow-Origin"] == WEB_ORIGIN
+    again = browser.put(path, json={"allow_hugs_from": "none"}, headers={"If-Match": read.headers["ETag"]})
+    assert again.status_code == 412
+    denied = browser.options(path, headers={"Origin": "https://elsewhere.test", "Access-Control-Request-Method": "PUT"})
+    assert denied.status_code == 403 and not any(h.lower().startswith("access-control-") for h in denied.headers)

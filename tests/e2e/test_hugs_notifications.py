@@ -316,3 +316,24 @@ def test_held_polls_do_not_starve_other_routes(fleet, people):
     for thread in threads:
         thread.join()
     assert answers == [200] * held
+
+
+def test_a_hug_retried_with_its_idempotency_key_is_sent_once(people):
+    """A mobile client lost the answer to its POST /hugs and sends it again: one hug, one
+    notification, and the same answer both times."""
+    alice, bob = people(2)
+    open_to_hugs(bob)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    body = {"recipient_id": uid(bob), "type": "warm", "message": "once"}
+    first = alice[0].post("/api/v1/hugs", json=body, headers=key)
+    retry = alice[0].post("/api/v1/hugs", json=body, headers=key)
+    assert first.status_code == 201, first.text
+    assert (retry.status_code, retry.json()) == (201, first.json())
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    changed = alice[0].post("/api/v1/hugs", json={**body, "message": "twice"}, headers=key)
+    assert changed.status_code == 422 and changed.json()["code"] == "idempotency.key_reused"
+    notified(bob[0], "hug_received", hug_id=first.json()["id"])
+    sent = alice[0].get("/api/v1/hugs/sent").json()["items"]
+    assert [hug["id"] for hug in sent] == [first.json()["id"]]
+    received = [n for n in notifications(bob[0]) if n["type"] == "hug_received"]
+    assert len(received) == 1

@@ -29,6 +29,7 @@ import redis
 import requests
 
 from scripts.embedded import start_redis
+from shared.events import CONSUME_TASK
 from shared.testing import fresh_database
 from tests.e2e.conftest import launch_fleet
 from tests.e2e.fleet import Client, Fleet
@@ -227,6 +228,8 @@ def take_from_queue(broker: redis.Redis, hug_id: str) -> dict | None:
     worker's BRPOP does); None while the relay has not sent it."""
     for raw in broker.lrange("events.notification", 0, -1):
         message = json.loads(raw)
+        if message["headers"].get("task") != CONSUME_TASK:
+            continue  # another of the service's tasks (a delivery sweep, say)
         args = json.loads(base64.b64decode(message["body"]))[0]
         if args[1]["data"].get("hug_id") == hug_id:
             assert broker.lrem("events.notification", 1, raw) == 1

@@ -16,16 +16,16 @@ class Person:
         self.headers = {"Authorization": f"Bearer {token}"}
 
     def get(self, path: str, **kw: Any):
-        return self.client.get(path, headers=self.headers, **kw)
+        return self.client.get(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def post(self, path: str, **kw: Any):
-        return self.client.post(path, headers=self.headers, **kw)
+        return self.client.post(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def put(self, path: str, **kw: Any):
-        return self.client.put(path, headers=self.headers, **kw)
+        return self.client.put(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def delete(self, path: str, **kw: Any):
-        return self.client.delete(path, headers=self.headers, **kw)
+        return self.client.delete(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def users(self, method: str, path: str, **kw: Any) -> requests.Response:
         response = requests.request(method, self.user_server + path, headers=self.headers, timeout=5, **kw)

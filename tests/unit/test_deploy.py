@@ -116,8 +116,18 @@ def test_dockerignore_keeps_local_state_out_and_the_runtime_in():
     }
     assert {".venv", ".data", ".git", ".env"} <= patterns
     assert any("__pycache__" in p for p in patterns)
-    runtime = ("Procfile", "pyproject.toml", "README.md", "scripts", "shared", "migrations", "gateway", "services")
-    for needed in (*runtime, "graphql_gateway"):
+    for needed in (
+        "Procfile",
+        "pyproject.toml",
+        "README.md",
+        "scripts",
+        "shared",
+        "migrations",
+        "gateway",
+        "services",
+        "web",
+        "graphql_gateway",
+    ):
         assert needed not in patterns, needed
 
 

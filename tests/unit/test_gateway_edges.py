@@ -13,6 +13,8 @@ from shared.ratelimit import LocalLimiter
         ("/api/v1/users/search", "user"),
         ("/api/v1/moods", "mood"),
         ("/api/v1/moods/abc", "mood"),
+        ("/api/v1/analytics/correlations/me", "mood"),
+        ("/api/v1/analytics/insights/abc/read", "mood"),
         ("/api/v1/hugs/types", "hug"),
         ("/api/v1/notifications", "notification"),
         ("/api/v1/notifications/poll", "notification"),
@@ -24,7 +26,9 @@ def test_route_table(path, service):
     assert match(path).service == service
 
 
-@pytest.mark.parametrize("path", ["/api/v1/moodsx", "/api/v2/moods", "/internal/users", "/api/v1/", "/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/moodsx", "/api/v1/analyticsx", "/api/v2/moods", "/internal/users", "/api/v1/", "/"]
+)
 def test_unknown_paths_do_not_match(path):
     assert match(path) is None
 

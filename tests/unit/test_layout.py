@@ -114,3 +114,10 @@ def test_shared_names_no_domain_noun():
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.ClassDef):
                 assert not any(n in node.name.lower() for n in nouns), f"{path}: {node.name}"
+
+
+def test_test_modules_have_unique_names():
+    """The test folders are not packages, so pytest imports each module by its file name: two
+    files of one name in different folders stop the whole run at collection."""
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

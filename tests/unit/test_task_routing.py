@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.config import SERVICES, Config, ConfigError, load_config
-from shared.events import CONSUME_TASK, make_celery, route_task, service_queue
+from shared.events import CONSUME_TASK, make_celery, resend_queue, route_task, service_queue
 
 
 @pytest.mark.parametrize(
@@ -27,9 +27,13 @@ def test_a_task_of_no_service_keeps_the_default_queue():
 
 def test_a_worker_listens_to_the_queues_of_its_services_only():
     app = make_celery(Config(CELERY_BROKER_URL="memory://", REDIS_URL="", WORKER_SERVICES=("social",)))
-    assert {q.name for q in app.conf.task_queues} == {"events", service_queue("social")}
+    assert [q.name for q in app.conf.task_queues] == [resend_queue("social"), service_queue("social"), "events"]
     every = make_celery(Config(CELERY_BROKER_URL="memory://", REDIS_URL=""))
-    assert {q.name for q in every.conf.task_queues} == {"events", *(service_queue(s) for s in SERVICES)}
+    assert {q.name for q in every.conf.task_queues} == {
+        "events",
+        *(service_queue(s) for s in SERVICES),
+        *(resend_queue(s) for s in SERVICES),
+    }
 
 
 @pytest.mark.parametrize("value", ["gateway", "social,,nope", " , "])

@@ -93,7 +93,7 @@ def listing(
 def _hidden_community(request: HugRequest, viewer_id: uuid.UUID, audience: AudienceSource) -> bool:
     if request.recipient_id is not None or request.responder_id == viewer_id:
         return False
-    settings = audience.lookup(request.requester_id, viewer_id)
+    settings = audience.lookup(request.requester_id, viewer_id, refuses=blocked)
     return settings is None or bool(settings["blocked"])
 
 

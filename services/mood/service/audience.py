@@ -12,7 +12,8 @@ from services.mood import errors
 from shared.audience import AudienceSource
 from shared.http import ServiceClient
 
-# Privacy changes take effect for other viewers within this many seconds.
+# A refusal shown to another viewer is reused for this many seconds; an admission never is, so a
+# block, an unfriending or a narrower privacy setting applies to the next read.
 AUDIENCE_TTL_SECONDS = 5
 # The owner's own view depends only on their time zone, which changes rarely: keep it longer.
 OWNER_TTL_SECONDS = 60
@@ -50,7 +51,7 @@ def audience_source(client: ServiceClient, cache_client: redis.Redis) -> Audienc
 
     The owner's own copy stays fresh for a minute (only their time zone matters to them). When the
     user service is down, the owner's own requests use a stale copy; other viewers fail closed
-    with 503 once the copy is older than 5 s, so a privacy change is never overridden by an old
+    with 503 unless a fresh refusal is cached, so a privacy change is never overridden by an old
     answer.
     """
     return AudienceSource(
@@ -65,5 +66,8 @@ def audience_source(client: ServiceClient, cache_client: redis.Redis) -> Audienc
 
 def audience(source: AudienceSource, owner_id: uuid.UUID, viewer_id: uuid.UUID) -> Audience:
     """What `viewer_id` may see of `owner_id`'s moods; 404 if the owner does not exist."""
-    settings = source.get(owner_id, viewer_id)
-    return Audience(owner_id, viewer_id, settings["timezone"], owner_id != viewer_id and admits(settings))
+    if owner_id == viewer_id:
+        settings = source.get(owner_id, viewer_id)
+        return Audience(owner_id, viewer_id, settings["timezone"], False)
+    settings = source.get(owner_id, viewer_id, refuses=lambda s: not admits(s))
+    return Audience(owner_id, viewer_id, settings["timezone"], admits(settings))

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from services.notification import errors
 from services.notification.models import Notification, db
 from services.notification.service import preferences
+from shared.conditional import Precondition
 from shared.db import PreparedStatement, outside_transaction
 from shared.errors import ValidationFailed
 from shared.pagination import decode_cursor, encode_cursor
@@ -287,8 +288,12 @@ def listing(*, user_id: uuid.UUID, args: dict[str, Any]) -> tuple[list[Notificat
     return rows[:limit], encode_cursor(rows[limit - 1].seq)
 
 
-def _owned(notification_id: uuid.UUID, user_id: uuid.UUID) -> Notification:
-    notification = db.session.get(Notification, notification_id)
+def _owned(notification_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False) -> Notification:
+    """The caller's notification (`lock`: FOR UPDATE, read afresh, for a write); 404 for anyone else's."""
+    if lock:
+        notification = db.session.get(Notification, notification_id, with_for_update=True, populate_existing=True)
+    else:
+        notification = db.session.get(Notification, notification_id)
     if notification is None or notification.user_id != user_id:
         raise errors.NotificationNotFound("No such notification.")
     return notification
@@ -319,7 +324,10 @@ def mark_all_read(*, user_id: uuid.UUID) -> int:
     return result.rowcount
 
 
-def remove(*, notification_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    """Delete one of the caller's notifications."""
-    db.session.delete(_owned(notification_id, user_id))
+def remove(*, notification_id: uuid.UUID, user_id: uuid.UUID, precondition: Precondition[Notification] = None) -> None:
+    """Delete one of the caller's notifications; `precondition` (If-Match) checked on the locked row."""
+    notification = _owned(notification_id, user_id, lock=True)
+    if precondition is not None:
+        precondition(notification)
+    db.session.delete(notification)
     db.session.commit()

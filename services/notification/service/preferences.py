@@ -13,6 +13,7 @@ import redis
 from sqlalchemy.dialects.postgresql import insert
 
 from services.notification.models import TYPES, Preference, db
+from shared.conditional import Precondition
 from shared.db import PreparedStatement
 from shared.errors import ServiceUnavailable
 from shared.http import ReadThroughCache, ServiceClient
@@ -73,11 +74,16 @@ def with_active_devices(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[dict
     return settings
 
 
-def update(user_id: uuid.UUID, change: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge `change` (already validated) into the stored preferences; return the result."""
+def update(
+    user_id: uuid.UUID, change: dict[str, Any], precondition: Precondition[dict[str, Any]] = None
+) -> dict[str, Any]:
+    """Deep-merge `change` (already validated) into the stored preferences; return the result.
+    `precondition` (If-Match) is checked on the effective preferences, read from the locked row."""
     db.session.execute(insert(Preference).values(user_id=user_id, types={}).on_conflict_do_nothing())
     # Locked, so two concurrent partial updates merge instead of one overwriting the other.
-    stored = db.session.get(Preference, user_id, with_for_update=True)
+    stored = db.session.get(Preference, user_id, with_for_update=True, populate_existing=True)
+    if precondition is not None:
+        precondition(merged(stored))
     types = copy.deepcopy(stored.types or {})
     for kind, channels in change.get("types", {}).items():
         types.setdefault(kind, {}).update(channels)

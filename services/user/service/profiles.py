@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from sqlalchemy import select, text
@@ -13,10 +13,12 @@ from sqlalchemy.dialects.postgresql import insert
 from services.user import errors
 from services.user.models import OutboxEvent, Privacy, Profile, db
 from shared.clock import utcnow
+from shared.conditional import Precondition
 from shared.errors import ServiceUnavailable
 from shared.events import publish
 from shared.http import ServiceClient
 
+T = TypeVar("T")
 AuthLookup = Callable[[uuid.UUID], dict[str, Any] | None]
 LAST_ACTIVE_EVERY_SECONDS = 60
 
@@ -45,9 +47,16 @@ def create_profile(*, user_id: uuid.UUID, username: str, display_name: str) -> N
     db.session.execute(insert(Privacy).values(user_id=user_id).on_conflict_do_nothing())
 
 
-def get_profile(user_id: uuid.UUID, *, auth_lookup: AuthLookup) -> Profile:
+def _get(model: type[T], user_id: uuid.UUID, lock: bool) -> T | None:
+    """A row by user id; `lock`: FOR UPDATE, read afresh (a writer's If-Match is checked on it)."""
+    if lock:
+        return db.session.get(model, user_id, with_for_update=True, populate_existing=True)
+    return db.session.get(model, user_id)
+
+
+def get_profile(user_id: uuid.UUID, *, auth_lookup: AuthLookup, lock: bool = False) -> Profile:
     """The profile; if UserRegistered has not arrived yet, built now from the auth service."""
-    profile = db.session.get(Profile, user_id)
+    profile = _get(Profile, user_id, lock)
     if profile is not None:
         return profile
     account = auth_lookup(user_id)
@@ -55,7 +64,7 @@ def get_profile(user_id: uuid.UUID, *, auth_lookup: AuthLookup) -> Profile:
         raise errors.UserNotFound()
     create_profile(user_id=user_id, username=account["username"], display_name=account["username"])
     db.session.commit()
-    return db.session.get(Profile, user_id)
+    return _get(Profile, user_id, lock)
 
 
 def get_profiles(user_ids: list[uuid.UUID], *, auth_lookup: AuthLookup) -> tuple[list[Profile], list[uuid.UUID]]:
@@ -84,9 +93,9 @@ def profile_views(profiles: list[Profile], *, viewer_id: uuid.UUID) -> list[dict
     return [_view(profile, privacy.get(profile.user_id), viewer_id) for profile in profiles]
 
 
-def get_privacy(user_id: uuid.UUID, *, auth_lookup: AuthLookup) -> Privacy:
+def get_privacy(user_id: uuid.UUID, *, auth_lookup: AuthLookup, lock: bool = False) -> Privacy:
     get_profile(user_id, auth_lookup=auth_lookup)
-    return db.session.get(Privacy, user_id)
+    return _get(Privacy, user_id, lock)
 
 
 def profile_view(profile: Profile, *, viewer_id: uuid.UUID) -> dict[str, Any]:
@@ -102,12 +111,20 @@ def _view(profile: Profile, privacy: Privacy | None, viewer_id: uuid.UUID) -> di
 
 
 def update_profile(
-    *, user_id: uuid.UUID, caller_id: uuid.UUID, caller_is_admin: bool, data: dict[str, Any], auth_lookup: AuthLookup
+    *,
+    user_id: uuid.UUID,
+    caller_id: uuid.UUID,
+    caller_is_admin: bool,
+    data: dict[str, Any],
+    auth_lookup: AuthLookup,
+    precondition: Precondition[Profile] = None,
 ) -> Profile:
-    """Partial update by the owner or an admin."""
+    """Partial update by the owner or an admin; `precondition` (If-Match) checked on the locked row."""
     if caller_id != user_id and not caller_is_admin:
         raise errors.NotYourProfile("Only the owner or an admin may change this profile.")
-    profile = get_profile(user_id, auth_lookup=auth_lookup)
+    profile = get_profile(user_id, auth_lookup=auth_lookup, lock=True)
+    if precondition is not None:
+        precondition(profile)
     for field, value in data.items():
         setattr(profile, field, value.strip() if field == "display_name" else value)
     profile.updated_at = utcnow()
@@ -115,8 +132,13 @@ def update_profile(
     return profile
 
 
-def update_privacy(*, user_id: uuid.UUID, data: dict[str, Any], auth_lookup: AuthLookup) -> Privacy:
-    privacy = get_privacy(user_id, auth_lookup=auth_lookup)
+def update_privacy(
+    *, user_id: uuid.UUID, data: dict[str, Any], auth_lookup: AuthLookup, precondition: Precondition[Privacy] = None
+) -> Privacy:
+    """Change the owner's settings; `precondition` (If-Match) checked on the locked row."""
+    privacy = get_privacy(user_id, auth_lookup=auth_lookup, lock=True)
+    if precondition is not None:
+        precondition(privacy)
     for field, value in data.items():
         setattr(privacy, field, value)
     privacy.updated_at = utcnow()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from services.auth.models import OutboxEvent, User, db
 from tests.integration.auth.conftest import ADMIN, PASSWORD, bearer, register
+from tests.integration.conditional import assert_etag_and_304
 
 
 def test_register_returns_user_and_tokens(client):
@@ -229,3 +230,10 @@ def test_a_restart_keeps_the_admin_password_set_through_the_api(base_config, red
     assert own.status_code == 200 and "admin" in own.json["user"]["roles"]
     old = restarted.post("/api/v1/auth/login", json={"username": name, "password": "the bootstrap pass phrase"})
     assert old.status_code == 401
+
+
+def test_me_has_an_etag(client):
+    token = register(client)["access_token"]
+    assert_etag_and_304(
+        lambda path, **kw: client.get(path, headers={**bearer(token), **kw.pop("headers", {})}), "/api/v1/auth/me"
+    )

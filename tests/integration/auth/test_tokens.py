@@ -200,6 +200,18 @@ def test_admin_assigns_roles_and_old_tokens_must_refresh(client):
     assert jwt.decode(fresh["access_token"], options={"verify_signature": False})["roles"] == ["admin", "user"]
 
 
+def test_admin_grants_the_editor_role_and_an_unknown_role_is_422(client):
+    admin = bearer(_admin_token(client))
+    session = register(client)
+    path = f"/api/v1/auth/users/{session['user']['id']}/roles"
+    assert client.put(path, headers=admin, json={"roles": ["curator"]}).status_code == 422
+    response = client.put(path, headers=admin, json={"roles": ["editor"]})
+    assert response.status_code == 200 and response.json["roles"] == ["editor", "user"]
+    fresh = refresh(client, session["refresh_token"]).json
+    assert jwt.decode(fresh["access_token"], options={"verify_signature": False})["roles"] == ["editor", "user"]
+    assert client.put(path, headers=bearer(fresh["access_token"]), json={"roles": ["admin"]}).status_code == 403
+
+
 def test_a_token_from_the_same_second_as_a_demotion_cannot_re_promote(client):
     """The race: an admin token signed in the same second as its holder's demotion. Revocation by
     a second-precision iat let it through, and its holder could make itself admin again."""

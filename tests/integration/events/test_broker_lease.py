@@ -10,7 +10,7 @@ import time
 from kombu import Consumer
 
 from shared.config import Config
-from shared.events import broker_holdings, consume_sender, make_celery, service_queue
+from shared.events import broker_holdings, consume_sender, make_celery, resend_queue, service_queue
 from shared.events.consumers import RedisTransport
 
 
@@ -138,6 +138,9 @@ def test_the_relay_sees_what_waits_in_a_queue_and_what_a_worker_holds(redis_url,
         held = broker_holdings(app)
         assert held.lost("e-1", "notification.hug_sent") and not held.lost("e-0", "notification.hug_sent")
         assert not held.lost("e-0", "social.activities")
+        # Sent again, it waits on the resend queue: the broker has it once more.
+        consume_sender(app, resend_queue)("notification.hug_sent", event(1), "hugs")
+        assert not broker_holdings(app).lost("e-1", "notification.hug_sent")
         taken[0].ack()
 
 

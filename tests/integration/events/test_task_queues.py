@@ -6,7 +6,7 @@ import base64
 import json
 
 from shared.config import Config
-from shared.events import consume_sender, make_celery, service_queue
+from shared.events import consume_sender, make_celery, resend_queue, service_queue
 
 
 def test_a_task_for_one_service_reaches_only_its_queue_on_redis(redis_url, redis_client):
@@ -21,14 +21,31 @@ def test_a_task_for_one_service_reaches_only_its_queue_on_redis(redis_url, redis
     assert depths == {q.name: int(q.name == service_queue("social")) for q in app.conf.task_queues}
 
 
+def take_in_order(app, queues, count: int) -> list[list]:
+    """The arguments of the first `count` consume tasks a worker of `queues` takes, one at a time."""
+    from kombu import Consumer
+
+    taken: list[list] = []
+
+    def take(body, message) -> None:
+        taken.append(body[0])
+        message.ack()
+
+    with (
+        app.connection_for_read() as conn,
+        Consumer(conn, queues=queues, callbacks=[take], accept=["json"], prefetch_count=1),
+    ):
+        while len(taken) < count:
+            conn.drain_events(timeout=5)
+    return taken
+
+
 def test_a_worker_takes_waiting_work_in_the_order_of_its_services(redis_url, redis_client):
     """With work waiting in several queues, a fetch takes the notification service's first (someone
     holds a poll for it) and the social feed's last, not kombu's default round robin."""
-    from kombu import Consumer
-
     app = make_celery(Config(CELERY_BROKER_URL=redis_url, REDIS_URL=redis_url))
     queues = list(app.conf.task_queues)
-    assert [q.name for q in queues][:2] == [service_queue("notification"), service_queue("hug")]
+    assert [q.name for q in queues][1:4:2] == [service_queue("notification"), service_queue("hug")]
     assert queues[-2].name == service_queue("social")
     send = consume_sender(app)
     with app.connection_for_write() as conn:
@@ -40,18 +57,7 @@ def test_a_worker_takes_waiting_work_in_the_order_of_its_services(redis_url, red
     send("mood.streaks", {"id": "m"}, "mood")
     for n in range(2):
         send("notification.hug_sent", {"id": f"n{n}"}, "hug")
-    taken: list[str] = []
-
-    def take(body, message) -> None:
-        taken.append(body[0][0])  # the consume task's first argument: the consumer's name
-        message.ack()
-
-    with (
-        app.connection_for_read() as conn,
-        Consumer(conn, queues=queues, callbacks=[take], accept=["json"], prefetch_count=1),
-    ):
-        while len(taken) < 5:
-            conn.drain_events(timeout=5)
+    taken = [args[0] for args in take_in_order(app, queues, 5)]  # the consumers' names
     # (round robin would take one from each queue in turn: notification, mood, social, notification, ...)
     assert taken == ["notification.hug_sent"] * 2 + ["mood.streaks"] + ["social.activities"] * 2
 
@@ -73,3 +79,21 @@ def test_the_message_headers_describe_the_event_without_its_data(redis_url, redi
     assert message["headers"]["argsrepr"] == "('notification.hug_sent', <event HugSent e-1>, 'hugs')"
     body = json.loads(base64.b64decode(message["body"]))
     assert body[0] == ["notification.hug_sent", event, "hugs"]  # the consumer still gets all of it
+
+
+def test_what_the_relay_sends_again_is_taken_before_the_backlog(redis_url, redis_client):
+    """An event the broker lost is late already: sent again on its service's resend queue, it is
+    taken before the messages that were queued behind it meanwhile, not after all of them."""
+    app = make_celery(Config(CELERY_BROKER_URL=redis_url, REDIS_URL=redis_url, WORKER_SERVICES=("notification",)))
+    queues = list(app.conf.task_queues)
+    with app.connection_for_write() as conn:
+        for queue in queues:
+            queue.bind(conn.default_channel).declare()
+            redis_client.delete(queue.name)
+    send, resend = consume_sender(app), consume_sender(app, resend_queue)
+    for n in range(20):
+        send("notification.hug_sent", {"id": f"backlog-{n}"}, "hugs")
+    resend("notification.hug_sent", {"id": "lost"}, "hugs")
+    assert redis_client.llen(resend_queue("notification")) == 1
+    taken = [args[1]["id"] for args in take_in_order(app, queues, 3)]  # the events' ids
+    assert taken == ["lost", "backlog-0", "backlog-1"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from werkzeug.test import Client
 
 from gateway import create_app
+from shared.app import MAX_UPLOAD_BYTES
 
 
 @pytest.fixture
@@ -57,6 +60,31 @@ def test_oversized_and_non_json_bodies_are_refused_at_the_edge(gateway_without_r
         "/api/v1/auth/register", data=b"a=b", content_type="application/x-www-form-urlencoded"
     )
     assert form.status_code == 415
+
+
+def test_the_mood_import_takes_a_multipart_upload_up_to_its_own_limit(gateway_without_redis):
+    gateway = gateway_without_redis
+    multipart = "multipart/form-data; boundary=B"
+    # Over 64 KiB but under the upload limit: past the body checks, refused only for the missing token.
+    fits = gateway.post("/api/v1/moods/import", data=b"x" * 70000, content_type=multipart)
+    assert fits.status_code == 401
+    big = gateway.post(
+        "/api/v1/moods/import",
+        data=b"x" * 10,
+        content_type=multipart,
+        environ_overrides={"CONTENT_LENGTH": str(50 * 1024 * 1024)},
+    )
+    assert big.status_code == 413 and big.content_type == "application/problem+json"
+    undeclared = gateway.post(
+        "/api/v1/moods/import",
+        input_stream=io.BytesIO(b"x" * (MAX_UPLOAD_BYTES + 1)),
+        content_type=multipart,
+        environ_overrides={"CONTENT_LENGTH": ""},
+    )
+    assert undeclared.status_code == 413
+    assert gateway.post("/api/v1/moods/import", json={"file": "x"}).status_code == 415
+    # Elsewhere the JSON limit holds for multipart bodies too.
+    assert gateway.post("/api/v1/moods", data=b"x" * 70000, content_type=multipart).status_code == 413
 
 
 @pytest.mark.parametrize("path", ["/api/v1/status", "/api/v1/account/export", "/api/v1/service-registry"])

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from services.hug.models import GroupHug, OutboxEvent, db
 from services.hug.service import expire_group_hugs
 from shared.testing import rolled_back
+from tests.integration.conditional import assert_etag_and_304
 
 GROUP = "/api/v1/hugs/group"
 
@@ -265,3 +266,10 @@ def test_group_invite_flood_limit_refuses_with_429_naming_the_invitee(flood_app,
         create(dave, [bob])
         db.session.execute(update(GroupHug).values(created_at=GroupHug.created_at - timedelta(seconds=61)))
         create(alice, [bob])
+
+
+def test_a_group_hug_has_an_etag(person):
+    creator, *invitees = open_people(person, 2)
+    group = create(creator, invitees)
+    tag = assert_etag_and_304(invitees[0].get, f"{GROUP}/{group['id']}")
+    assert creator.get(f"{GROUP}/{group['id']}").headers["ETag"] == tag  # one representation for all who see it

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 
 from services.hug.models import Hug, OutboxEvent, db
 from shared.testing import rolled_back
+from tests.integration.conditional import assert_etag_and_304
 
 HUGS = "/api/v1/hugs"
 
@@ -276,3 +277,13 @@ def test_bad_received_query_is_422(person, query):
 @pytest.mark.parametrize("query", ["unread=true", "limit=0", "cursor=garbage"])
 def test_bad_sent_query_is_422(person, query):
     assert person().get(f"{HUGS}/sent?{query}").status_code == 422
+
+
+def test_a_hug_has_an_etag_that_changes_when_it_is_read(person):
+    alice, bob = person(), person()
+    bob.open_hugs()
+    path = f"/api/v1/hugs/{alice.hug(bob)['id']}"
+    tag = assert_etag_and_304(bob.get, path)
+    assert bob.put(f"{path}/read").status_code == 200
+    assert bob.get(path, headers={"If-None-Match": tag}).status_code == 200  # is_read changed
+    assert person().get(path, headers={"If-None-Match": tag}).status_code == 404  # not theirs, never 304

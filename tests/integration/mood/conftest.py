@@ -19,7 +19,15 @@ def mood_app(service_config: dict[str, Any], user_server: str) -> Flask:
 
 
 @pytest.fixture
-def client(mood_app: Flask, redis_client, worker_app) -> Iterator[FlaskClient]:
+def refreshes(monkeypatch) -> list[tuple[str, int]]:
+    """The insight refreshes the consumers ask for, (user id, delay), instead of sending them."""
+    asked: list[tuple[str, int]] = []
+    monkeypatch.setattr(tasks, "enqueue_refresh", lambda user_id, delay: asked.append((user_id, delay)))
+    return asked
+
+
+@pytest.fixture
+def client(mood_app: Flask, redis_client, worker_app, refreshes) -> Iterator[FlaskClient]:
     worker_app(tasks, mood_app)
     with mood_app.app_context(), rolled_back(db):
         yield mood_app.test_client()

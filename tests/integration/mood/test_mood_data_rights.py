@@ -10,8 +10,18 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from services.mood import tasks
-from services.mood.models import USER_DATA, MoodEntry, OutboxEvent, StreakMilestone, db
+from services.mood import service, tasks
+from services.mood.models import (
+    USER_DATA,
+    ContentBookmark,
+    ContentInteraction,
+    HugDay,
+    MoodEntry,
+    OutboxEvent,
+    StreakMilestone,
+    UserInsight,
+    db,
+)
 from shared.sqlstate import is_erasure_refusal
 
 EXPORT = "/internal/v1/account/export"
@@ -39,10 +49,15 @@ def entries_of(user_id: str) -> int:
     return db.session.execute(query).scalar_one()
 
 
+def hug(sender: str, recipient: str) -> dict[str, Any]:
+    return event("HugSent", hug_id=str(uuid.uuid4()), sender_id=sender, recipient_id=recipient, type="warm")
+
+
 @pytest.fixture
 def pair(person, deliver):
-    """Alice (a three-day streak, its milestone, a private entry with a note, a public one) and
-    her friend Bob (his own private note and public entry), each sharing moods with the other."""
+    """Alice (a three-day streak, its milestone and streak insight, a private entry with a note, a
+    public one, a hug sent to Bob and one from him) and her friend Bob (his own private note and
+    public entry), each sharing moods with the other."""
     alice, bob = person(), person()
     alice.befriend(bob)
     alice.set_privacy(share_moods_with="friends")
@@ -55,6 +70,13 @@ def pair(person, deliver):
     for payload in outbox("MoodRecorded", alice.id):
         deliver(tasks.on_mood_written, payload)
     assert [m["data"]["days"] for m in outbox("StreakMilestone", alice.id)] == [3]
+    deliver(tasks.on_hug_sent, hug(alice.id, bob.id))
+    deliver(tasks.on_hug_sent, hug(bob.id, alice.id))
+    assert tasks.refresh_insights(alice.id)["created"] == 1  # the streak insight
+    # Both use the content library: Alice keeps one item and finishes another, Bob keeps one.
+    first, second = alice.get("/api/v1/content?limit=2").json["items"]
+    for who, item, kind in ((alice, first, "bookmark"), (alice, second, "complete"), (bob, first, "bookmark")):
+        assert who.post(f"/api/v1/content/{item['id']}/interactions", json={"type": kind}).status_code == 201
     return alice, bob
 
 
@@ -66,7 +88,19 @@ def test_export_holds_every_entry_notes_included_milestones_and_streak(pair):
     response = alice.get(EXPORT)
     assert response.status_code == 200
     body = response.json
-    assert set(body) == {"entries", "streak_milestones", "streak"}
+    assert set(body) == {
+        "entries",
+        "streak_milestones",
+        "streak",
+        "hug_days",
+        "insights",
+        "content_interactions",
+        "content_bookmarks",
+    }
+    assert sorted(h["direction"] for h in body["hug_days"]) == ["received", "sent"]
+    assert all(set(h) == {"hug_id", "direction", "occurred_at"} for h in body["hug_days"])
+    [insight] = body["insights"]
+    assert insight["type"] == "streak" and insight["data"]["days"] == 3
     assert [e["mood"] for e in body["entries"]] == ["tired", "hopeful", "anxious"]
     assert [e["is_public"] for e in body["entries"]] == [False, True, False]
     assert body["entries"][2]["note"] == "alice's secret worry" and body["entries"][2]["valence"] == 0.2
@@ -77,6 +111,12 @@ def test_export_holds_every_entry_notes_included_milestones_and_streak(pair):
     ]
     assert body["streak"]["current_streak"] == 3 and body["streak"]["longest_streak"] == 3
     assert body["streak"]["timezone"] == "UTC"
+    first, second = alice.get("/api/v1/content?limit=2").json["items"]
+    assert [(i["content_id"], i["type"]) for i in body["content_interactions"]] == [
+        (first["id"], "bookmark"),
+        (second["id"], "complete"),
+    ]
+    assert [b["content_id"] for b in body["content_bookmarks"]] == [first["id"]]
 
 
 def test_export_holds_nothing_of_anyone_else(pair):
@@ -88,6 +128,11 @@ def test_export_holds_nothing_of_anyone_else(pair):
     bob_export = bob.get(EXPORT).json
     assert [e["mood"] for e in bob_export["entries"]] == ["grumpy", "cheerful"]
     assert bob_export["streak_milestones"] == [] and "alice's secret worry" not in str(bob_export)
+    assert bob_export["insights"] == [] and len(bob_export["hug_days"]) == 2
+    # The hug days hold no one else: not the other side of each hug.
+    assert alice.id not in str(bob_export["hug_days"])
+    assert [i["type"] for i in bob_export["content_interactions"]] == ["bookmark"]
+    assert len(bob_export["content_bookmarks"]) == 1
 
 
 def test_export_needs_a_user_token(client, token_for):
@@ -108,6 +153,8 @@ def test_user_deleted_erases_entries_milestones_and_cached_audiences(pair, deliv
     before = erasure_report(alice.id).json
     assert before["erased"] is False
     assert before["rows"]["mood_entries"] == 3 and before["rows"]["streak_milestones"] == 1
+    assert before["rows"]["hug_days"] == 2 and before["rows"]["user_insights"] == 1
+    assert before["rows"]["content_interactions"] == 2 and before["rows"]["content_bookmarks"] == 1
     assert before["rows"]["outbox"] == 4  # three MoodRecorded, one StreakMilestone
 
     deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
@@ -115,8 +162,13 @@ def test_user_deleted_erases_entries_milestones_and_cached_audiences(pair, deliv
     after = erasure_report(alice.id).json
     assert after == {"user_id": alice.id, "erased": True, "rows": dict.fromkeys(before["rows"], 0), "total": 0}
     assert list(redis_client.scan_iter(f"hm:mood:*{alice.id}*")) == []
-    # Bob's entries, his events and his own cached audience stay.
+    # Bob's entries, his hug days, his events and his own cached audience stay.
     assert entries_of(bob.id) == 2 and len(outbox("MoodRecorded", bob.id)) == 2
+    assert db.session.execute(select(func.count()).select_from(HugDay)).scalar_one() == 2
+
+    # Bob's entries, his events, his bookmark and his own cached audience stay.
+    assert entries_of(bob.id) == 2 and len(outbox("MoodRecorded", bob.id)) == 2
+    assert len(bob.get("/api/v1/content/bookmarks").json["items"]) == 1
     assert redis_client.exists(f"hm:mood:audience:{bob.id}:{bob.id}")
 
 
@@ -176,6 +228,75 @@ def test_the_guard_refuses_a_milestone_naming_an_erased_user(pair, deliver):
     assert is_erasure_refusal(raised.value)
     db.session.rollback()
     assert USER_DATA.is_erased(db.session, alice.id)
+
+
+def test_a_late_hug_keeps_the_living_side_only(pair, deliver):
+    alice, bob = pair
+    deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
+    deliver(tasks.on_hug_sent, hug(bob.id, alice.id))  # in flight when she was erased
+    rows = db.session.execute(select(HugDay.user_id, HugDay.direction)).all()
+    assert sorted((str(u), d) for u, d in rows) == [(bob.id, "received"), (bob.id, "sent"), (bob.id, "sent")]
+
+
+def test_the_guard_refuses_an_insight_naming_an_erased_user(pair, deliver):
+    alice, _bob = pair
+    deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
+    db.session.add(
+        UserInsight(
+            user_id=uuid.UUID(alice.id),
+            type="streak",
+            finding="late",
+            title="t",
+            description="d",
+            relevance=0.5,
+            data={},
+            expires_at=datetime.now(UTC) + timedelta(days=1),
+        )
+    )
+
+
+@pytest.mark.parametrize("model", [ContentInteraction, ContentBookmark])
+def test_the_guard_refuses_content_rows_naming_an_erased_user(pair, deliver, model):
+    alice, _bob = pair
+    item = alice.get("/api/v1/content?limit=1").json["items"][0]
+    deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
+    fields = {"id": uuid.uuid4(), "type": "view"} if model is ContentInteraction else {}
+    db.session.add(model(user_id=uuid.UUID(alice.id), content_id=uuid.UUID(item["id"]), **fields))
+    with pytest.raises(Exception) as raised:
+        db.session.flush()
+    assert is_erasure_refusal(raised.value)
+    db.session.rollback()
+
+
+def test_a_refresh_caught_by_the_erasure_writes_nothing_and_is_done(pair, deliver, monkeypatch):
+    alice, _bob = pair
+    # The refresh read her findings just before the erasure, and writes them just after it.
+    found = service.insights.findings(user_id=uuid.UUID(alice.id), timezone="UTC")
+    deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
+    finding = {
+        "factor": "tag:walk",
+        "effect": 0.2,
+        "mean_with": 0.7,
+        "mean_without": 0.5,
+        "ci95": [0.1, 0.3],
+        "p_value": 0.001,
+        "q_value": 0.01,
+        "standardized_effect": 1.0,
+        "sample_size": {"with": 9, "without": 9},
+    }
+    monkeypatch.setattr(service.insights, "findings", lambda **_: [*found, finding])
+    assert tasks.refresh_insights(alice.id) is None
+    assert db.session.execute(select(func.count()).select_from(UserInsight)).scalar_one() == 0
+
+
+def test_an_interaction_after_the_erasure_gets_404_and_creates_nothing(pair, deliver, erasure_report):
+    alice, _bob = pair
+    item = alice.get("/api/v1/content?limit=1").json["items"][0]
+    deliver(tasks.on_user_deleted, event("UserDeleted", user_id=alice.id))
+    response = alice.post(f"/api/v1/content/{item['id']}/interactions", json={"type": "bookmark"})
+    assert response.status_code == 404 and response.json["code"] == "user.deleted"
+    db.session.rollback()
+    assert erasure_report(alice.id).json["total"] == 0
 
 
 def test_a_mood_event_for_an_account_that_no_longer_exists_is_done(client, deliver):

@@ -101,7 +101,7 @@ class Caller:
         self.headers = {"Authorization": f"Bearer {token}"}
 
     def _call(self, method: str, path: str, **kw: Any):
-        response = getattr(self.client, method)(path, headers=self.headers, **kw)
+        response = getattr(self.client, method)(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
         # Requests share the test's app context (and so its session): end what they left open, as
         # a request's teardown would, so a later rollback cannot undo another session's commits.
         db.session.commit()

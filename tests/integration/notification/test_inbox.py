@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from services.notification import service, tasks
 from services.notification.models import Delivery, Notification, db
 from services.notification.service import Draft
+from tests.integration.conditional import assert_etag_and_304
 from tests.integration.notification.conftest import event, hug_sent
 
 BAD_ID = "not-a-uuid"
@@ -293,3 +294,30 @@ def test_every_endpoint_needs_a_token(client):
         ("post", "/api/v1/devices"),
     ]:
         assert getattr(client, method)(path).status_code == 401, path
+
+
+def test_a_notification_has_an_etag_that_changes_when_it_is_read(caller):
+    alice = caller()
+    alice.hugged()
+    item = alice.notifications()[0]
+    path = f"/api/v1/notifications/{item['id']}"
+    tag = assert_etag_and_304(alice.get, path)
+    assert alice.put(f"{path}/read").status_code == 200
+    assert alice.get(path, headers={"If-None-Match": tag}).status_code == 200
+    assert caller().get(path, headers={"If-None-Match": tag}).status_code == 404
+
+
+def test_a_delete_with_a_stale_etag_is_412_and_keeps_the_notification(caller):
+    alice = caller()
+    alice.hugged()
+    path = f"/api/v1/notifications/{alice.notifications()[0]['id']}"
+    old = alice.get(path).headers["ETag"]
+    assert alice.put(f"{path}/read").status_code == 200
+    stale = alice.delete(path, headers={"If-Match": old})
+    assert stale.status_code == 412 and stale.json["code"] == "precondition.failed"
+    assert alice.get(path).status_code == 200
+    malformed = alice.delete(path, headers={"If-Match": "not-an-etag"})
+    assert malformed.status_code == 400 and malformed.json["code"] == "precondition.malformed"
+    assert caller().delete(path, headers={"If-Match": "*"}).status_code == 404  # not theirs: never 412
+    assert alice.delete(path, headers={"If-Match": alice.get(path).headers["ETag"]}).status_code == 204
+    assert alice.get(path).status_code == 404

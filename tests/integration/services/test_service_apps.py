@@ -123,3 +123,27 @@ def test_odd_methods_are_counted_as_other_not_as_new_labels(service_app, redis_c
         client.open("/healthz", method=f"ODD{n}")
     text = client.get("/metrics").get_data(as_text=True)
     assert "ODD" not in text and 'method="other"' in text
+
+
+def test_the_service_serves_its_openapi_document_without_a_token(service_app, redis_client):
+    from openapi_spec_validator import validate
+
+    from shared.openapi import openapi_path
+
+    response = service_app.test_client().get("/openapi.json")
+    assert response.status_code == 200 and response.content_type == "application/json"
+    document = response.json
+    validate(document)
+    routed = {
+        (method.lower(), openapi_path(rule.rule))
+        for rule in service_app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    documented = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert documented == routed
+    assert "/internal/v1/account/export" in document["paths"]  # the service's own document has them all
+
+
+def test_a_problem_body_type_is_the_page_of_its_code(service_app, redis_client):
+    body = service_app.test_client().get("/api/v1/anything").json
+    assert body["type"] == f"/api/v1/problems/{body['code']}"

@@ -92,13 +92,13 @@ class Viewer:
         self.headers = {"Authorization": f"Bearer {token}"}
 
     def get(self, path: str, **kw: Any):
-        return self.client.get(path, headers=self.headers, **kw)
+        return self.client.get(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def post(self, path: str, **kw: Any):
-        return self.client.post(path, headers=self.headers, **kw)
+        return self.client.post(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def delete(self, path: str, **kw: Any):
-        return self.client.delete(path, headers=self.headers, **kw)
+        return self.client.delete(path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
     def share(self, visibility: str = "public", **fields: Any) -> dict[str, Any]:
         response = self.post("/api/v1/social/activities", json={"type": "note", "visibility": visibility, **fields})

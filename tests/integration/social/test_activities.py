@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from tests.integration.conditional import assert_etag_and_304
+
 
 def test_create_returns_the_activity_with_location(viewer):
     alice = viewer()
@@ -197,3 +199,9 @@ def test_friends_activity_paginates(viewer):
 def test_feed_bad_query_gets_422(viewer, path, query):
     response = viewer().get(f"{path}?{query}")
     assert response.status_code == 422, response.json
+
+
+def test_an_activity_has_an_etag(viewer):
+    alice = viewer()
+    activity = alice.share()
+    assert_etag_and_304(alice.get, f"/api/v1/social/activities/{activity['id']}")

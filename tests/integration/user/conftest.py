@@ -30,20 +30,20 @@ class Person:
     def __init__(self, client: FlaskClient, user_id: str, token: str, username: str):
         self.client, self.id, self.token, self.username = client, user_id, token, username
 
-    def _h(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+    def _h(self, kw: dict[str, Any]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **kw.pop("headers", {})}
 
     def get(self, path: str, **kw: Any):
-        return self.client.get(path, headers=self._h(), **kw)
+        return self.client.get(path, headers=self._h(kw), **kw)
 
     def put(self, path: str, **kw: Any):
-        return self.client.put(path, headers=self._h(), **kw)
+        return self.client.put(path, headers=self._h(kw), **kw)
 
     def post(self, path: str, **kw: Any):
-        return self.client.post(path, headers=self._h(), **kw)
+        return self.client.post(path, headers=self._h(kw), **kw)
 
     def delete(self, path: str, **kw: Any):
-        return self.client.delete(path, headers=self._h(), **kw)
+        return self.client.delete(path, headers=self._h(kw), **kw)
 
 
 @pytest.fixture
