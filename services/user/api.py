@@ -87,6 +87,13 @@ class UserResource(Resource):
 class UsersResource(Resource):
     """Several profiles at once (`?ids=a,b,c`), each as the single read shows it to the caller."""
 
+    @operation(
+        "Several users' profiles at once (at most 100 ids)",
+        description="Each profile as the single read shows it to the caller; ids no user has are "
+        "listed under `missing`.",
+        query=schemas.BatchArgs,
+        response=schemas.ProfileBatch,
+    )
     def get(self) -> Response:
         args = load_query(schemas.BatchArgs())
         ids = list(dict.fromkeys(uuid.UUID(raw) for raw in args["ids"].split(",")))

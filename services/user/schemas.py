@@ -153,3 +153,8 @@ class FriendStatus(Schema):
 
     user_id = fields.UUID()
     status = fields.String()
+
+
+class ProfileBatch(Schema):
+    items = fields.List(fields.Nested(ProfileOut))
+    missing = fields.List(fields.UUID())
