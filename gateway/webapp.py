@@ -84,6 +84,7 @@ DEVICE_COOKIE_SECONDS = 90 * 24 * 3600
 PAGES = (
     "today",
     "history",
+    "insights",
     "friends",
     "hugs",
     "notifications",

@@ -22,6 +22,7 @@ _hugs = schemas.Hug(many=True)
 _request = schemas.HugRequest()
 _requests = schemas.HugRequest(many=True)
 _group = schemas.GroupHug()
+_groups = schemas.GroupHug(many=True)
 _shareable = schemas.ShareableHug()
 
 
@@ -171,6 +172,16 @@ class HugRequestResource(Resource):
 
 
 class GroupHugListResource(Resource):
+    @operation(
+        "Group hugs the caller created or was invited to, newest first",
+        description="Each with its participants and when each joined (null until they do).",
+        query=schemas.GroupHugListArgs,
+        page=schemas.GroupHug,
+    )
+    def get(self) -> Response:
+        items, cursor = service.groups.listing(user_id=current_user_id(), args=load_query(schemas.GroupHugListArgs()))
+        return jsonify({"items": _groups.dump(service.groups.views(items)), "next_cursor": cursor})
+
     @operation(
         "Start a group hug; the invitees are notified",
         body=schemas.GroupHugCreate,

@@ -145,6 +145,10 @@ class GroupHugCreate(Schema):
         return data
 
 
+class GroupHugListArgs(PageArgs):
+    """The caller's group hugs take only the paging parameters."""
+
+
 class Participant(Schema):
     user_id = fields.UUID()
     joined_at = UtcDateTime(allow_none=True)

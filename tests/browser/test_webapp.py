@@ -406,6 +406,13 @@ def test_hug_requests_and_group_hugs(new_page, web_fleet, shots):
     settled(cara_page.page)
     expect(cara_page.page.locator("ul.groups li").filter(has_text="Friday circle")).to_contain_text("You")
     screenshot(cara_page.page, shots, "group-hugs")
+    # Dan, after a reload, still has the group hug he started, and sees that Cara joined it.
+    dan_page.page.reload()
+    settled(dan_page.page)
+    mine = dan_page.page.locator("ul.groups li").filter(has_text="Friday circle")
+    expect(mine).to_contain_text("started by you")
+    expect(mine).to_contain_text("Joined: Cara (1 of 1)")
+    expect(mine).to_contain_text("everyone joined")
     for watched in (cara_page, dan_page):
         assert watched.csp_violations() == [] and watched.dialogs == []
 
@@ -601,3 +608,79 @@ def test_unfriend_block_and_unblock(new_page, web_fleet, shots):
     expect(blocked).to_contain_text("Finn")
     blocked.get_by_role("button", name="Unblock").click()
     expect(page.get_by_text("You have blocked no one.")).to_be_visible()
+
+
+def test_insights_findings_and_recommendations(new_page, web_fleet, shots):
+    gateway = web_fleet.gateway
+    account = register(gateway)
+    headers = account["headers"]
+    watched = new_page()
+    page = watched.page
+    sign_in(watched, account)
+
+    # Before any entry: every part says, kindly, that there is nothing yet.
+    page.get_by_role("link", name="Insights").click()
+    settled(page, "Insights")
+    expect(page.locator("main")).to_contain_text("Nothing to share yet")
+    expect(page.locator("main")).to_contain_text("Not enough data yet")
+    assert page.locator("ul.insights li").count() == 0
+
+    # Four weeks of check-ins: the walking days are the lighter ones, and a few days carry a tag
+    # that is a stored script. The fleet refreshes insights a second after the entries.
+    noon = time.time() - 86400
+    for day in range(28):
+        walked = day % 2 == 0
+        tags = (["walk"] if walked else []) + ([XSS[0]] if day < 3 else [])
+        when = time.strftime("%Y-%m-%dT12:00:00Z", time.gmtime(noon - day * 86400))
+        body = {"mood": "calm" if walked else "tired", "intensity": 0.5, "tags": tags, "recorded_at": when}
+        body["valence"] = (0.8 if day % 4 == 0 else 0.9) if walked else (0.15 if day % 4 == 1 else 0.25)
+        created = requests.post(f"{gateway}/api/v1/moods", headers=headers, json=body, timeout=10)
+        assert created.status_code == 201, created.text
+
+    def insights() -> list[dict]:
+        response = requests.get(f"{gateway}/api/v1/analytics/insights/me", headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()["items"]
+
+    found = wait_for(lambda: [i for i in insights() if "walk" in i["title"]], timeout=30, what="the walk insight")
+    page.reload()
+    settled(page, "Insights")
+    insight = page.locator("ul.insights li").filter(has_text=found[0]["title"])
+    expect(insight).to_contain_text("NEW")
+    expect(insight).to_contain_text("not what causes what")
+    finding = page.locator("ul.findings li").filter(has_text="Days tagged “walk”")
+    expect(finding).to_contain_text("felt lighter on average")
+    expect(finding).to_contain_text("likely somewhere between")
+    expect(finding).to_contain_text("14 days with it, 14 without")
+    expect(finding).to_contain_text("stands out clearly")
+    thin = page.locator("ul.findings li.thin").filter(has_text=XSS[0])  # 3 days: too few to say
+    expect(thin).to_contain_text("not enough data yet")
+    expect(thin).to_contain_text("3 days with it, 25 without")
+    expect(page.locator("ul.recommendations li").first).to_be_visible()
+    reasons = [
+        r["reason"]
+        for r in requests.get(f"{gateway}/api/v1/analytics/recommendations/me", headers=headers, timeout=10).json()[
+            "items"
+        ]
+    ]
+    expect(page.locator("ul.recommendations")).to_contain_text(reasons[0])
+    screenshot(page, shots, "insights", docs=True)
+
+    insight.get_by_role("button", name="Mark as seen").click()
+    expect(insight).to_contain_text("Seen ✓")
+    expect(insight.locator(".tag-new")).to_have_count(0)
+    assert wait_for(
+        lambda: next(i for i in insights() if i["id"] == found[0]["id"])["is_read"], what="the insight read"
+    )
+    page.reload()
+    settled(page, "Insights")
+    expect(page.locator("ul.insights li").filter(has_text=found[0]["title"])).not_to_contain_text("NEW")
+    expect(page.get_by_role("button", name="Mark as seen")).to_have_count(len(insights()) - 1)
+
+    # Another period re-reads the findings; the script in a tag stayed text throughout.
+    with page.expect_response(lambda r: "/correlations/me?period=month" in r.url) as answered:
+        page.get_by_label("Looking at").select_option("month")
+    assert answered.value.status == 200
+    expect(page.locator("ul.findings li").filter(has_text="Days tagged “walk”")).to_contain_text("felt lighter")
+    assert page.locator("img[src='x'], main script").count() == 0
+    assert watched.dialogs == [] and watched.csp_violations() == []

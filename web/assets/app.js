@@ -8,6 +8,7 @@ import { feedView } from "./views/feed.js";
 import { friendsView, personView } from "./views/friends.js";
 import { historyView } from "./views/history.js";
 import { hugsView } from "./views/hugs.js";
+import { insightsView } from "./views/insights.js";
 import { notificationsView } from "./views/notifications.js";
 import { settingsView } from "./views/settings.js";
 import { todayView } from "./views/today.js";
@@ -17,6 +18,7 @@ const PUBLIC = new Set(["/signin", "/signup", "/forgot-password", "/reset-passwo
 const NAV = [
   ["/today", "Today"],
   ["/history", "History"],
+  ["/insights", "Insights"],
   ["/friends", "Friends"],
   ["/hugs", "Hugs"],
   ["/feed", "Feed"],
@@ -33,6 +35,7 @@ function route(path) {
       "/": todayView,
       "/today": todayView,
       "/history": historyView,
+      "/insights": insightsView,
       "/friends": friendsView,
       "/hugs": hugsView,
       "/feed": feedView,

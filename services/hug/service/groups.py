@@ -1,4 +1,4 @@
-"""Group hugs: create with invitees, read, join (the last join completes it), expire."""
+"""Group hugs: create with invitees, read, list a member's, join (the last join completes it), expire."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from services.hug import errors
 from services.hug.models import GroupHug, GroupHugParticipant, OutboxEvent, db
@@ -15,6 +15,7 @@ from services.hug.service.audience import admits_hugs, refuses_hugs
 from shared.audience import AudienceSource
 from shared.clock import utcnow
 from shared.events import publish
+from shared.pagination import paginate
 
 DEFAULT_LIFETIME = timedelta(hours=24)
 
@@ -27,31 +28,51 @@ def effective_status(group: GroupHug, now: datetime | None = None) -> str:
     return group.status
 
 
-def _participants(group_id: uuid.UUID) -> list[GroupHugParticipant]:
-    return list(
-        db.session.execute(
-            select(GroupHugParticipant)
-            .where(GroupHugParticipant.group_hug_id == group_id)
-            .order_by(GroupHugParticipant.position)
-            .execution_options(populate_existing=True)
-        ).scalars()
-    )
+def _participants(group_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[GroupHugParticipant]]:
+    """The participants of each group, in invitation order (one query for all the groups)."""
+    found: dict[uuid.UUID, list[GroupHugParticipant]] = {group_id: [] for group_id in group_ids}
+    rows = db.session.execute(
+        select(GroupHugParticipant)
+        .where(GroupHugParticipant.group_hug_id.in_(group_ids))
+        .order_by(GroupHugParticipant.group_hug_id, GroupHugParticipant.position)
+        .execution_options(populate_existing=True)
+    ).scalars()
+    for participant in rows:
+        found[participant.group_hug_id].append(participant)
+    return found
 
 
-def view(group: GroupHug) -> dict[str, Any]:
-    """The group hug as its members see it."""
+def _view(group: GroupHug, participants: list[GroupHugParticipant]) -> dict[str, Any]:
     return {
         "id": group.id,
         "name": group.name,
         "description": group.description,
         "message": group.message,
         "creator_id": group.creator_id,
-        "participants": [{"user_id": p.user_id, "joined_at": p.joined_at} for p in _participants(group.id)],
+        "participants": [{"user_id": p.user_id, "joined_at": p.joined_at} for p in participants],
         "status": effective_status(group),
         "expires_at": group.expires_at,
         "completed_at": group.completed_at,
         "created_at": group.created_at,
     }
+
+
+def view(group: GroupHug) -> dict[str, Any]:
+    """The group hug as its members see it."""
+    return _view(group, _participants([group.id])[group.id])
+
+
+def views(groups: list[GroupHug]) -> list[dict[str, Any]]:
+    """Several group hugs as their members see them, in the given order."""
+    participants = _participants([group.id for group in groups])
+    return [_view(group, participants[group.id]) for group in groups]
+
+
+def listing(*, user_id: uuid.UUID, args: dict[str, Any]) -> tuple[list[GroupHug], str | None]:
+    """The group hugs the user created or was invited to (joined or not, any status), newest first."""
+    invited = select(GroupHugParticipant.group_hug_id).where(GroupHugParticipant.user_id == user_id)
+    query = select(GroupHug).where(or_(GroupHug.creator_id == user_id, GroupHug.id.in_(invited)))
+    return paginate(db.session, query, time_column=GroupHug.created_at, id_column=GroupHug.id, page=args)
 
 
 def create(

@@ -38,11 +38,19 @@ def auth_lookup_via(client: ServiceClient) -> AuthLookup:
 
 
 def create_profile(*, user_id: uuid.UUID, username: str, display_name: str) -> None:
-    """Create the profile and default privacy of a new user; a second call changes nothing."""
+    """Create the profile and default privacy of a new user.
+
+    A second call changes nothing, except that a profile built on first sight (before
+    UserRegistered arrived, named by its username) and not edited since takes the display name
+    chosen at registration.
+    """
+    row = insert(Profile).values(user_id=user_id, username=username, display_name=display_name, timezone="UTC")
     db.session.execute(
-        insert(Profile)
-        .values(user_id=user_id, username=username, display_name=display_name, timezone="UTC")
-        .on_conflict_do_nothing()
+        row.on_conflict_do_update(
+            index_elements=[Profile.user_id],
+            set_={"display_name": row.excluded.display_name},
+            where=(Profile.display_name == Profile.username) & (Profile.updated_at == Profile.created_at),
+        )
     )
     db.session.execute(insert(Privacy).values(user_id=user_id).on_conflict_do_nothing())
 

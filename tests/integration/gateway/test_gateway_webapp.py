@@ -42,7 +42,7 @@ def _register(gateway: Client, client: Client | None = None):
     return (client or gateway).post(f"{SESSION}/register", json=body, headers=WEB), body
 
 
-@pytest.mark.parametrize("path", ["/", "/today", "/reset-password", "/verify-email", "/people/abc"])
+@pytest.mark.parametrize("path", ["/", "/today", "/insights", "/reset-password", "/verify-email", "/people/abc"])
 def test_app_paths_serve_the_page_with_a_strict_policy(gateway, path):
     response = gateway.get(path + "?token=x")
     assert response.status_code == 200

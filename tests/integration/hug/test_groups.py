@@ -273,3 +273,59 @@ def test_a_group_hug_has_an_etag(person):
     group = create(creator, invitees)
     tag = assert_etag_and_304(invitees[0].get, f"{GROUP}/{group['id']}")
     assert creator.get(f"{GROUP}/{group['id']}").headers["ETag"] == tag  # one representation for all who see it
+
+
+def test_my_group_hugs_list_created_and_invited_newest_first_with_who_joined(person):
+    alice, eve = person(), person()
+    bob, carol = open_people(person, 2)
+    first = create(alice, [bob, carol], name="first")
+    second = create(bob, [carol], name="second")
+    assert carol.put(f"{GROUP}/{first['id']}/join").status_code == 200
+    mine = alice.get(GROUP)
+    assert mine.status_code == 200 and mine.json["next_cursor"] is None
+    [listed] = mine.json["items"]
+    assert listed["id"] == first["id"] and listed["name"] == "first" and listed["creator_id"] == alice.id
+    assert [p["user_id"] for p in listed["participants"]] == [bob.id, carol.id]
+    assert listed["participants"][0]["joined_at"] is None and listed["participants"][1]["joined_at"].endswith("Z")
+    assert listed == alice.get(f"{GROUP}/{first['id']}").json  # the same view as reading it alone
+    # bob created one and was invited to the other; carol was invited to both (and joined one)
+    assert [g["id"] for g in bob.get(GROUP).json["items"]] == [second["id"], first["id"]]
+    assert [g["id"] for g in carol.get(GROUP).json["items"]] == [second["id"], first["id"]]
+    # a stranger sees none of them
+    assert eve.get(GROUP).json == {"items": [], "next_cursor": None}
+
+
+def test_my_group_hugs_include_expired_and_completed_ones(person):
+    alice = person()
+    bob, carol = open_people(person, 2)
+    done = create(alice, [bob])
+    bob.put(f"{GROUP}/{done['id']}/join")
+    gone = create(alice, [carol])
+    db.session.execute(
+        update(GroupHug).where(GroupHug.id == uuid.UUID(gone["id"])).values(expires_at=datetime.now(UTC))
+    )
+    statuses = {g["id"]: g["status"] for g in alice.get(GROUP).json["items"]}
+    assert statuses == {done["id"]: "completed", gone["id"]: "expired"}
+
+
+def test_my_group_hugs_page_with_the_cursor(person):
+    alice = person()
+    bob, carol = open_people(person, 2)
+    groups = [create(alice, [bob if i % 2 else carol], name=f"g{i}") for i in range(5)]
+    page = alice.get(f"{GROUP}?limit=2").json
+    assert [g["id"] for g in page["items"]] == [groups[4]["id"], groups[3]["id"]]
+    create(alice, [bob])  # a new one between pages: no duplicate, no gap
+    page = alice.get(f"{GROUP}?limit=2&cursor={page['next_cursor']}").json
+    assert [g["id"] for g in page["items"]] == [groups[2]["id"], groups[1]["id"]]
+    page = alice.get(f"{GROUP}?limit=2&cursor={page['next_cursor']}").json
+    assert [g["id"] for g in page["items"]] == [groups[0]["id"]] and page["next_cursor"] is None
+    # bob, invited to two of the five (and the later one), pages only through his own
+    assert [g["name"] for g in bob.get(f"{GROUP}?limit=100").json["items"]] == ["Team hug", "g3", "g1"]
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "limit=x", "cursor=garbage", "cursor=" + "a" * 513, "status=active"]
+)
+def test_bad_group_list_query_is_422(person, query):
+    response = person().get(f"{GROUP}?{query}")
+    assert response.status_code == 422 and response.headers["Content-Type"] == "application/problem+json"

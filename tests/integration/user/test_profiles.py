@@ -18,6 +18,28 @@ def test_profile_is_built_on_first_read_when_the_event_has_not_arrived(person):
     assert db.session.get(Profile, uuid.UUID(alice.id)) is not None
 
 
+def registered(person_id: str, username: str, display_name: str) -> None:
+    """UserRegistered for `person_id`, as the consumer receives it."""
+    from services.user import tasks
+
+    data = {"user_id": person_id, "username": username, "display_name": display_name}
+    tasks.on_user_registered({"id": str(uuid.uuid4()), "type": "UserRegistered", "data": data})
+
+
+def test_a_late_user_registered_names_a_profile_built_on_first_sight(person):
+    alice = person()
+    assert alice.get(f"/api/v1/users/{alice.id}").json["display_name"] == alice.username
+    registered(alice.id, alice.username, "Alice at registration")
+    assert alice.get(f"/api/v1/users/{alice.id}").json["display_name"] == "Alice at registration"
+
+
+def test_a_late_user_registered_keeps_a_display_name_the_owner_chose(person):
+    alice = person()
+    assert alice.put(f"/api/v1/users/{alice.id}", json={"display_name": alice.username}).status_code == 200
+    registered(alice.id, alice.username, "Alice at registration")
+    assert alice.get(f"/api/v1/users/{alice.id}").json["display_name"] == alice.username
+
+
 def test_me_stands_for_the_caller(person):
     alice = person()
     assert alice.get("/api/v1/users/me").json["user_id"] == alice.id

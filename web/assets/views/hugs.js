@@ -64,7 +64,8 @@ export async function hugsView(main) {
   const unsubscribe = live.subscribe((n) => {
     if (!document.body.contains(receivedBox)) return unsubscribe();
     if (n.type === "hug_received") loadReceived();
-    if (n.type === "hug_request" || n.type === "group_hug_invite") { loadRequests(); loadGroups(); }
+    if (n.type === "hug_request") loadRequests();
+    if (n.type === "group_hug_invite") (newGroups ? newGroups() : loadGroups()).catch(() => {});
   });
   load(sentBox, async () => {
     const page = await get(`/api/v1/hugs/sent${query({ limit: 30 })}`);
@@ -109,7 +110,7 @@ export async function hugsView(main) {
     });
     return form;
   });
-  const groups = new Set();
+  let newGroups = null; // adds group hugs newer than those shown, leaving the shown ones (and the form) as they are
   const loadGroups = () => load(groupBox, async () => {
     const friends = await friendOptions().catch(() => []);
     const name = h("input", { name: "group_name", type: "text", maxlength: 100, required: true });
@@ -117,23 +118,42 @@ export async function hugsView(main) {
     const picks = friends.map((f) => h("label", { class: "check" }, h("input", { type: "checkbox", value: f.user_id }), ` ${f.display_name || f.username}`));
     const status = statusLine();
     const list = h("ul", { class: "groups" });
+    const none = h("p", { class: "muted" }, "No group hugs yet. Start one below, or wait for a friend's invitation.");
+    const more = h("button", { type: "button", hidden: true }, "More group hugs");
     const form = h("form", {}, field("Name", name), h("fieldset", {}, h("legend", {}, "Invite friends"), picks.length ? picks : h("p", { class: "muted" }, "Add friends first.")),
       field("Message (optional)", message), h("button", { type: "submit", class: "primary" }, "Start a group hug"), status);
     submitting(form, status, async () => {
       const ids = picks.map((p) => p.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
       if (!ids.length) throw new Error("Invite at least one friend.");
       const group = await postJson("/api/v1/hugs/group", { name: name.value.trim(), message: message.value.trim() || null, participant_ids: ids });
-      groups.add(group.id);
+      none.remove();
+      shown.add(group.id);
       list.prepend(await groupRow(group));
       return "Group hug started; your friends are invited.";
     });
-    // Invitations come as notifications: show the groups they name.
-    const invites = await get(`/api/v1/notifications${query({ limit: 50 })}`).catch(() => ({ items: [] }));
-    for (const n of invites.items) if (n.data && n.data.group_hug_id) groups.add(n.data.group_hug_id);
-    for (const id of groups) {
-      try { list.append(await groupRow(await get(`/api/v1/hugs/group/${id}`))); } catch { /* gone */ }
-    }
-    return h("div", {}, list, form);
+    // The ones the user started or was invited to, newest first, a page at a time.
+    const shown = new Set();
+    const rows = async (items) => {
+      const fresh = items.filter((g) => !shown.has(g.id));
+      for (const g of fresh) shown.add(g.id);
+      return Promise.all(fresh.map(groupRow));
+    };
+    let cursor = null;
+    const nextPage = async () => {
+      const page = await get(`/api/v1/hugs/group${query({ limit: 10, cursor })}`);
+      list.append(...(await rows(page.items)));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      if (list.children.length) none.remove();
+    };
+    newGroups = async () => {
+      const page = await get(`/api/v1/hugs/group${query({ limit: 10 })}`);
+      list.prepend(...(await rows(page.items)));
+      if (list.children.length) none.remove();
+    };
+    more.addEventListener("click", () => nextPage().catch((err) => toast(`⚠ ${explain(err)}`)));
+    await nextPage();
+    return h("div", {}, list, more, list.children.length ? null : none, form);
   });
   loadGroups();
 }
@@ -141,7 +161,9 @@ export async function hugsView(main) {
 async function groupRow(group) {
   const mine = group.participants.find((p) => p.user_id === me());
   const joined = await Promise.all(group.participants.filter((p) => p.joined_at).map((p) => nameOf(p.user_id)));
-  return h("li", { class: "group" }, h("strong", {}, group.name), h("span", { class: "muted" }, ` · ${group.status}`),
+  const by = group.creator_id === me() ? "started by you" : `started by ${await nameOf(group.creator_id)}`;
+  const state = { active: `open until ${when(group.expires_at)}`, completed: "everyone joined", expired: "ended" }[group.status] || group.status;
+  return h("li", { class: "group" }, h("strong", {}, group.name), h("span", { class: "muted" }, ` · ${by} · ${state}`),
     group.message ? h("p", { class: "note" }, group.message) : null,
     h("p", { class: "muted" }, `Joined: ${joined.length ? joined.join(", ") : "no one yet"} (${joined.length} of ${group.participants.length})`),
     mine && !mine.joined_at && group.status === "active" ? h("button", { type: "button", class: "primary", onclick: async (event) => {
