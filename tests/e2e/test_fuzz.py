@@ -43,6 +43,8 @@ pytestmark = pytest.mark.e2e
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 STATEFUL_STEPS = int(os.environ.get("FUZZ_STATEFUL_STEPS", "8"))
 STATEFUL_EXAMPLES = int(os.environ.get("FUZZ_STATEFUL_EXAMPLES", "5"))
+# CI's run is the same every time; `make fuzz` draws new cases on each run.
+DERANDOMIZE = os.environ.get("FUZZ_RANDOM") != "1"
 PASSWORD = "a soft warm blanket"
 # Operations that end the caller's session or account: they run as a throwaway user.
 SESSION_ENDING = frozenset(
@@ -87,7 +89,9 @@ class World:
     me: Person
     other: Person
     throwaway: list[Person]
-    sent: list[int] = field(default_factory=lambda: [0])
+    # What the run did: operations (METHOD path) called, cases sent per kind of run.
+    covered: set[str] = field(default_factory=set)
+    sent: dict[str, int] = field(default_factory=lambda: {"operations": 0, "stateful": 0})
 
     def register(self, name: str) -> Person:
         client = Client(self.fleet.gateway, f"127.0.6.{uuid.uuid4().int % 250 + 1}")
@@ -220,7 +224,7 @@ def no_bola(world: World):
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=True,
+    derandomize=DERANDOMIZE,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
@@ -229,7 +233,8 @@ def test_every_operation_keeps_the_contract(case, world):
     person = world.victim() if key in SESSION_ENDING else world.me
     # Readiness and metrics answer on the ops port only (the operation's own `servers`).
     base_url = world.fleet.gateway_ops if case.operation.path in OPS_ONLY else world.fleet.gateway
-    world.sent[0] += 1
+    world.covered.add(f"{key[0]} {key[1]}")
+    world.sent["operations"] += 1
     case.call_and_validate(
         base_url=base_url,
         session=requests.Session(),
@@ -238,3 +243,53 @@ def test_every_operation_keeps_the_contract(case, world):
         additional_checks=[no_bola(world)],
         timeout=30,
     )
+
+
+# The stateful run: the links schemathesis infers from the document (an id a response gives,
+# used by the operation that takes it) chain create, read, update and delete.
+stateful = schemathesis.openapi.from_path(DOCUMENT_FILE)
+stateful.hooks = schema.hooks
+for method, path in SESSION_ENDING:
+    stateful = stateful.exclude(method=method, path=path)
+
+
+def test_stateful_runs_follow_the_links(world):
+    check_bola = no_bola(world)
+
+    class Workflow(stateful.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {
+                "base_url": world.fleet.gateway_ops if case.operation.path in OPS_ONLY else world.fleet.gateway,
+                "headers": {"Authorization": f"Bearer {world.me.token}"},
+                "timeout": 30,
+            }
+
+        def after_call(self, response, case):
+            world.sent["stateful"] += 1
+            world.covered.add(f"{case.method.upper()} {case.operation.path}")
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS, additional_checks=[check_bola], transport_kwargs=kwargs)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=STATEFUL_STEPS,
+            deadline=None,
+            derandomize=DERANDOMIZE,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    assert world.sent["stateful"] > 0
+
+
+def test_the_run_covered_every_operation(world):
+    """Every operation of the document was called (runs after the fuzzing above, in file order)."""
+    operations = {f"{op.method.upper()} {op.path}" for op in (r.ok() for r in schema.get_all_operations())}
+    print(
+        f"\nfuzz: {len(world.covered & operations)}/{len(operations)} operations, "
+        f"{world.sent['operations']} cases over single operations ({EXAMPLES} generated each), "
+        f"{world.sent['stateful']} stateful calls"
+    )
+    assert operations - world.covered == set()
