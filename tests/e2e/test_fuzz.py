@@ -36,7 +36,7 @@ from gateway.ops import OPS_ONLY
 from scripts.embedded import start_redis
 from shared.testing import fresh_database
 from tests.e2e.conftest import launch_fleet
-from tests.e2e.fleet import Client, Fleet
+from tests.e2e.fleet import Client, Fleet, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -118,12 +118,13 @@ def _created(client: Client, path: str, body: dict[str, Any]) -> str:
     return response.json()["id"]
 
 
-def _populate(me: Person, other: Person) -> None:
+def _populate(me: Person, other: Person, third: Person) -> None:
     """Objects of both users, so path parameters name real ones: mine, and the other's (BOLA)."""
     other.client.put(
         f"/api/v1/users/{other.id}/privacy",
         json={"share_moods_with": "none", "allow_friend_requests": False, "allow_hugs_from": "anyone"},
     ).raise_for_status()
+    third.client.put(f"/api/v1/users/{third.id}/privacy", json={"allow_hugs_from": "anyone"}).raise_for_status()
     for person in (me, other):
         person.ids["mood_id"] = _created(
             person.client, "/api/v1/moods", {"mood": "calm", "intensity": 0.6, "is_public": True}
@@ -134,8 +135,14 @@ def _populate(me: Person, other: Person) -> None:
         person.ids["device_id"] = _created(
             person.client, "/api/v1/devices", {"device_type": "web", "device_token": uuid.uuid4().hex * 2}
         )
-    # A hug from the other user to me, and one from me to the other: both ends have a notification.
+    # My hug to the other user (theirs to read, mine to have sent; it notifies them), and theirs to
+    # a third user (neither mine to read nor to mark read).
     me.ids["hug_id"] = _created(me.client, "/api/v1/hugs", {"recipient_id": other.id, "type": "warm"})
+    other.ids["hug_id"] = _created(other.client, "/api/v1/hugs", {"recipient_id": third.id, "type": "bear"})
+    notifications = wait_for(
+        lambda: other.client.get("/api/v1/notifications").json()["items"], what="the other user's notification"
+    )
+    other.ids["notification_id"] = notifications[0]["id"]
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +164,7 @@ def world(servers, fleet_key, tmp_path_factory) -> Iterator[World]:
     try:
         world = World(fleet, None, None, [])  # type: ignore[arg-type]
         world.me, world.other = world.register("fuzz_me"), world.register("fuzz_other")
-        _populate(world.me, world.other)
+        _populate(world.me, world.other, world.register("fuzz_third"))
         ID_POOL[:] = sorted({world.me.id, world.other.id, "me", *world.me.ids.values(), *world.other.ids.values()})
         yield world
     finally:
