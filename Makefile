@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d'
 PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --strip-extras --generate-hashes --allow-unsafe \
 	--no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint fmt openapi migrate bench bench-gateway bench-mood bench-notify bench-analytics bench-graphql chaos install lock clean
+.PHONY: run test lint fmt openapi fuzz migrate bench bench-gateway bench-mood bench-notify bench-analytics bench-graphql chaos install lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ fmt: $(STAMP)
 
 openapi: $(STAMP) ## regenerate gateway/openapi.json, the published API document, from the code
 	$(PY) scripts/openapi.py
+
+fuzz: $(STAMP) ## schemathesis over every operation through the gateway, at full size (CI runs it small)
+	FUZZ_EXAMPLES=100 FUZZ_STATEFUL_EXAMPLES=50 FUZZ_STATEFUL_STEPS=20 FUZZ_RANDOM=1 \
+		$(PY) -m pytest tests/e2e/test_fuzz.py -q -s --timeout 1800 $(PYTEST_ARGS)
 
 migrate: $(STAMP) ## apply every service's migrations to DATABASE_URL
 	$(PY) -m shared.migrate upgrade

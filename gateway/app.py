@@ -26,7 +26,7 @@ from gateway.cors import Cors, is_preflight, parse_origins
 from gateway.datarights import ACCOUNT_DELETION, DataRights, data_rights
 from gateway.fleet import FleetHealth, fleet
 from gateway.idempotency import REPLAYED_HEADER, IdempotencyStore, Lease, Replay, fingerprint, keeps, parse_key
-from gateway.ops import ops
+from gateway.ops import OPS_ONLY, ops
 from gateway.proxy import Answer, Forwarded, Upstream, forward, make_upstream
 from gateway.web import GatewayRequest, GatewayResponse, NoHeadRule
 from gateway.webapp import shared_page_for, wants_html, webapp
@@ -570,10 +570,6 @@ PREFLIGHT = "<preflight>"
 
 # Liveness probes come often and from the orchestrator: never metered.
 UNMETERED = frozenset({"/healthz"})
-# Answered on the ops port (GATEWAY_OPS_PORT) only: readiness and metrics say how the fleet is
-# doing, which is the operator's to know, and a scrape is not a client's to cost. gunicorn sets
-# SERVER_PORT from the listening socket, never from the request's Host header.
-OPS_ONLY = frozenset({"/readyz", "/metrics"})
 OPS_PATHS = OPS_ONLY | {"/healthz"}
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from gateway import routes
+from gateway.ops import OPS_ONLY
 from gateway.web import GatewayResponse, json_answer
 from shared.errors import (
     PROBLEM_BASE,
@@ -229,6 +230,24 @@ DOCS_JS = f"""window.ui = SwaggerUIBundle({{
 # ---- building the document (scripts/openapi.py) -------------------------------------------------
 
 GATEWAY_ERRORS = ((429, "rate_limited"), (502, "bad_gateway"), (503, "upstream.circuit_open"), (504, "gateway_timeout"))
+# What the HTTP server in front of every process refuses before any app reads the request
+# (shared.serving): a problem body, but none of the headers the gateway adds.
+PARSER_ERRORS = ((414, "uri_too_long"), (431, "request_header_fields_too_large"))
+IDEMPOTENCY_ERRORS = (
+    (400, "idempotency.key_malformed"),
+    (409, "idempotency.in_progress"),
+    (422, "idempotency.key_reused"),
+    (503, "idempotency.unavailable"),
+)
+# An If-Match or If-None-Match value: "*" or a list of entity-tags (RFC 9110 §8.8.3; the server
+# also takes obs-text and tabs, which a client has no reason to send).
+ENTITY_TAGS = r'^(\*|(W/)?"[!#-~]*"(, ?(W/)?"[!#-~]*")*)$'
+# Readiness and metrics answer on the ops port only (gateway.ops.OPS_ONLY).
+OPS_SERVER = {
+    "url": "http://{host}:{port}/",
+    "description": "The gateway's ops port (GATEWAY_OPS_PORT); the API port answers these paths with 404",
+    "variables": {"host": {"default": "localhost"}, "port": {"default": "9100"}},
+}
 RATE_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
 HEADERS: dict[str, dict[str, Any]] = {
     "X-Request-ID": {
@@ -265,22 +284,24 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "with the same body within 24 hours returns the first answer again and creates nothing; with "
         "another body it is 422 `idempotency.key_reused`; while the first is in progress, 409 "
         "`idempotency.in_progress`.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        "schema": {"type": "string", "pattern": "^[!-~]([ -~]{0,253}[!-~])?$"},
     },
     "IfNoneMatch": {
         "name": "If-None-Match",
         "in": "header",
         "required": False,
-        "description": "An ETag from an earlier answer: 304 with no body if the object has not changed.",
-        "schema": {"type": "string"},
+        "description": "An ETag from an earlier answer: 304 with no body if the object has not changed. "
+        "A value that is not `*` or a list of ETags is 400 `precondition.malformed`.",
+        "schema": {"type": "string", "pattern": ENTITY_TAGS},
     },
     "IfMatch": {
         "name": "If-Match",
         "in": "header",
         "required": False,
         "description": "The ETag of the version this change is based on: 412 `precondition.failed` if "
-        "the object has changed since.",
-        "schema": {"type": "string"},
+        "the object has changed since. A value that is not `*` or a list of ETags is 400 "
+        "`precondition.malformed`.",
+        "schema": {"type": "string", "pattern": ENTITY_TAGS},
     },
 }
 PROBLEM_PAGE_SCHEMA = {
@@ -389,21 +410,25 @@ def _edge(path: str, method: str, op: dict[str, Any], used: dict[str, int]) -> N
     params = op.setdefault("parameters", [])
     params.append({"$ref": "#/components/parameters/RequestId"})
     extra: list[tuple[int, str]] = []
+    if path in OPS_ONLY:
+        op["servers"] = [OPS_SERVER]
     if metered:
         extra += GATEWAY_ERRORS
     if method == "post":
         params.append({"$ref": "#/components/parameters/IdempotencyKey"})
-        extra += [(409, "idempotency.in_progress"), (422, "idempotency.key_reused")]
+        extra += IDEMPOTENCY_ERRORS
     if method in ("post", "put", "delete") and "requestBody" in op:
         extra.append((408, "request_timeout"))
     if (method.upper(), path) == routes.TOKEN:
         extra.append((400, "unsupported_grant_type"))
     if conditional and method == "get":
         params.append({"$ref": "#/components/parameters/IfNoneMatch"})
+        extra.append((400, "precondition.malformed"))
         op["responses"]["304"] = {"description": "Not Modified: the object still has the ETag sent in If-None-Match."}
     if conditional and method in ("put", "delete"):
         params.append({"$ref": "#/components/parameters/IfMatch"})
-        extra.append((412, "precondition.failed"))
+        extra += [(400, "precondition.malformed"), (412, "precondition.failed")]
+    extra += PARSER_ERRORS
     responses = op["responses"]
     for status, code in extra:
         existing = responses.get(str(status))
@@ -415,6 +440,10 @@ def _edge(path: str, method: str, op: dict[str, Any], used: dict[str, int]) -> N
         responses[str(status)] = problem
     for status_text, answer in responses.items():
         status = int(status_text)
+        for code in _codes_of(answer):
+            used[code] = status
+        if (status, *_codes_of(answer)) in PARSER_ERRORS:
+            continue
         headers = answer.setdefault("headers", {})
         headers["X-Request-ID"] = {"$ref": "#/components/headers/X-Request-ID"}
         if metered:
@@ -424,8 +453,6 @@ def _edge(path: str, method: str, op: dict[str, Any], used: dict[str, int]) -> N
             headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
         if conditional and status in (200, 304) and method in ("get", "put"):
             headers["ETag"] = {"$ref": "#/components/headers/ETag"}
-        for code in _codes_of(answer):
-            used[code] = status
     op["responses"] = dict(sorted(responses.items()))
 
 

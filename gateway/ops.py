@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from gateway.app import Gateway
 
 ops = Blueprint("ops", __name__)
+# Answered on the ops port (GATEWAY_OPS_PORT) only: readiness and metrics say how the fleet is
+# doing, which is the operator's to know, and a scrape is not a client's to cost. gunicorn sets
+# SERVER_PORT from the listening socket, never from the request's Host header.
+OPS_ONLY = frozenset({"/readyz", "/metrics"})
 
 
 @ops.get("/healthz")

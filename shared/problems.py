@@ -73,8 +73,25 @@ def catalogue(modules: Iterable[ModuleType]) -> dict[str, ProblemPage]:
 _SIGN_IN_AGAIN = "Refresh the access token (POST /api/v1/auth/refresh) or sign in again, then retry."
 _RETRY_LATER = "Retry after `Retry-After` seconds (a POST with the same Idempotency-Key)."
 
-# Codes shared/ raises with `code=` rather than a class of their own.
+# Codes shared/ raises with `code=` rather than a class of their own, and those of the HTTP
+# server's own refusals (shared.serving), made before any app reads the request.
 PROBLEM_PAGES = (
+    page(
+        "uri_too_long",
+        BadRequest,
+        "The request line (method, path and query string) is longer than the server reads (4094 bytes).",
+        "Send a shorter query: fewer or shorter parameters (a cursor is at most 512 characters).",
+        status=414,
+        title="URI Too Long",
+    ),
+    page(
+        "request_header_fields_too_large",
+        BadRequest,
+        "A request header is longer than the server reads (8190 bytes), or there are too many of them.",
+        "Send fewer and shorter headers.",
+        status=431,
+        title="Request Header Fields Too Large",
+    ),
     page(
         "auth.token_missing", Unauthorized, "No bearer access token was sent.", "Send `Authorization: Bearer <token>`."
     ),

@@ -157,6 +157,9 @@ def test_the_document_carries_the_edge_headers_and_conventions(published):
             assert (method == "post") == ("#/components/parameters/IdempotencyKey" in refs), f"{method} {path}"
             for status, answer in op["responses"].items():
                 answer = components["responses"][answer["$ref"].rsplit("/", 1)[1]] if "$ref" in answer else answer
+                if status in ("414", "431"):  # refused by the HTTP server before the gateway reads it
+                    assert "headers" not in answer, f"{method} {path} {status}"
+                    continue
                 assert "X-Request-ID" in answer["headers"]
                 if status in ("429", "503"):
                     assert "Retry-After" in answer["headers"], f"{method} {path} {status}"
